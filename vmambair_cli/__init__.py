@@ -1,0 +1,1 @@
+"""vmambair command line (Typer): parses, calls vmambair_core, renders."""

@@ -1,0 +1,94 @@
+"""Selective scan: one entry point, several backends with the same signature and semantics.
+
+``reference`` is the chunked PyTorch scan (any device, CPU-fast), ``sequential`` the plain loop
+(ground truth, float64-capable), ``triton`` the fused GPU kernel and ``mamba_ssm`` the Mamba
+authors' CUDA kernel. ``auto`` picks the fastest one that can run on the inputs' device.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal, get_args
+
+from torch import Tensor
+
+from ..errors import BackendUnavailableError, ConfigError
+from .reference import selective_scan_chunked, selective_scan_sequential
+
+BackendName = Literal["auto", "reference", "sequential", "triton", "mamba_ssm"]
+BACKENDS: tuple[str, ...] = get_args(BackendName)
+
+ScanFn = Callable[..., Tensor]
+
+
+def _load_backend(name: str) -> ScanFn:
+    """Return the scan function of a concrete backend or raise why it cannot run here."""
+    if name == "reference":
+        return selective_scan_chunked
+    if name == "sequential":
+        return selective_scan_sequential
+    if name == "triton":
+        try:
+            from .triton_scan import selective_scan_triton  # noqa: PLC0415
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"scan backend 'triton' is unavailable: {exc}. Install it with `pip install triton`."
+            ) from None
+        return selective_scan_triton
+    if name == "mamba_ssm":
+        from .mamba_ssm_scan import selective_scan_mamba_ssm  # noqa: PLC0415
+
+        return selective_scan_mamba_ssm
+    raise ConfigError(f"unknown scan backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
+    """Each concrete backend -> None when it can run on ``device_type``, else the reason it cannot."""
+    from .availability import backend_status as _status  # noqa: PLC0415
+
+    return _status(device_type)
+
+
+def resolve_backend(backend: str, device_type: str) -> str:
+    """Turn ``auto`` into a concrete backend for a device; validate explicit names."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown scan backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if device_type == "cuda":
+        status = backend_status("cuda")
+        for name in ("triton", "mamba_ssm"):
+            if status.get(name) is None:
+                return name
+    return "reference"
+
+
+def selective_scan(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    *,
+    backend: str = "auto",
+) -> Tensor:
+    """Selective scan y = scan(u, delta, A, B, C) + D*u (semantics in ``reference``'s docstring).
+
+    u, delta: (b, d, l); A: (d, n) float32; B, C: (b, g, n, l) or (b, n, l), d % g == 0;
+    D, delta_bias: (d,) or None. Returns (b, d, l) in u's dtype; state accumulates in float32.
+    """
+    name = resolve_backend(backend, u.device.type)
+    return _load_backend(name)(u, delta, A, B, C, D, delta_bias, delta_softplus)
+
+
+__all__ = [
+    "BACKENDS",
+    "BackendName",
+    "backend_status",
+    "resolve_backend",
+    "selective_scan",
+    "selective_scan_chunked",
+    "selective_scan_sequential",
+]
