@@ -1,0 +1,46 @@
+"""The `vmambair` command: registers each sub-command; every command lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+import vmambair_core
+
+from .info import info
+
+app = typer.Typer(
+    name="vmambair",
+    help="VmambaIR image restoration: restore, eval, train, bench.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vmambair {vmambair_core.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """VmambaIR image restoration: restore, eval, train, bench."""
+
+
+app.command("info")(info)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""One error edge: library errors become a one-line message and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from vmambair_core.errors import VmambairError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_err = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("VMAMBAIR_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    """Print ``Error: message`` on stderr and return the Exit to raise."""
+    _err.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def run_guarded(fn: Callable[[], T], debug: bool = False) -> T:
+    """Run a command body; map known errors to messages and exit codes (tracebacks only with --debug)."""
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except VmambairError as exc:
+        if debug or debug_enabled():
+            raise
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        _err.print("[yellow]Interrupted.[/]")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (OSError, MemoryError) as exc:
+        if debug or debug_enabled():
+            raise
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+
+
+def print_error(message: str) -> None:
+    _err.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    sys.stderr.flush()

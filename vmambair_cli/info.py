@@ -1,0 +1,45 @@
+"""`vmambair info`: versions, devices, scan backends and presets."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vmambair_core.info import collect_info
+
+from .errors import run_guarded
+
+
+def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+    """Show torch version, devices, which scan backends can run and which `auto` picks, and the presets."""
+    data = run_guarded(collect_info)
+    if json_out:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    con = Console()
+    con.print(f"[bold]vmambair[/] {data['vmambair']}  ·  torch {data['torch']}  ·  python {data['python']}")
+    con.print(f"devices: {', '.join(data['devices'])}")
+    t = Table(title="scan backends")
+    t.add_column("backend")
+    for dev in data["backends"]:
+        t.add_column(dev)
+    names = list(next(iter(data["backends"].values())))
+    for name in names:
+        t.add_row(name, *[("ok" if data["backends"][d][name] is None else escape(data["backends"][d][name]))
+                          for d in data["backends"]])
+    t.add_row("[bold]auto picks[/]", *[f"[bold]{data['auto'][d]}[/]" for d in data["backends"]])
+    con.print(t)
+    p = Table(title="presets")
+    for col in ("task", "parameters", "blocks", "refine", "channel scan", "fusion", "scale"):
+        p.add_column(col, no_wrap=True)
+    for row in data["presets"]:
+        p.add_row(row["task"], f"{row['parameters']:,}", ",".join(map(str, row["num_blocks"])), str(row["refinement"]),
+                  row["channel_scan"], row["fusion"], f"x{row['scale']}")
+    con.print(p)
+    for row in data["presets"]:
+        con.print(f"  [bold]{row['task']}[/]: {row['description']}")

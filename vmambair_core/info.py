@@ -1,0 +1,45 @@
+"""Environment report behind `vmambair info`: plain data, rendered by the CLI."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import torch
+
+from .models import PRESET_NAMES, PRESETS, VmambaIR
+from .models.config import TASK_DESCRIPTIONS
+from .scan import backend_status, resolve_backend
+
+
+def count_parameters(cfg_name: str) -> int:
+    """Parameters of a preset, counted on the meta device (no memory, no init)."""
+    with torch.device("meta"):
+        net = VmambaIR(PRESETS[cfg_name])
+    return sum(p.numel() for p in net.parameters())
+
+
+def collect_info() -> dict[str, Any]:
+    from . import __version__  # noqa: PLC0415
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+    device_types = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    presets = []
+    for name in PRESET_NAMES:
+        cfg = PRESETS[name]
+        presets.append({
+            "task": name, "parameters": count_parameters(name), "num_blocks": list(cfg.num_blocks),
+            "refinement": cfg.num_refinement_blocks, "channel_scan": f"{cfg.channel_scan}({cfg.channel_inner})",
+            "fusion": cfg.fusion, "scale": cfg.scale, "description": TASK_DESCRIPTIONS[name],
+        })
+    return {
+        "vmambair": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "devices": devices,
+        "backends": {d: backend_status(d) for d in device_types},
+        "auto": {d: resolve_backend("auto", d) for d in device_types},
+        "presets": presets,
+    }

@@ -1,0 +1,102 @@
+"""Plain building blocks of the VmambaIR U-Net (Restormer layout): norm, EFFN, resizers, heads.
+
+Module and parameter names follow the authors' checkpoints (``body.weight``, ``project_in`` ...),
+so their state dicts load strictly; the Python class names say what each piece does.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class _AffineParams(nn.Module):
+    """Holds a per-channel scale and shift; exists so the keys read ``<norm>.body.weight/bias``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channel axis of a (B, C, H, W) map, computed channels-first.
+
+    Equals the authors' "WithBias" LayerNorm (reshape to (B, HW, C), biased variance, eps 1e-5)
+    without the two layout copies.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.body = _AffineParams(channels)
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+        w = self.body.weight.to(x.dtype)[:, None, None]
+        b = self.body.bias.to(x.dtype)[:, None, None]
+        return (x - mean) * torch.rsqrt(var + self.eps) * w + b
+
+
+class GatedDconvFFN(nn.Module):
+    """EFFN (Restormer's GDFN): 1x1 -> 3x3 depthwise -> GELU(x1) * x2 -> 1x1, no biases."""
+
+    def __init__(self, channels: int, expansion: float = 2.66) -> None:
+        super().__init__()
+        hidden = int(channels * expansion)
+        self.project_in = nn.Conv2d(channels, 2 * hidden, 1, bias=False)
+        self.dwconv = nn.Conv2d(2 * hidden, 2 * hidden, 3, padding=1, groups=2 * hidden, bias=False)
+        self.project_out = nn.Conv2d(hidden, channels, 1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x1, x2 = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+        return self.project_out(F.gelu(x1) * x2)
+
+
+class PatchEmbed(nn.Module):
+    """3x3 conv from image channels to the level-1 width (key ``patch_embed.proj``)."""
+
+    def __init__(self, in_channels: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, dim, 3, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(x)
+
+
+class Downsample(nn.Module):
+    """Halve H, W and double C: 3x3 conv C -> C/2, then pixel-unshuffle by 2."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels // 2, 3, padding=1, bias=False), nn.PixelUnshuffle(2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+class Upsample(nn.Module):
+    """Double H, W and halve C: 3x3 conv C -> 2C, then pixel-shuffle by 2."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.PixelShuffle(2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+def sr_tail(channels: int, out_channels: int) -> nn.Sequential:
+    """x4 tail: [conv C->4C, shuffle 2, conv C->4C, shuffle 2] then conv C->out (all 3x3 with bias).
+
+    Laid out as the authors' ``Sequential(Upsampler, conv)`` so keys read ``tail.0.0``, ``tail.0.2``,
+    ``tail.1``.
+    """
+    upsampler = nn.Sequential(
+        nn.Conv2d(channels, 4 * channels, 3, padding=1),
+        nn.PixelShuffle(2),
+        nn.Conv2d(channels, 4 * channels, 3, padding=1),
+        nn.PixelShuffle(2),
+    )
+    return nn.Sequential(upsampler, nn.Conv2d(channels, out_channels, 3, padding=1))

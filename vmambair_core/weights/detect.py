@@ -1,0 +1,59 @@
+"""Which preset a state dict belongs to, and a strict check of keys and shapes before loading."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..errors import CheckpointError
+from ..models import VmambaIR, VmambaIRConfig, get_preset
+
+_SHOWN = 5
+
+
+def detect_preset(sd: dict[str, Tensor]) -> str | None:
+    """Tell the authors' three networks apart by their distinctive keys (None if not VmambaIR at all)."""
+    if "patch_embed.proj.weight" not in sd:
+        return None
+    if "output.weight" in sd:
+        return "derain"
+    if "encoder_level1.0.attn.conv_cin.weight" in sd:
+        return "sisr"
+    if "tail.1.weight" in sd:
+        return "realsr"
+    return None
+
+
+def expected_shapes(cfg: VmambaIRConfig) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the network a config builds (on the meta device: no memory, no init cost)."""
+    with torch.device("meta"):
+        net = VmambaIR(cfg)
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint") -> None:
+    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys."""
+    want = expected_shapes(cfg)
+    missing = [k for k in want if k not in sd]
+    unexpected = [k for k in sd if k not in want]
+    wrong = [f"{k} {tuple(sd[k].shape)} != {want[k]}" for k in want if k in sd and tuple(sd[k].shape) != want[k]]
+    if not (missing or unexpected or wrong):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:_SHOWN])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:_SHOWN])})")
+    if wrong:
+        parts.append(f"{len(wrong)} with other shapes (e.g. {'; '.join(wrong[:_SHOWN])})")
+    guess = detect_preset(sd)
+    hint = ""
+    if guess and guess != cfg.name:
+        hint = f"; it looks like a '{guess}' checkpoint (use --task {guess})"
+    elif guess is None:
+        hint = "; it does not look like a VmambaIR checkpoint"
+    raise CheckpointError(f"{source} does not match preset '{cfg.name}': {'; '.join(parts)}{hint}")
+
+
+def config_for(task: str) -> VmambaIRConfig:
+    return get_preset(task)
