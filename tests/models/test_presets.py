@@ -1,0 +1,132 @@
+"""Each preset reproduces the authors' checkpoints: parameter counts, keys, shapes, odd sizes, dtypes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vmambair_core import PRESET_PARAMS, build_model
+from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.models import PRESETS, VmambaIR, get_preset, tiny_config
+
+PRESETS_ = ["realsr", "sisr", "derain"]
+EXPECTED = {"realsr": 10_497_813, "sisr": 12_028_273, "derain": 28_709_875}  # spec §1, issue table
+
+
+def _meta_net(preset: str) -> VmambaIR:
+    with torch.device("meta"):
+        return VmambaIR(get_preset(preset))
+
+
+@pytest.mark.parametrize("preset", PRESETS_)
+def test_parameter_count(preset: str) -> None:
+    n = sum(p.numel() for p in _meta_net(preset).parameters())
+    assert n == EXPECTED[preset] == PRESET_PARAMS[preset]
+
+
+@pytest.mark.parametrize("preset", PRESETS_)
+def test_keys_and_shapes_equal_spec(preset: str, spec_dir: Path) -> None:
+    spec = json.loads((spec_dir / f"official-keys-{preset}.json").read_text())
+    ours = {k: list(v.shape) for k, v in _meta_net(preset).state_dict().items()}
+    assert list(ours) == list(spec)  # same keys, same order
+    assert ours == spec
+    assert not list(_meta_net(preset).buffers())  # the authors' networks have no buffers
+
+
+def test_init_matches_authors_recipe() -> None:
+    torch.manual_seed(0)
+    net = build_model(tiny_config("realsr", dim=32))
+    attn = net.encoder_level1[0].attn
+    n = attn.A_logs.shape[1]
+    assert torch.equal(attn.A_logs, torch.log(torch.arange(1, n + 1.0)).repeat(attn.A_logs.shape[0], 1))
+    assert torch.equal(attn.Ds, torch.ones_like(attn.Ds))
+    dt = torch.nn.functional.softplus(attn.dt_projs_bias)
+    assert dt.min() >= 1e-4 - 1e-7 and dt.max() <= 0.1 + 1e-6
+    r = attn.dt_projs_weight.shape[-1]
+    assert attn.dt_projs_weight.abs().max() <= r**-0.5
+    # realsr channel-scan rows are independent storage (no stride-0 aliasing): in-place updates work
+    assert attn.Ac_logs.stride() == (n, 1) and attn.Dsc.stride() == (1,)
+    with torch.no_grad():
+        attn.Ac_logs[0, 0] += 1.0
+    assert attn.Ac_logs[1, 0] != attn.Ac_logs[0, 0]
+
+
+@pytest.mark.parametrize("preset", PRESETS_)
+def test_odd_sizes_tiny(preset: str) -> None:
+    net = build_model(tiny_config(preset)).eval()
+    s = PRESETS[preset].scale
+    for h, w in [(37, 23), (8, 8), (5, 3), (1, 1)]:
+        with torch.no_grad():
+            y = net(torch.rand(1, 3, h, w))
+        assert y.shape == (1, 3, h * s, w * s)
+        assert torch.isfinite(y).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", PRESETS_)
+def test_odd_size_full_preset(preset: str) -> None:
+    torch.manual_seed(0)
+    net = build_model(preset).eval()
+    s = PRESETS[preset].scale
+    with torch.no_grad():
+        y = net(torch.rand(1, 3, 37, 23))
+    assert y.shape == (1, 3, 37 * s, 23 * s) and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("preset", PRESETS_)
+def test_float64_agrees_with_float32(preset: str) -> None:
+    torch.manual_seed(0)
+    net = build_model(tiny_config(preset, dim=16)).eval()
+    x = torch.rand(2, 3, 16, 24)
+    with torch.no_grad():
+        y32 = net(x)
+        y64 = net.double()(x.double())
+    err = ((y32.double() - y64).abs().max() / y64.abs().max()).item()
+    assert err < 1e-4
+
+
+@pytest.mark.slow
+def test_float64_agrees_with_float32_realsr_full() -> None:
+    torch.manual_seed(0)
+    net = build_model("realsr").eval()
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        y32 = net(x)
+        y64 = net.double()(x.double())
+    assert ((y32.double() - y64).abs().max() / y64.abs().max()).item() < 1e-4
+
+
+@pytest.mark.parametrize("preset", PRESETS_)
+def test_bf16_autocast_finite_and_close(preset: str) -> None:
+    torch.manual_seed(0)
+    net = build_model(tiny_config(preset, dim=16)).eval()
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        ref = net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = net(x)
+    assert torch.isfinite(y).all()
+    assert ((y.float() - ref).abs().mean() / ref.abs().mean()).item() < 0.05
+
+
+def test_gradients_reach_every_parameter() -> None:
+    torch.manual_seed(0)
+    net = build_model(tiny_config("sisr", dim=8))
+    net(torch.rand(1, 3, 8, 8)).square().mean().backward()
+    missing = [n for n, p in net.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing
+
+
+def test_bad_config_and_input() -> None:
+    with pytest.raises(ConfigError, match="unknown task"):
+        get_preset("deblur")
+    net = build_model(tiny_config("derain"))
+    with pytest.raises(InputError):
+        net(torch.rand(3, 16, 16))
+    with pytest.raises(InputError):
+        net.forward_padded(torch.rand(1, 3, 12, 16))
+    with pytest.raises(ConfigError):
+        net.set_scan_backend("cuDNN")
