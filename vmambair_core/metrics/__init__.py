@@ -1,1 +1,35 @@
-"""metrics"""
+"""Image-quality metrics with the conventions SR and deraining papers use.
+
+PSNR/SSIM are pure functions on numpy images (uint8, or float with an explicit range),
+scored on MATLAB BT.601 luma or RGB, with a border crop; LPIPS is a small torch module whose
+weights come from local files only.
+"""
+
+from vmambair_core.metrics.color import YMode, rgb2ycbcr, rgb_to_y, to_uint8
+from vmambair_core.metrics.lpips import (
+    LPIPS,
+    LPIPS_VERSION,
+    LpipsNet,
+    find_backbone_weights,
+    find_head_weights,
+    load_lpips,
+    lpips_distance,
+)
+from vmambair_core.metrics.psnr_ssim import Channel, psnr, ssim
+
+__all__ = [
+    "LPIPS",
+    "LPIPS_VERSION",
+    "Channel",
+    "LpipsNet",
+    "YMode",
+    "find_backbone_weights",
+    "find_head_weights",
+    "load_lpips",
+    "lpips_distance",
+    "psnr",
+    "rgb2ycbcr",
+    "rgb_to_y",
+    "ssim",
+    "to_uint8",
+]
