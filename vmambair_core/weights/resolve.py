@@ -1,0 +1,102 @@
+"""Turn what the user typed for ``--weights`` (or nothing) into a verified local file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CheckpointError, WeightsNotFoundError
+from ..models import VmambaIRConfig, get_preset
+from .detect import check_state_dict
+from .formats import META_PRESET, META_TASK, read_weights, write_safetensors
+from .hub import HubRef, cached_path, hub_download, parse_hub_ref
+from .registry import WeightsEntry, bundled_dir, load_registry, sha256_of, verify_sha256
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    path: Path
+    origin: str  # 'local', 'hub', 'bundled', 'registry:hub'
+    description: str  # human-readable provenance for logs and JSON output
+    sha256_verified: bool
+
+
+def _entry_file(entry: WeightsEntry, *, local_files_only: bool | None) -> tuple[Path, str]:
+    if entry.bundled:
+        return bundled_dir() / entry.bundled, "bundled"
+    ref = HubRef(entry.repo_id or "", entry.filename or "", entry.revision)
+    return hub_download(ref, local_files_only=local_files_only), "registry:hub"
+
+
+def resolve_weights(task: str, spec: str | None = None, *, local_files_only: bool | None = None) -> ResolvedWeights:
+    """``spec``: None (the task's registry default), a local file, or ``OWNER/REPO/FILE[@REV]`` on the Hub."""
+    if spec is None:
+        registry = load_registry()
+        entry = registry.get(task)
+        if entry is None:
+            raise WeightsNotFoundError(
+                f"no default weights are published for task '{task}' yet; pass --weights with a local "
+                ".safetensors/.pth file (e.g. the authors' net_g_*.pth) or a Hub file OWNER/REPO/FILE[@REVISION]"
+            )
+        path, origin = _entry_file(entry, local_files_only=local_files_only)
+        if not path.is_file():
+            raise WeightsNotFoundError(f"default weights for '{task}' ({entry.location}) are missing at {path}")
+        verify_sha256(path, entry.sha256, f"default weights for '{task}'")
+        return ResolvedWeights(path, origin, entry.location, True)
+    local = Path(spec).expanduser()
+    if local.exists():
+        if not local.is_file():
+            raise CheckpointError(f"--weights {spec}: is a folder, not a weights file")
+        return ResolvedWeights(local, "local", str(local), _verify_if_registered(local))
+    ref = parse_hub_ref(spec)
+    path = hub_download(ref, local_files_only=local_files_only)
+    return ResolvedWeights(path, "hub", str(ref), _verify_if_registered(path, ref))
+
+
+def _verify_if_registered(path: Path, ref: HubRef | None = None) -> bool:
+    """A file the registry names (same Hub file, or same bundled name) must carry the pinned hash."""
+    for entry in load_registry().values():
+        if entry is None:
+            continue
+        same_hub = ref is not None and (entry.repo_id, entry.filename) == (ref.repo_id, ref.filename) and (
+            ref.revision in (None, entry.revision)
+        )
+        same_bundled = entry.bundled is not None and path.resolve() == (bundled_dir() / entry.bundled).resolve()
+        if same_hub or same_bundled:
+            verify_sha256(path, entry.sha256, f"weights {entry.location}")
+            return True
+    return False
+
+
+def convert_checkpoint(
+    src: str | Path, dst: str | Path, task: str | VmambaIRConfig, *, half: bool = False
+) -> tuple[Path, str, str | None]:
+    """Authors' ``.pth`` (or any supported file) -> validated ``.safetensors`` with task metadata.
+
+    Returns (path, sha256, container key used). ``half`` stores float16 (half the size; the network
+    computes in float32 after loading).
+    """
+    cfg = task if isinstance(task, VmambaIRConfig) else get_preset(task)
+    task = cfg.name
+    w = read_weights(src)
+    meta_preset = w.metadata.get(META_PRESET)
+    if meta_preset and meta_preset != task:
+        raise CheckpointError(f"{src} holds '{meta_preset}' weights, not '{task}'")
+    check_state_dict(w.state_dict, cfg, str(src))
+    sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in w.state_dict.items()}
+    meta = {META_PRESET: task, META_TASK: task, "vmambair.source": Path(src).name}
+    if w.container_key:
+        meta["vmambair.source_key"] = w.container_key
+    out = write_safetensors(sd, dst, meta)
+    return out, sha256_of(out), w.container_key
+
+
+def cache_status(task: str) -> str:
+    """'bundled', 'cached', 'not cached', 'unpublished' or 'missing' for ``vmambair weights list``."""
+    entry = load_registry().get(task)
+    if entry is None:
+        return "unpublished"
+    if entry.bundled:
+        return "bundled" if (bundled_dir() / entry.bundled).is_file() else "missing"
+    found = cached_path(HubRef(entry.repo_id or "", entry.filename or "", entry.revision))
+    return "cached" if found else "not cached"
