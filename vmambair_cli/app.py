@@ -9,6 +9,7 @@ import typer
 import vmambair_core
 
 from .info import info
+from .weights import weights_app
 
 app = typer.Typer(
     name="vmambair",
@@ -36,6 +37,7 @@ def _root(
 
 
 app.command("info")(info)
+app.add_typer(weights_app, name="weights")
 
 
 def main() -> None:

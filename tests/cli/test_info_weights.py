@@ -1,0 +1,57 @@
+"""CLI translation: `info`, `--version`, `weights convert/list` exit codes and output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from vmambair_cli.app import app
+from vmambair_core import build_model
+from vmambair_core.weights import read_weights
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.startswith("vmambair ")
+
+
+def test_info_json_lists_presets_with_exact_counts() -> None:
+    r = runner.invoke(app, ["info", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    counts = {p["task"]: p["parameters"] for p in data["presets"]}
+    assert counts == {"realsr": 10_497_813, "sisr": 12_028_273, "derain": 28_709_875}
+    assert data["auto"]["cpu"] == "reference"
+    assert data["backends"]["cpu"]["reference"] is None
+
+
+def test_info_human_table() -> None:
+    r = runner.invoke(app, ["info"])
+    assert r.exit_code == 0
+    for text in ("10,497,813", "12,028,273", "28,709,875", "auto picks"):
+        assert text in r.output
+
+
+def test_weights_convert_and_errors(tmp_path: Path) -> None:
+    net = build_model("realsr")
+    torch.save({"params_ema": {f"module.{k}": v for k, v in net.state_dict().items()}}, tmp_path / "a.pth")
+    out = tmp_path / "a.safetensors"
+    r = runner.invoke(app, ["weights", "convert", str(tmp_path / "a.pth"), "-o", str(out), "--task", "realsr", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["sha256"] and read_weights(out).metadata["vmambair.preset"] == "realsr"
+    r = runner.invoke(app, ["weights", "convert", str(tmp_path / "a.pth"), "-o", str(out), "--task", "realsr"])
+    assert r.exit_code == 1 and "--overwrite" in r.output
+    r = runner.invoke(app, ["weights", "convert", str(tmp_path / "a.pth"), "-o", str(tmp_path / "b.safetensors"), "--task", "derain"])
+    assert r.exit_code == 1 and "does not match preset 'derain'" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_weights_list() -> None:
+    r = runner.invoke(app, ["weights", "list", "--json"])
+    assert r.exit_code == 0
+    assert {row["task"] for row in json.loads(r.output)} == {"realsr", "sisr", "derain"}
