@@ -115,11 +115,10 @@ def _round_uint8(x: np.ndarray) -> np.ndarray:
 def _resize_axis_numpy(img: np.ndarray, axis: int, w: np.ndarray, src: np.ndarray) -> np.ndarray:
     """One 1-D pass over ``axis`` (0 = rows/height, 1 = columns/width) of an HxW[xC] array."""
     x = np.moveaxis(img, axis, 0).astype(np.float64, copy=False)
-    gathered = x[src]  # (out, taps, ...)
     wb = w.reshape(w.shape + (1,) * (x.ndim - 1))
     out = np.zeros((w.shape[0],) + x.shape[1:], dtype=np.float64)
-    for t in range(w.shape[1]):  # accumulate taps in order, as MATLAB's mex does
-        out += wb[:, t] * gathered[:, t]
+    for t in range(w.shape[1]):  # taps (<= 4/scale + 2), accumulated in order as MATLAB's mex does
+        out += wb[:, t] * x[src[:, t]]  # one gather per tap: memory stays O(output)
     return np.moveaxis(out, 0, axis)
 
 
