@@ -90,10 +90,12 @@ def _check_inputs(hr: Tensor, cfg: DegradationConfig, generator: torch.Generator
         )
 
 
+@torch.no_grad()
 def degrade_realesrgan(hr: Tensor, cfg: DegradationConfig, generator: torch.Generator) -> Tensor:
     """Synthesize the LQ batch (B, 3, H/s, W/s), 8-bit valued in [0, 1], from HR (B, 3, H, W).
 
     Deterministic for a given generator state; ``generator`` must live on ``hr``'s device.
+    Not differentiable (8-bit rounding), so it runs without autograd like ``feed_data``.
     """
     _check_inputs(hr, cfg, generator)
     g = generator

@@ -144,7 +144,11 @@ class VGG19FeatureExtractor(nn.Module):
                 f"{file} is not a torchvision VGG19 state dict: missing {missing[:6]}, unexpected {extra[:6]}"
             )
         picked = {k: state[k] for k in ours}
-        bad = [f"{k}: {tuple(v.shape)} != {tuple(ours[k].shape)}" for k, v in picked.items() if v.shape != ours[k].shape]
+        bad = [
+            f"{k}: {tuple(v.shape)} != {tuple(ours[k].shape)}"
+            for k, v in picked.items()
+            if v.shape != ours[k].shape
+        ]
         if bad:
             raise CheckpointError(f"{file} does not match VGG19's layer shapes: {bad[:4]}")
         self.load_state_dict(picked, strict=True)

@@ -39,8 +39,8 @@ def _grid(pad: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, T
     return xx, yy
 
 
-def _as_batch(value: Tensor | float, like: Tensor) -> Tensor:
-    return torch.as_tensor(value, device=like.device, dtype=like.dtype).expand_as(like).reshape(-1, 1, 1)
+def _as_batch(value: Tensor | float, batch: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    return torch.as_tensor(value, device=device, dtype=dtype).expand(batch).reshape(-1, 1, 1)
 
 
 def blur_kernels(
@@ -64,9 +64,9 @@ def blur_kernels(
     if bool(((size % 2) == 0).any()) or bool((size > pad).any()) or bool((size < 1).any()):
         raise InputError(f"kernel sizes must be odd and at most {pad}, got {size.tolist()}")
     dtype = sigma_x.dtype if sigma_x.is_floating_point() else torch.float32
-    xx, yy = _grid(pad, sigma_x.device, dtype)
-    sx, sy = _as_batch(sigma_x, sigma_x).to(dtype), _as_batch(sigma_y, sigma_x).to(dtype)
-    t, b, w = _as_batch(theta, sigma_x).to(dtype), _as_batch(beta, sigma_x).to(dtype), _as_batch(omega, sigma_x).to(dtype)
+    device, batch = sigma_x.device, family.shape[0]
+    xx, yy = _grid(pad, device, dtype)
+    sx, sy, t, b, w = (_as_batch(v, batch, device, dtype) for v in (sigma_x, sigma_y, theta, beta, omega))
     cos, sin = torch.cos(t), torch.sin(t)
     u = xx * cos + yy * sin
     v = -xx * sin + yy * cos
@@ -83,11 +83,11 @@ def blur_kernels(
         w.square() / (4 * math.pi),
     )
 
-    fam = family.to(sigma_x.device).reshape(-1, 1, 1)
+    fam = family.to(device).reshape(-1, 1, 1)
     kernel = torch.where(
         fam == GAUSSIAN, gauss, torch.where(fam == GENERALIZED, generalized, torch.where(fam == PLATEAU, plateau, sinc))
     )
-    half = size.to(sigma_x.device).reshape(-1, 1, 1) // 2
+    half = size.to(device).reshape(-1, 1, 1) // 2
     inside = (xx.abs() <= half) & (yy.abs() <= half)
     kernel = kernel * inside
     return kernel / kernel.sum(dim=(1, 2), keepdim=True)
