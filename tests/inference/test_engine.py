@@ -1,0 +1,76 @@
+"""Restorer: whole image by default, tiles after an out-of-memory, TTA, device and precision choices."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from vmambair_core.errors import BackendUnavailableError, ConfigError
+from vmambair_core.inference import Restorer, resolve_device, resolve_precision
+
+
+class _Nearest4(nn.Module):
+    """x4 nearest upsampling + a local 3x3 blur: a stand-in network with a known, local answer."""
+
+    scale = 4
+
+    def __init__(self, oom_above: int | None = None) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, bias=False, padding_mode="replicate")
+        nn.init.constant_(self.conv.weight, 0.0)
+        with torch.no_grad():
+            for c in range(3):
+                self.conv.weight[c, c] = 1.0 / 9
+        self.oom_above = oom_above
+        self.calls: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(x.shape))
+        if self.oom_above is not None and x.shape[-1] * x.shape[-2] > self.oom_above:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return nn.functional.interpolate(self.conv(x), scale_factor=4, mode="nearest")
+
+
+def test_whole_image_then_tiles_after_oom() -> None:
+    x = torch.rand(1, 3, 64, 48)
+    ref = Restorer(_Nearest4(), torch.device("cpu"))(x)
+    net = _Nearest4(oom_above=40 * 40)
+    r = Restorer(net, torch.device("cpu"), overlap=16)
+    y = r(x)
+    assert r.last.tile is not None and r.last.tile * r.last.tile <= 40 * 40 and r.last.backoffs >= 1
+    assert net.calls[0] == (1, 3, 64, 48)  # the whole image was tried first
+    assert torch.allclose(y, ref, atol=1e-5)  # overlap > receptive field: tiles are exact
+
+
+def test_explicit_tile_and_clamp() -> None:
+    x = torch.rand(2, 3, 30, 50) * 1.5 - 0.25
+    y = Restorer(_Nearest4(), torch.device("cpu"), tile=24, overlap=8)(x)
+    assert y.shape == (2, 3, 120, 200) and y.min() >= 0 and y.max() <= 1
+
+
+def test_tta_of_an_equivariant_net_equals_plain_run() -> None:
+    x = torch.rand(1, 3, 16, 24)
+    plain = Restorer(_Nearest4(), torch.device("cpu"))(x)
+    tta = Restorer(_Nearest4(), torch.device("cpu"), tta=True)(x)
+    assert torch.allclose(plain, tta, atol=1e-6)
+
+
+def test_tile_not_larger_than_overlap_is_refused() -> None:
+    with pytest.raises(ConfigError, match="larger than --tile-overlap"):
+        Restorer(_Nearest4(), torch.device("cpu"), tile=16, overlap=32)
+
+
+def test_device_and_precision_resolution() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_precision("auto", torch.device("cpu")) == torch.float32
+    assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(ConfigError):
+        resolve_precision("fp8", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="fp16 is for GPUs"):
+        resolve_precision("fp16", torch.device("cpu"))
+    with pytest.raises(ConfigError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendUnavailableError, match="no CUDA GPU"):
+            resolve_device("cuda:0")

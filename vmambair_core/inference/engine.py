@@ -1,0 +1,176 @@
+"""One object that turns an image tensor into a restored one: device, precision, tiles, OOM, TTA.
+
+``restore`` and ``eval`` both go through :class:`Restorer`, so a benchmark number and a restored
+photo come from the same code path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+from ..errors import BackendUnavailableError, ConfigError
+from ..models import VmambaIR
+from .tiling import run_padded, run_tiled, run_with_oom_backoff
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEFAULT_FALLBACK_TILE = 512
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; unusable ones are a clear error."""
+    spec = spec.strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BackendUnavailableError(f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BackendUnavailableError(f"device {spec!r}: only {torch.cuda.device_count()} GPU(s) present")
+    elif dev.type != "cpu":
+        raise ConfigError(f"device type {dev.type!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on GPUs that support it, fp32 elsewhere (CPU bf16 is slow and gains nothing)."""
+    if spec not in PRECISIONS:
+        raise ConfigError(f"unknown precision {spec!r}; choose one of {', '.join(PRECISIONS)}")
+    if spec == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if spec == "fp16" and device.type == "cpu":
+        raise ConfigError("fp16 is for GPUs; on CPU use fp32 (or bf16)")
+    return _DTYPES[spec]
+
+
+@contextlib.contextmanager
+def autocast_for(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
+    """Autocast to ``dtype`` (no-op for fp32). Scans keep a float32 state whatever the dtype."""
+    if dtype == torch.float32:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def _dihedral(x: Tensor, k: int) -> Tensor:
+    """The k-th of the 8 flips/rotations (k in 0..7)."""
+    if k >= 4:
+        x = x.flip(-1)
+    return torch.rot90(x, k % 4, dims=(-2, -1))
+
+
+def _dihedral_inverse(y: Tensor, k: int) -> Tensor:
+    y = torch.rot90(y, -(k % 4), dims=(-2, -1))
+    return y.flip(-1) if k >= 4 else y
+
+
+@dataclass
+class TileReport:
+    tile: int | None  # None: whole image in one pass
+    backoffs: int = 0
+
+
+class Restorer:
+    """Run a VmambaIR network on (B, 3, H, W) images in [0, 1], the way a user expects.
+
+    Args:
+        net: the network (moved to ``device`` here).
+        device: torch device.
+        precision: ``auto``/``fp32``/``bf16``/``fp16``.
+        tile: tile size in input pixels; None = whole image, falling back to tiles on out-of-memory.
+        overlap: tile overlap in input pixels.
+        tiles_per_batch: tiles per forward call.
+        min_tile: smallest tile the OOM back-off may reach.
+        tta: x8 self-ensemble (flips/rotations), 8x the time.
+    """
+
+    def __init__(
+        self,
+        net: VmambaIR,
+        device: torch.device,
+        *,
+        precision: str = "auto",
+        tile: int | None = None,
+        overlap: int = 32,
+        tiles_per_batch: int = 1,
+        min_tile: int = 64,
+        tta: bool = False,
+    ) -> None:
+        self.net = net.to(device).eval()
+        self.device = device
+        self.dtype = resolve_precision(precision, device)
+        self.tile, self.overlap, self.tiles_per_batch = tile, overlap, tiles_per_batch
+        self.min_tile, self.tta = min_tile, tta
+        self.scale = net.scale
+        self.last = TileReport(tile)
+        if tile is not None and tile <= overlap:
+            raise ConfigError(f"--tile ({tile}) must be larger than --tile-overlap ({overlap})")
+
+    def _forward(self, x: Tensor) -> Tensor:
+        with autocast_for(self.device, self.dtype):
+            return self.net(x).float()
+
+    def _run_once(self, x: Tensor, tile: int | None, on_tile: Callable[[int, int], None] | None) -> Tensor:
+        if tile is None:
+            y = run_padded(self._forward, x, self.scale)
+            if on_tile:
+                on_tile(1, 1)
+            return y
+        return run_tiled(
+            self._forward, x, scale=self.scale, tile=tile, overlap=min(self.overlap, tile - 8),
+            tiles_per_batch=self.tiles_per_batch, on_tile=on_tile,
+        )
+
+    def _run(self, x: Tensor, on_tile: Callable[[int, int], None] | None) -> Tensor:
+        report = TileReport(self.tile)
+
+        def count(_old: int, new: int) -> None:
+            report.backoffs += 1
+            report.tile = new
+
+        if self.tile is None:
+            try:
+                y = self._run_once(x, None, on_tile)
+                self.last = report
+                return y
+            except Exception as exc:  # noqa: BLE001 - only OOM is handled; everything else re-raised
+                from .tiling import _release_memory, is_out_of_memory  # noqa: PLC0415
+
+                if not is_out_of_memory(exc):
+                    raise
+            _release_memory(x.device)
+            start = min(DEFAULT_FALLBACK_TILE, max(x.shape[-2:]) // 2 // 8 * 8 or 8)
+            report.backoffs, report.tile = 1, start
+        else:
+            start = self.tile
+        y, used = run_with_oom_backoff(
+            lambda t, s: self._run_once(t, s, on_tile), x, start, min_tile=min(self.min_tile, start), on_backoff=count
+        )
+        report.tile = used
+        self.last = report
+        return y
+
+    @torch.inference_mode()
+    def __call__(self, x: Tensor, on_tile: Callable[[int, int], None] | None = None) -> Tensor:
+        """(B, 3, H, W) float in [0, 1] -> (B, 3, sH, sW) float32 in [0, 1] on ``device`` (clamped)."""
+        x = x.to(self.device, torch.float32)
+        if not self.tta:
+            return self._run(x, on_tile).clamp_(0, 1)
+        acc = torch.zeros(x.shape[0], x.shape[1], x.shape[2] * self.scale, x.shape[3] * self.scale, device=self.device)
+        for k in range(8):
+            acc += _dihedral_inverse(self._run(_dihedral(x, k), on_tile), k)
+        return (acc / 8).clamp_(0, 1)
