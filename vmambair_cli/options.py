@@ -1,0 +1,21 @@
+"""Flags shared by several commands, declared once (hf-cli style ``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain.")]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option("--weights", "-w", help="Local .safetensors/.pth, or Hub OWNER/REPO/FILE[@REVISION]; default: the task's published weights."),
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")]
+TileOpt = Annotated[int | None, typer.Option("--tile", help="Tile size in input pixels (default: whole image; tiles only after out-of-memory).")]
+TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Overlap between tiles in input pixels.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (progress goes to stderr).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
