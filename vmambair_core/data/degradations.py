@@ -117,7 +117,7 @@ def degrade_realesrgan(hr: Tensor, cfg: DegradationConfig, generator: torch.Gene
     if _rand(g) < cfg.second.blur_prob:
         out = filter2d(out, kernel2)
     r = _random_scale(cfg.second, g)
-    out = _resize(out, _random_mode(g), size=(int(lq_size[0] * r), int(lq_size[1] * r)))
+    out = _resize(out, _random_mode(g), size=(max(1, int(lq_size[0] * r)), max(1, int(lq_size[1] * r))))
     out = random_noise(out, cfg.second, g)
 
     # Final resize + sinc and JPEG, in a random order.
