@@ -126,7 +126,7 @@ def test_tile_starts_by_hand() -> None:
 
 
 @pytest.mark.parametrize("scale", [1, 4])
-@pytest.mark.parametrize("size", [(37, 23), (5, 300), (64, 48)])
+@pytest.mark.parametrize("size", [(37, 23), (5, 150), (64, 48)])
 def test_tiled_equals_whole_for_local_network(scale: int, size: tuple[int, int]) -> None:
     net = _local_net(scale)
     x = _image(*size)
@@ -134,8 +134,10 @@ def test_tiled_equals_whole_for_local_network(scale: int, size: tuple[int, int])
     with torch.no_grad():
         whole = run_padded(net, x, scale)
         # overlap 16, blend 0.5: 4 px trimmed each side >= radius 3, so tiling is exact.
-        tiled = run_tiled(net, x, scale=scale, tile=24, overlap=16, on_tile=lambda d, t: calls.append((d, t)))
-        leaky = run_tiled(net, x, scale=scale, tile=24, overlap=16, blend=1.0)
+        tiled = run_tiled(
+            net, x, scale=scale, tile=24, overlap=16, tiles_per_batch=4, on_tile=lambda d, t: calls.append((d, t))
+        )
+        leaky = run_tiled(net, x, scale=scale, tile=24, overlap=16, tiles_per_batch=4, blend=1.0)
     assert calls[-1][1] > 1, "the case must really be tiled"
     assert tiled.shape == whole.shape == (1, 3, size[0] * scale, size[1] * scale)
     assert (tiled - whole).abs().max().item() < 1e-5
@@ -165,9 +167,10 @@ def test_tile_is_rounded_down_to_the_multiple() -> None:
 
 
 @pytest.mark.parametrize("scale", [1, 4])
-def test_constant_image_stays_constant(scale: int) -> None:
+@pytest.mark.parametrize("overlap", [8, 12])  # 12 > tile/2: three tiles overlap, fades overlap
+def test_constant_image_stays_constant(scale: int, overlap: int) -> None:
     x = torch.full((1, 3, 61, 45), 0.3)
-    y = run_tiled(_global_op(scale), x, scale=scale, tile=16, overlap=8)
+    y = run_tiled(_global_op(scale), x, scale=scale, tile=16, overlap=overlap)
     assert y.shape == (1, 3, 61 * scale, 45 * scale)
     assert (y - 0.6).abs().max().item() < 1e-6
 
@@ -206,7 +209,9 @@ def test_batched_tiles_equal_tile_by_tile() -> None:
     progress: list[tuple[int, int]] = []
     with torch.no_grad():
         single = run_tiled(net, x, scale=4, tile=16, overlap=8)
-        batched = run_tiled(fn, x, scale=4, tile=16, overlap=8, tiles_per_batch=3, on_tile=lambda *a: progress.append(a))
+        batched = run_tiled(
+            fn, x, scale=4, tile=16, overlap=8, tiles_per_batch=3, on_tile=lambda *a: progress.append(a)
+        )
     # padded 40x24, tile 16, overlap 8: rows 0, 8, 16, 24 and cols 0, 8 -> 8 tiles, 2 images each.
     assert sizes == [6, 6, 4]
     assert progress == [(3, 8), (6, 8), (8, 8)]
@@ -244,9 +249,10 @@ class _FakeOOM:
 
 
 def test_backoff_halves_and_restarts_the_whole_image() -> None:
-    x = _image(100, 70)
-    # Tiles of 64 fail on the 5th call, i.e. after some tiles were already accumulated.
-    fake = _FakeOOM(limit=64, fail_calls={5})
+    x = _image(70, 50)  # padded 72 x 56
+    # Calls 1-2 (tiles 256, 128) are too big; tile 64 needs two calls and the second one fails,
+    # after the first tile was already accumulated.
+    fake = _FakeOOM(limit=64, fail_calls={4})
     tried: list[int] = []
     backoffs: list[tuple[int, int]] = []
     progress: list[tuple[int, int]] = []
@@ -267,7 +273,10 @@ def test_backoff_halves_and_restarts_the_whole_image() -> None:
 
 def test_runtime_error_mentioning_oom_also_backs_off() -> None:
     fake = _FakeOOM(limit=32, error=RuntimeError)
-    out, tile = run_with_oom_backoff(lambda img, t: run_tiled(fake, img, scale=1, tile=t, overlap=8), _image(40, 40), 64)
+    def tiled(img: torch.Tensor, tile: int) -> torch.Tensor:
+        return run_tiled(fake, img, scale=1, tile=tile, overlap=8)
+
+    out, tile = run_with_oom_backoff(tiled, _image(40, 40), 64)
     assert tile == 32 and out.shape == (1, 3, 40, 40)
 
 

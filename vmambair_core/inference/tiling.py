@@ -199,7 +199,7 @@ def run_tiled(
 def _axis_weights(
     starts: list[int], length: int, size: int, scale: int, blend: float, device: torch.device
 ) -> list[torch.Tensor]:
-    """One 1-D window per tile (output pixels): rises after its predecessor's edge, falls before its successor's.
+    """One 1-D window per tile, in output pixels: rises past its predecessor, falls before its successor.
 
     Each boundary between tiles k-1 and k is a ramp R_k over the whole axis (0 before, 1 after);
     tile k's window is R_k * (1 - R_{k+1}), so neighbours are complementary where they overlap.
