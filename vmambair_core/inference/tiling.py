@@ -267,7 +267,7 @@ def run_with_oom_backoff(
                 raise
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         # Outside the except block: the traceback (and the tensors its frames hold) is gone now.
-        _release_memory(x.device)
+        release_memory(x.device)
         smaller = tile // 2
         if smaller < min_tile:
             raise DeviceMemoryError(
@@ -279,12 +279,16 @@ def run_with_oom_backoff(
         tile = smaller
 
 
-def _release_memory(device: torch.device) -> None:
+def release_memory(device: torch.device) -> None:
+    """Collect garbage and return cached blocks to the driver, so a retry starts from a clean heap."""
     gc.collect()
     if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.empty_cache()
     elif device.type == "mps" and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+_release_memory = release_memory  # former private name, still used by engine.py
 
 
 # --------------------------------------------------------------------------- checks
