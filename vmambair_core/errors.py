@@ -29,3 +29,7 @@ class InputError(VmambairError, ValueError):
 
 class WeightsNotFoundError(VmambairError):
     """No weights are available for a task (none published, not cached, not given)."""
+
+
+class DeviceMemoryError(VmambairError, MemoryError):
+    """The device ran out of memory even after shrinking tiles to the smallest allowed size."""

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..errors import BackendUnavailableError, ConfigError
 from ..models import VmambaIR
-from .tiling import run_padded, run_tiled, run_with_oom_backoff
+from .tiling import is_out_of_memory, release_memory, run_padded, run_tiled, run_with_oom_backoff
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -148,11 +148,9 @@ class Restorer:
                 self.last = report
                 return y
             except Exception as exc:  # noqa: BLE001 - only OOM is handled; everything else re-raised
-                from .tiling import _release_memory, is_out_of_memory  # noqa: PLC0415
-
                 if not is_out_of_memory(exc):
                     raise
-            _release_memory(x.device)
+            release_memory(x.device)
             start = min(DEFAULT_FALLBACK_TILE, max(x.shape[-2:]) // 2 // 8 * 8 or 8)
             report.backoffs, report.tile = 1, start
         else:

@@ -25,58 +25,18 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from vmambair_core.errors import ConfigError, InputError, VmambairError
+from vmambair_core.errors import ConfigError, DeviceMemoryError, InputError
+from vmambair_core.models.padding import PadMode, pad_to_multiple
 
-PadMode = Literal["reflect", "replicate"]
 TileFn = Callable[[torch.Tensor], torch.Tensor]
 ProgressFn = Callable[[int, int], None]
 
 
-class DeviceMemoryError(VmambairError, MemoryError):
-    """The device ran out of memory even with the smallest allowed tile."""
-
-
 # --------------------------------------------------------------------------- padding
-
-
-def pad_to_multiple(
-    x: torch.Tensor, multiple: int = 8, mode: PadMode = "reflect"
-) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad the bottom/right of ``x`` [..., H, W] up to multiples of ``multiple``; return the pads.
-
-    ``reflect`` is the authors' choice. ``torch``'s reflect needs pad < size; smaller images
-    (a 3-pixel side padded to 8) are reflected repeatedly, like ``numpy.pad(mode="reflect")``,
-    and a 1-pixel side is repeated (the only reflection it has).
-    """
-    _check_image(x)
-    if not isinstance(multiple, int) or multiple < 1:
-        raise ConfigError(f"multiple must be a positive integer, got {multiple!r}")
-    if mode not in ("reflect", "replicate"):
-        raise ConfigError(f"unknown padding mode {mode!r}; use 'reflect' or 'replicate'")
-    height, width = x.shape[-2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x, (0, 0)
-    if mode == "replicate" or (pad_h < height and pad_w < width):
-        return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (pad_h, pad_w)
-    rows = _reflect_indices(height, pad_h, x.device)
-    cols = _reflect_indices(width, pad_w, x.device)
-    return x.index_select(-2, rows).index_select(-1, cols), (pad_h, pad_w)
-
-
-def _reflect_indices(size: int, pad: int, device: torch.device) -> torch.Tensor:
-    """Source index of each of ``size + pad`` positions under repeated reflection (period 2(size-1))."""
-    positions = torch.arange(size + pad, device=device)
-    if size == 1:
-        return torch.zeros_like(positions)
-    period = 2 * (size - 1)
-    folded = positions % period
-    return torch.where(folded < size, folded, period - folded)
 
 
 def crop(y: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -288,7 +248,6 @@ def release_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
-_release_memory = release_memory  # former private name, still used by engine.py
 
 
 # --------------------------------------------------------------------------- checks

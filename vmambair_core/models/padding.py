@@ -1,37 +1,51 @@
-"""Bottom/right padding to a size multiple, as the authors' test scripts do before the network."""
+"""Bottom/right padding to a size multiple, as the authors' test scripts do before the network.
+
+The one implementation used by the network's ``forward`` and by tiled inference.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import ConfigError, InputError
 
-def _pad_axis_reflect(x: Tensor, amount: int, dim: int) -> Tensor:
-    """Reflect-pad the end of ``dim``; images shorter than the pad reflect repeatedly (torch's reflect
-    needs pad < size), and a length-1 axis is replicated (nothing to reflect)."""
-    while amount > 0:
-        size = x.shape[dim]
-        step = min(amount, size - 1)
-        pad = [0, 0, 0, 0]
-        if step <= 0:
-            pad[1 if dim == -1 else 3] = amount
-            return F.pad(x, pad, mode="replicate")
-        pad[1 if dim == -1 else 3] = step
-        x = F.pad(x, pad, mode="reflect")
-        amount -= step
-    return x
+PadMode = Literal["reflect", "replicate"]
 
 
-def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
-    """Reflect-pad a (B, C, H, W) tensor at the bottom/right so H and W are multiples of ``multiple``.
+def _reflect_indices(size: int, pad: int, device: torch.device) -> Tensor:
+    """Source index of each of ``size + pad`` positions under repeated reflection (period 2(size-1))."""
+    positions = torch.arange(size + pad, device=device)
+    if size == 1:
+        return torch.zeros_like(positions)
+    period = 2 * (size - 1)
+    folded = positions % period
+    return torch.where(folded < size, folded, period - folded)
 
-    Returns the padded tensor and (pad_h, pad_w). Equals ``F.pad(x, (0, pw, 0, ph), 'reflect')``
-    whenever that is defined (pad < size), which is what BasicSR/the authors call.
+
+def pad_to_multiple(x: Tensor, multiple: int = 8, mode: PadMode = "reflect") -> tuple[Tensor, tuple[int, int]]:
+    """Pad the bottom/right of ``x`` [B, C, H, W] up to multiples of ``multiple``; return (x, (pad_h, pad_w)).
+
+    ``reflect`` is the authors' choice (``F.pad(x, (0, pw, 0, ph), 'reflect')``). Torch's reflect
+    needs pad < size; smaller images (a 3-pixel side padded to 8) are reflected repeatedly, like
+    ``numpy.pad(mode="reflect")``, and a 1-pixel side is repeated (its only reflection).
     """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
+    if not isinstance(x, Tensor) or x.ndim != 4 or 0 in x.shape:
+        found = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise InputError(f"expected a non-empty [B, C, H, W] tensor, got {found}")
+    if not isinstance(multiple, int) or multiple < 1:
+        raise ConfigError(f"multiple must be a positive integer, got {multiple!r}")
+    if mode not in ("reflect", "replicate"):
+        raise ConfigError(f"unknown padding mode {mode!r}; use 'reflect' or 'replicate'")
+    height, width = x.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    if pad_h == 0 and pad_w == 0:
         return x, (0, 0)
-    if ph < h and pw < w:
-        return F.pad(x, (0, pw, 0, ph), mode="reflect"), (ph, pw)
-    return _pad_axis_reflect(_pad_axis_reflect(x, pw, -1), ph, -2), (ph, pw)
+    if mode == "replicate" or (pad_h < height and pad_w < width):
+        return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (pad_h, pad_w)
+    rows = _reflect_indices(height, pad_h, x.device)
+    cols = _reflect_indices(width, pad_w, x.device)
+    return x.index_select(-2, rows).index_select(-1, cols), (pad_h, pad_w)
