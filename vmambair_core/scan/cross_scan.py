@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import selective_scan
+from ..errors import BackendUnavailableError
+from . import resolve_backend, selective_scan
 
 
 def cross_scan(x: Tensor) -> Tensor:
@@ -80,5 +81,19 @@ def planar_scan(
     *,
     backend: str = "auto",
 ) -> Tensor:
-    """Omni planar scan through the fastest path for ``backend`` (same signature as the unfused one)."""
-    return planar_scan_unfused(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds, backend=backend)
+    """Omni planar scan through the fastest path for ``backend`` (same signature as the unfused one).
+
+    ``triton`` (asked for, or what ``auto`` resolves to on CUDA) runs the fused kernel of
+    ``triton_omni``: no copies, merged output written once. Every other backend has no fused form
+    and runs ``planar_scan_unfused`` with that backend's selective scan.
+    """
+    name = resolve_backend(backend, x.device.type)
+    if name == "triton":
+        try:
+            from .triton_omni import planar_scan_triton  # noqa: PLC0415  (imports triton only when asked for)
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"scan backend 'triton' is unavailable: {exc}. Install it with `pip install triton`."
+            ) from None
+        return planar_scan_triton(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
+    return planar_scan_unfused(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds, backend=name)
