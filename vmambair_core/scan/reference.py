@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import ConfigError
+
 
 def _softplus_passthrough(x: Tensor) -> Tensor:
     """softplus(x) for x <= 20, x above: the kernel's threshold rule (also torch's default)."""
@@ -79,15 +81,111 @@ def selective_scan_sequential(
     b, d, l = u_.shape
     h = u_.new_zeros(b, d, A_.shape[1])
     ys = []
-    for t in range(l):
-        dA = torch.exp(dt[:, :, t, None] * A_)
-        h = dA * h + (dt[:, :, t] * u_[:, :, t])[..., None] * Bx[..., t]
-        ys.append((h * Cx[..., t]).sum(-1))
+    # unbind, not [..., t]: indexing's backward writes a full-size zero tensor per step (O(l^2)).
+    for dt_t, dtu_t, B_t, C_t in zip(dt.unbind(-1), (dt * u_).unbind(-1), Bx.unbind(-1), Cx.unbind(-1)):
+        dA = torch.exp(dt_t[..., None] * A_)
+        h = dA * h + dtu_t[..., None] * B_t
+        ys.append((h * C_t).sum(-1))
     y = torch.stack(ys, dim=-1)
     if D_ is not None:
         y = y + D_[:, None] * u_
     return y.to(out_dtype)
 
 
-# Placeholder until the chunked implementation lands; same signature.
-selective_scan_chunked = selective_scan_sequential
+# Largest |cumulative log-decay| allowed inside one chunk, per compute dtype. exp(+-60) stays far from
+# float32's range (e^88) with room for |x| up to ~1e12; float64 reaches e^709.
+_LOG_DECAY_LIMIT: dict[torch.dtype, float] = {torch.float32: 60.0, torch.float64: 600.0}
+DEFAULT_CHUNK_SIZE = 128
+
+
+def chunk_bounds(dt: Tensor, A: Tensor, chunk_size: int, limit: float) -> list[tuple[int, int]]:
+    """Split [0, l) into chunks of at most ``chunk_size`` steps whose decay stays within ``limit``.
+
+    Inside a chunk the scan divides by exp(Q_t), Q_t = sum_{s=1..t} dt_s*A (the first step is
+    excluded), so |Q_t| must stay below ``limit`` for every (batch, channel, state). The bound used
+    per step is max_{b,d} |dt| * max_n |A|: one partition for the whole tensor, shortened only where
+    some channel decays fast. A single step of any size is always safe (its Q is 0).
+    """
+    length = dt.shape[-1]
+    if length == 0:
+        return []
+    with torch.no_grad():
+        step = (dt.detach().abs() * A.detach().abs().amax(-1)[:, None]).nan_to_num_(nan=0.0)
+        step = step.amax(dim=(0, 1))  # NaN channels stay NaN in y; they must not stop the splitting
+        worst = float(step.max())
+    if worst * (chunk_size - 1) <= limit:  # common case: uniform chunks
+        return [(t0, min(t0 + chunk_size, length)) for t0 in range(0, length, chunk_size)]
+    steps = step.tolist()
+    bounds = []
+    start, acc = 0, 0.0
+    for t in range(1, length):
+        acc += steps[t]
+        if t - start >= chunk_size or acc > limit:  # also true for inf; NaN just never splits
+            bounds.append((start, t))
+            start, acc = t, 0.0
+    bounds.append((start, length))
+    return bounds
+
+
+def selective_scan_chunked(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Tensor:
+    """Chunked log-space scan: loop over chunks, vectorise inside one. Same semantics as the loop.
+
+    Inside a chunk starting at state h, with a_t = dt_t*A, Q_t = a_1 + ... + a_t (Q_0 = 0) and
+    x_t = dt_t*u_t*B_t::
+
+        h_t = exp(Q_t) * (exp(a_0) * h + cumsum_t(x_t / exp(Q_t)))
+
+    which turns the recurrence into two cumsums over cache-sized (b, g, d/g, n, T) slabs. Chunks
+    shorten automatically (``chunk_bounds``) so exp(+-Q) never overflows, whatever dt and A.
+    B/C stay (b, g, 1, n, T) broadcast views: the (b, d, n, l) expansion is never materialised.
+    Differentiable by plain autograd. ``chunk_size`` (keyword only) is the longest chunk.
+    """
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    out_dtype = u.dtype
+    cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
+    b, d, length = u.shape
+    if B.dim() == 3:
+        B = B.unsqueeze(1)
+    if C.dim() == 3:
+        C = C.unsqueeze(1)
+    g, n = B.shape[1], A.shape[1]
+    r = d // g
+    u_ = u.to(cdt)
+    dt = delta.to(cdt)
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(cdt)[:, None]
+    if delta_softplus:
+        dt = _softplus_passthrough(dt)
+    A_ = A.to(cdt)
+    dt5 = dt.reshape(b, g, r, 1, length)
+    dtu5 = (dt * u_).reshape(b, g, r, 1, length)
+    A5 = A_.reshape(g, r, n, 1)
+    B5 = B.to(cdt).contiguous().unsqueeze(2)  # (b, g, 1, n, l)
+    C5 = C.to(cdt).contiguous().unsqueeze(2)
+    h = u_.new_zeros(b, g, r, n, 1)
+    ys = []
+    for t0, t1 in chunk_bounds(dt, A_, chunk_size, _LOG_DECAY_LIMIT[cdt]):
+        a = dt5[..., t0:t1] * A5  # (b, g, r, n, T) log-decays
+        a0 = a[..., :1]
+        q = a.cumsum(-1) - a0
+        eq = q.exp()
+        x = dtu5[..., t0:t1] * B5[..., t0:t1]
+        hs = eq * ((x / eq).cumsum(-1) + a0.exp() * h)
+        ys.append((hs * C5[..., t0:t1]).sum(-2))
+        h = hs[..., -1:]
+    y = torch.cat(ys, dim=-1).reshape(b, d, length) if ys else u_.new_zeros(b, d, 0)
+    if D is not None:
+        y = y + D.to(cdt)[:, None] * u_
+    return y.to(out_dtype)
