@@ -1,0 +1,39 @@
+"""Benchmark evaluation: the paper's test sets, their conventions, published numbers, and a runner.
+
+``load_benchmark`` finds and checks a set, a predictor (network or baseline) restores it, ``evaluate``
+scores it the way the papers do and returns an ``EvalResult`` carrying the published rows to compare.
+"""
+
+from vmambair_core.evaluate.benchmarks import (
+    BENCHMARKS,
+    ENV_DATA_ROOT,
+    Benchmark,
+    EvalSet,
+    FolderLayout,
+    MetricConvention,
+    custom_set,
+    get_benchmark,
+    load_benchmark,
+    locate_benchmark,
+    resolve_data_root,
+)
+from vmambair_core.evaluate.pairing import ImagePair, Pairing, pair_images
+from vmambair_core.evaluate.predictors import (
+    BicubicPredictor,
+    IdentityPredictor,
+    NetworkPredictor,
+    Predictor,
+    baseline,
+    load_network_predictor,
+)
+from vmambair_core.evaluate.published import PUBLISHED, PublishedScore, published_for
+from vmambair_core.evaluate.runner import EvalResult, ImageScore, evaluate, prepare_lpips
+from vmambair_core.evaluate.session import MODELS, EvalRequest, ModelKind, build_predictors, build_sets, lpips_wanted
+
+__all__ = [
+    "BENCHMARKS", "ENV_DATA_ROOT", "MODELS", "PUBLISHED",
+    "Benchmark", "BicubicPredictor", "EvalRequest", "EvalResult", "EvalSet", "FolderLayout", "IdentityPredictor", "ImagePair",
+    "ImageScore", "MetricConvention", "ModelKind", "NetworkPredictor", "Pairing", "Predictor", "PublishedScore",
+    "baseline", "build_predictors", "build_sets", "custom_set", "evaluate", "get_benchmark", "load_benchmark", "load_network_predictor",
+    "locate_benchmark", "lpips_wanted", "pair_images", "prepare_lpips", "published_for", "resolve_data_root",
+]

@@ -1,0 +1,383 @@
+"""The test sets of the VmambaIR paper: where their files live, how LQ is made, how they are scored.
+
+A :class:`Benchmark` is a frozen description (task, scale, image count, accepted folder layouts, metric
+convention); :func:`load_benchmark` finds one under a data root, pairs its files by name
+(:mod:`.pairing`) and refuses a missing or incomplete set with the names expected and found.
+
+Conventions (``shared/notes/ecosystem.md`` §4):
+
+* bicubic x4 SR sets (Set5 ... DIV2K100): LR = MATLAB ``imresize(modcrop(HR, 4), 1/4, 'bicubic')``,
+  regenerated from HR by default (``lq_source="hr"``) because some distributed LR folders are not
+  MATLAB-exact (SelfExSR's BSD100: 1.4% of pixels differ); scored on Y, ``crop_border = 4``;
+* real-world SR sets (NTIRE2020 Track 1, AIM2019): LR given; Y, crop 4 (the authors' ``RealSR/Metric``);
+* deraining sets: rainy input given; Y, no crop (Restormer's ``evaluate_PSNR_SSIM.m``, which VmambaIR
+  ships).
+
+Y is MATLAB's rounded ``rgb2ycbcr`` luma by default (``y_mode="matlab"``): it reproduces the numbers
+papers print (Set5 bicubic 28.42 dB / 0.8104); BasicSR's float Y (``"basicsr"``) is the alternative.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, get_args
+
+from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.evaluate.pairing import ImagePair, gt_images, list_images, natural_key, pair_images
+from vmambair_core.metrics.color import Y_MODES, YMode
+from vmambair_core.metrics.psnr_ssim import CHANNELS, Channel
+
+__all__ = [
+    "BENCHMARKS",
+    "ENV_DATA_ROOT",
+    "BenchTask",
+    "Benchmark",
+    "EvalSet",
+    "FolderLayout",
+    "LqSource",
+    "MetricConvention",
+    "custom_set",
+    "get_benchmark",
+    "load_benchmark",
+    "locate_benchmark",
+    "resolve_data_root",
+]
+
+BenchTask = Literal["sisr", "realsr", "derain"]
+Degradation = Literal["bicubic", "given"]
+LqSource = Literal["hr", "files"]
+LQ_SOURCES: tuple[str, ...] = get_args(LqSource)
+ENV_DATA_ROOT = "VMAMBAIR_DATA_ROOT"
+
+# Sub-folders of a data root that may hold the set folders (``../shared/data`` has sr/ and derain/,
+# Restormer's tree has Datasets/test/).
+_GROUPS = ("", "sr", "derain", "real_sr", "realsr", "benchmark", "test", "Datasets/test")
+_SHOW = 12  # names listed in an error before "... and N more"
+
+
+@dataclass(frozen=True)
+class MetricConvention:
+    """How PSNR/SSIM are computed; printed with every result, since papers differ on each field."""
+
+    channel: Channel = "y"
+    crop_border: int = 0
+    y_mode: YMode = "matlab"
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNELS:
+            raise ConfigError(f"channel must be one of {CHANNELS}, got {self.channel!r}")
+        if self.y_mode not in Y_MODES:
+            raise ConfigError(f"y_mode must be one of {Y_MODES}, got {self.y_mode!r}")
+        if not isinstance(self.crop_border, int) or self.crop_border < 0:
+            raise ConfigError(f"crop_border must be a non-negative integer, got {self.crop_border!r}")
+
+    def describe(self) -> str:
+        """E.g. ``Y (matlab), crop 4`` or ``RGB, crop 0``."""
+        chan = f"Y ({self.y_mode})" if self.channel == "y" else "RGB"
+        return f"{chan}, crop {self.crop_border}"
+
+
+SR_CONVENTION = MetricConvention("y", 4, "matlab")
+DERAIN_CONVENTION = MetricConvention("y", 0, "matlab")
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    """GT and LQ sub-folders of a set folder (``.`` = the set folder itself); ``lq=None``: GT only."""
+
+    gt: str
+    lq: str | None = None
+    gt_pattern: str = "*"
+    lq_pattern: str = "*"
+
+    def describe(self, with_lq: bool = True) -> str:
+        gt = f"{self.gt}/" + ("" if self.gt_pattern == "*" else self.gt_pattern)
+        if not with_lq or self.lq is None:
+            return gt
+        return f"{gt} + {self.lq}/" + ("" if self.lq_pattern == "*" else self.lq_pattern)
+
+
+_BICUBIC_LAYOUTS = (
+    FolderLayout("HR", "LR_bicubic_x4"),  # ../shared/data/sr
+    FolderLayout("HR", "LR_bicubic/X4"),  # EDSR benchmark.tar
+    FolderLayout("GTmod12", "LRbicx4"),  # BasicSR's downloads (identical names)
+    FolderLayout("HR", "LR"),
+    FolderLayout("image_SRF_4", "image_SRF_4", "*_HR.*", "*_LR.*"),  # SelfExSR
+    FolderLayout("GT"),
+    FolderLayout("."),  # HR images directly in the set folder (e.g. CManga109/)
+)
+_DIV2K_LAYOUTS = (FolderLayout("DIV2K_valid_HR", "DIV2K_valid_LR_bicubic/X4"), *_BICUBIC_LAYOUTS)
+_PAIRED_LAYOUTS = (FolderLayout("HR", "LR"), FolderLayout("GT", "LQ"), FolderLayout("target", "input"))
+_DERAIN_LAYOUTS = (
+    FolderLayout("norain", "rain"),  # JORDER / ../shared/data/derain
+    FolderLayout("target", "input"),  # Restormer / MPRNet Datasets/test/<set>/
+    FolderLayout("gt", "input"),
+    FolderLayout("norain", "rainy"),
+)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One test set of the paper (or of the usual SR tables), described once.
+
+    Args:
+        name: canonical name, as the paper tables print it.
+        task: the VmambaIR preset evaluated on it.
+        scale: LQ -> GT upscaling factor (1 for deraining).
+        counts: accepted image counts, the usual one first (Test100: the 98 pairs MSPFN/MPRNet/Restormer use).
+        degradation: ``bicubic`` (LQ may be regenerated from GT) or ``given`` (LQ files are the test).
+        layouts: accepted sub-folder layouts, tried in order.
+        folders: folder names the set may have under a data root (matched case-insensitively); also aliases.
+        convention: default metric convention.
+        names: expected keys (file stems after pairing normalisation), where the set has fixed names.
+        lpips_reported: the paper reports LPIPS on it (Tables 1-2), so LPIPS is on by default.
+        about: one line on where it comes from.
+    """
+
+    name: str
+    task: BenchTask
+    scale: int
+    counts: tuple[int, ...]
+    degradation: Degradation
+    layouts: tuple[FolderLayout, ...]
+    folders: tuple[str, ...]
+    convention: MetricConvention
+    names: tuple[str, ...] | None = None
+    lpips_reported: bool = False
+    about: str = field(default="", compare=False)
+
+    @property
+    def count(self) -> int:
+        return self.counts[0]
+
+    def default_lq_source(self) -> LqSource:
+        return "hr" if self.degradation == "bicubic" else "files"
+
+
+def _sr(name: str, count: int, about: str, *, folders: tuple[str, ...] = (), names: tuple[str, ...] | None = None,
+        lpips: bool = True, layouts: tuple[FolderLayout, ...] = _BICUBIC_LAYOUTS) -> Benchmark:
+    return Benchmark(name, "sisr", 4, (count,), "bicubic", layouts, (name, *folders), SR_CONVENTION, names, lpips, about)
+
+
+def _real(name: str, layout: FolderLayout, about: str, folders: tuple[str, ...]) -> Benchmark:
+    return Benchmark(name, "realsr", 4, (100,), "given", (layout, *_PAIRED_LAYOUTS), (name, *folders),
+                     SR_CONVENTION, None, True, about)
+
+
+def _rain(name: str, counts: tuple[int, ...], about: str, folders: tuple[str, ...] = ()) -> Benchmark:
+    return Benchmark(name, "derain", 1, counts, "given", _DERAIN_LAYOUTS, (name, *folders), DERAIN_CONVENTION,
+                     None, False, about)
+
+
+_ALL = (
+    _sr("Set5", 5, "Bevilacqua et al. 2012", names=("baby", "bird", "butterfly", "head", "woman"), lpips=False),
+    _sr("Set14", 14, "Zeyde et al. 2010 (bridge is greyscale; 4 HR sides are not multiples of 4)", names=(
+        "baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers", "foreman", "lenna", "man",
+        "monarch", "pepper", "ppt3", "zebra")),
+    _sr("BSD100", 100, "Berkeley segmentation test images (Martin et al. 2001)", folders=("B100", "BSDS100"),
+        lpips=False),
+    _sr("Urban100", 100, "Huang et al. 2015"),
+    _sr("Manga109", 109, "Matsui et al. 2017 (academic use only)"),
+    _sr("General100", 100, "Dong et al. 2016 (FSRCNN)", folders=("General-100",)),
+    _sr("DIV2K100", 100, "DIV2K validation images 0801-0900 (Agustsson & Timofte 2017)",
+        folders=("DIV2K_valid", "DIV2K-valid", "DIV2K_val", "DIV2K"), names=tuple(str(i) for i in range(801, 901)),
+        layouts=_DIV2K_LAYOUTS),
+    _real("NTIRE2020-Track1", FolderLayout("track1-valid-gt", "track1-valid-input"),
+          "NTIRE 2020 real-world SR challenge, track 1 validation (Lugmayr et al.)",
+          ("NTIRE2020", "NTIRE2020_Track1", "NTIRE2020-RWSR")),
+    _real("AIM2019", FolderLayout("valid-gt-clean", "valid-input-noisy"),
+          "AIM 2019 real-world SR challenge validation (Lugmayr et al.)", ("AIM19", "AIM-RWSR", "AIM2019-RWSR")),
+    _rain("Rain100L", (100,), "Yang et al. 2017 (JORDER), light rain", ("Rain100L_test", "R100L")),
+    _rain("Rain100H", (100,), "Yang et al. 2017 (JORDER), heavy rain", ("Rain100H_test", "R100H")),
+    _rain("Test100", (98, 100), "Zhang et al. 2019; 98 pairs in the MSPFN/MPRNet/Restormer copy"),
+    _rain("Test1200", (1200,), "Zhang & Patel 2018 (DID-MDN test set)"),
+    _rain("Test2800", (2800,), "Fu et al. 2017 (Rain14000 test split)"),
+)
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in _ALL}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """A benchmark by name or alias (``B100``, ``AIM19``), case-insensitive."""
+    want = name.strip().lower()
+    for bench in BENCHMARKS.values():
+        if want in (f.lower() for f in bench.folders):
+            return bench
+    raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+
+
+def resolve_data_root(path: str | os.PathLike[str] | None) -> Path:
+    """``path``, else ``$VMAMBAIR_DATA_ROOT``; it must be an existing folder."""
+    raw = path if path is not None else os.environ.get(ENV_DATA_ROOT) or None
+    if raw is None:
+        raise ConfigError(f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder holding Set5/, ...)")
+    root = Path(raw).expanduser()
+    if not root.is_dir():
+        raise InputError(f"data root {root} is not a folder")
+    return root
+
+
+def locate_benchmark(bench: Benchmark, root: Path) -> Path:
+    """The set folder under ``root``: ``root/<name>`` or ``root/<group>/<name>`` (``sr``, ``derain``, ...)."""
+    wanted = {f.lower() for f in bench.folders}
+    if root.name.lower() in wanted:
+        return root
+    searched = []
+    for group in _GROUPS:
+        base = root / group if group else root
+        if not base.is_dir():
+            continue
+        searched.append(str(base))
+        for entry in sorted(base.iterdir()):
+            if entry.is_dir() and entry.name.lower() in wanted:
+                return entry
+    present = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    raise InputError(
+        f"benchmark {bench.name} not found: no folder named {' / '.join(bench.folders)} in {', '.join(searched)}. "
+        f"Folders in {root}: {', '.join(present) or 'none'}. Point --data-root at the folder that holds it."
+    )
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Resolved test pairs plus how to score them; what :func:`~vmambair_core.evaluate.runner.evaluate` takes.
+
+    ``lq_from_gt``: every LQ is MATLAB bicubic ``1/scale`` of the mod-cropped GT (``pair.lq`` is None).
+    """
+
+    name: str
+    task: BenchTask | None
+    scale: int
+    pairs: tuple[ImagePair, ...]
+    convention: MetricConvention
+    lq_from_gt: bool
+    location: Path
+    layout: str
+    benchmark: Benchmark | None = None
+
+    def describe_lq(self) -> str:
+        if self.lq_from_gt:
+            return f"LR = MATLAB bicubic x1/{self.scale} of HR mod-cropped to {self.scale}"
+        return "LQ from files"
+
+    def head(self, limit: int | None) -> EvalSet:
+        """The first ``limit`` pairs (natural name order), for quick checks."""
+        if limit is None:
+            return self
+        if limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {limit}")
+        return replace(self, pairs=self.pairs[:limit])
+
+    def with_convention(self, convention: MetricConvention) -> EvalSet:
+        return replace(self, convention=convention)
+
+
+def _names(items: list[str] | tuple[str, ...]) -> str:
+    shown = ", ".join(items[:_SHOW])
+    return shown + (f" ... and {len(items) - _SHOW} more" if len(items) > _SHOW else "")
+
+
+def _choose_layout(bench: Benchmark, folder: Path, lq_source: LqSource) -> FolderLayout:
+    need_lq = lq_source == "files"
+    for layout in bench.layouts:
+        if need_lq and layout.lq is None:
+            continue
+        gt_dir = folder / layout.gt
+        if not gt_dir.is_dir() or not list_images(gt_dir, layout.gt_pattern):
+            continue
+        if need_lq and not (folder / layout.lq).is_dir():  # type: ignore[operator]
+            continue
+        return layout
+    accepted = "; ".join(lay.describe(need_lq) for lay in bench.layouts if lay.lq is not None or not need_lq)
+    subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    raise InputError(
+        f"{bench.name} at {folder}: no known layout with images. Accepted ({'GT + LQ' if need_lq else 'GT'}): "
+        f"{accepted}. Sub-folders found: {', '.join(subdirs) or 'none'}."
+    )
+
+
+def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | None = None) -> EvalSet:
+    """Find, pair and check one benchmark under ``root``; a missing or incomplete set is an ``InputError``.
+
+    ``lq_source``: ``hr`` makes LR from HR (bicubic sets only; the default there), ``files`` reads the
+    set's LQ folder (the default, and only choice, for sets whose LQ is given).
+    """
+    bench = get_benchmark(bench) if isinstance(bench, str) else bench
+    source = lq_source or bench.default_lq_source()
+    if source not in LQ_SOURCES:
+        raise ConfigError(f"lq_source must be one of {LQ_SOURCES}, got {source!r}")
+    if source == "hr" and bench.degradation != "bicubic":
+        raise ConfigError(f"{bench.name} has no bicubic recipe: its LQ images are the test; use its LQ files")
+    folder = locate_benchmark(bench, root)
+    layout = _choose_layout(bench, folder, source)
+    gt_dir = folder / layout.gt
+    if source == "hr":
+        gts = gt_images(gt_dir, layout.gt_pattern)
+        pairs = tuple(ImagePair(k, gts[k], None) for k in sorted(gts, key=natural_key))
+        gt_only: tuple[str, ...] = ()
+        lq_only: tuple[str, ...] = ()
+    else:
+        pairing = pair_images(folder / layout.lq, gt_dir, lq_pattern=layout.lq_pattern,  # type: ignore[operator]
+                              gt_pattern=layout.gt_pattern)
+        pairs, gt_only, lq_only = pairing.pairs, pairing.gt_only, pairing.lq_only
+    _check_complete(bench, folder, layout.describe(source == "files"), pairs, gt_only, lq_only)
+    return EvalSet(
+        name=bench.name, task=bench.task, scale=bench.scale, pairs=pairs, convention=bench.convention,
+        lq_from_gt=source == "hr", location=folder, layout=layout.describe(source == "files"), benchmark=bench,
+    )
+
+
+def _check_complete(bench: Benchmark, folder: Path, layout: str, pairs: tuple[ImagePair, ...],
+                    gt_only: tuple[str, ...], lq_only: tuple[str, ...]) -> None:
+    problems = []
+    found = [p.key for p in pairs]
+    if bench.names is not None:
+        missing = [n for n in bench.names if n not in set(found)]
+        extra = [k for k in found if k not in set(bench.names)]
+        if missing:
+            problems.append(f"missing: {_names(missing)}")
+        if extra:
+            problems.append(f"not part of the set: {_names(extra)}")
+    if gt_only:
+        problems.append(f"GT without LQ: {_names(gt_only)}")
+    if lq_only:
+        problems.append(f"LQ without GT: {_names(lq_only)}")
+    if len(pairs) not in bench.counts or problems:
+        want = " or ".join(map(str, bench.counts))
+        detail = "; ".join(problems) or f"found: {_names(found)}"
+        raise InputError(
+            f"{bench.name} at {folder} ({layout}) is incomplete: expected {want} images, found {len(pairs)} "
+            f"complete pairs; {detail}."
+        )
+
+
+def custom_set(gt_dir: Path, lq_dir: Path | None, *, scale: int, convention: MetricConvention,
+               task: BenchTask | None = None) -> EvalSet:
+    """A user's own pair of folders (``--lq``/``--gt``), or GT only (LR made by MATLAB bicubic 1/scale)."""
+    for d in (gt_dir, lq_dir):
+        if d is not None and not d.is_dir():
+            raise InputError(f"{d} is not a folder")
+    if lq_dir is None:
+        gts = gt_images(gt_dir)
+        pairs = tuple(ImagePair(k, gts[k], None) for k in sorted(gts, key=natural_key))
+    else:
+        pairing = pair_images(lq_dir, gt_dir)
+        problems = []
+        if pairing.gt_only:
+            problems.append(f"GT without LQ: {_names(pairing.gt_only)}")
+        if pairing.lq_only:
+            problems.append(f"LQ without GT: {_names(pairing.lq_only)}")
+        if problems:
+            raise InputError(f"--lq {lq_dir} and --gt {gt_dir} do not pair up by name; " + "; ".join(problems))
+        pairs = pairing.pairs
+    if not pairs:
+        raise InputError(f"no images in {gt_dir}")
+    if lq_dir is None:
+        name = gt_dir.name
+    elif lq_dir.resolve().parent == gt_dir.resolve().parent:  # Rain100H/rain + Rain100H/norain -> Rain100H
+        name = gt_dir.resolve().parent.name
+    else:
+        name = f"{lq_dir.name}+{gt_dir.name}"
+    return EvalSet(name=name, task=task, scale=scale, pairs=pairs, convention=convention, lq_from_gt=lq_dir is None,
+                   location=gt_dir, layout="--gt only" if lq_dir is None else "--lq + --gt")

@@ -1,0 +1,135 @@
+"""What gets scored: the network (through the same :class:`Restorer` as ``restore``) or a baseline.
+
+A predictor maps one uint8 HxWx3 RGB LQ image to its restored image (HxW scaled by ``scale``), as
+uint8 or float32 in [0, 1]. Baselines give the rows every results table has:
+
+* ``bicubic``: MATLAB bicubic x4 upscaling of the LR (uint8 in, uint8 out, MATLAB's rounding);
+* ``identity``: the input itself, for the "rainy input" row of deraining tables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal, Protocol, get_args
+
+import numpy as np
+import torch
+
+from vmambair_core.data.resize import imresize
+from vmambair_core.errors import ConfigError
+from vmambair_core.inference.engine import Restorer, resolve_device
+from vmambair_core.models import VmambaIR, VmambaIRConfig
+from vmambair_core.weights import LoadedWeights, load_model
+
+__all__ = [
+    "BASELINES",
+    "Baseline",
+    "BicubicPredictor",
+    "IdentityPredictor",
+    "NetworkPredictor",
+    "Predictor",
+    "baseline",
+    "load_network_predictor",
+]
+
+Baseline = Literal["bicubic", "identity"]
+BASELINES: tuple[str, ...] = get_args(Baseline)
+
+
+class Predictor(Protocol):
+    """Restores one uint8 HxWx3 RGB image; ``label`` names it in every result."""
+
+    label: str
+    scale: int
+
+    def __call__(self, lq: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class BicubicPredictor:
+    """MATLAB ``imresize(lr, scale, 'bicubic')``: the no-network SR baseline."""
+
+    scale: int = 4
+    label: str = "bicubic"
+
+    def __call__(self, lq: np.ndarray) -> np.ndarray:
+        return imresize(lq, self.scale)
+
+
+@dataclass(frozen=True)
+class IdentityPredictor:
+    """The input itself: scores of the degraded images (deraining tables' "input" row)."""
+
+    scale: int = 1
+    label: str = "identity"
+
+    def __call__(self, lq: np.ndarray) -> np.ndarray:
+        return lq
+
+
+def baseline(name: str, scale: int = 4) -> BicubicPredictor | IdentityPredictor:
+    """A baseline predictor by name (``bicubic`` upscales by ``scale``)."""
+    if name == "bicubic":
+        return BicubicPredictor(scale)
+    if name == "identity":
+        return IdentityPredictor()
+    raise ConfigError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
+
+
+class NetworkPredictor:
+    """A VmambaIR network run by a :class:`Restorer` (device, precision, whole image or tiles, OOM back-off)."""
+
+    def __init__(self, restorer: Restorer, label: str) -> None:
+        self.restorer = restorer
+        self.label = label
+        self.scale = int(restorer.scale)
+
+    @classmethod
+    def from_network(
+        cls,
+        net: VmambaIR,
+        *,
+        label: str | None = None,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        tile: int | None = None,
+        tile_overlap: int = 32,
+    ) -> NetworkPredictor:
+        """Wrap an already built network (tests, custom configs, training loops)."""
+        dev = device if isinstance(device, torch.device) else resolve_device(device)
+        restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap)
+        return cls(restorer, label or f"vmambair ({net.config.name})")
+
+    def __call__(self, lq: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(lq)).permute(2, 0, 1)[None].float() / 255.0
+        y = self.restorer(x)
+        return y[0].permute(1, 2, 0).cpu().numpy().astype(np.float32, copy=False)
+
+
+def load_network_predictor(
+    task: str | VmambaIRConfig,
+    weights: str | os.PathLike[str] | LoadedWeights | None = None,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    tile: int | None = None,
+    tile_overlap: int = 32,
+    scan_backend: str = "auto",
+) -> NetworkPredictor:
+    """The task's network with weights loaded strictly (``load_model``), wrapped for evaluation.
+
+    ``task`` may be a preset name or a ``VmambaIRConfig`` (non-preset sizes, e.g. tests' tiny nets).
+    """
+    dev = resolve_device(device)
+    net = load_model(task, weights, device=dev, scan_backend=scan_backend)
+    name = task.name if isinstance(task, VmambaIRConfig) else task
+    if weights is None:
+        source = "default weights"
+    elif isinstance(weights, LoadedWeights):
+        source = str(weights.source)
+    else:
+        source = os.fspath(weights)
+    return NetworkPredictor.from_network(
+        net, label=f"vmambair {name} [{source}]", device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
+    )

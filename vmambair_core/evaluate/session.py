@@ -1,0 +1,175 @@
+"""One evaluation request (what ``vmambair eval`` parses) turned into checked sets and predictors.
+
+Everything that can fail before the first image is done here, up front: unknown or missing benchmarks
+(all of them listed in one error), a baseline that does not fit a set, weights that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal, get_args
+
+from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.evaluate.benchmarks import (
+    DERAIN_CONVENTION,
+    SR_CONVENTION,
+    BenchTask,
+    EvalSet,
+    LqSource,
+    MetricConvention,
+    custom_set,
+    get_benchmark,
+    load_benchmark,
+    resolve_data_root,
+)
+from vmambair_core.evaluate.predictors import BicubicPredictor, IdentityPredictor, Predictor, load_network_predictor
+from vmambair_core.metrics.color import YMode
+from vmambair_core.metrics.psnr_ssim import Channel
+from vmambair_core.models import PRESET_NAMES, VmambaIRConfig, get_preset
+
+__all__ = ["MODELS", "EvalRequest", "ModelKind", "build_sets", "build_predictors", "lpips_wanted"]
+
+ModelKind = Literal["vmambair", "bicubic", "identity"]
+MODELS: tuple[str, ...] = get_args(ModelKind)
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What to evaluate and how; ``None`` fields take the benchmark's convention or default.
+
+    Exactly one of ``benches`` and ``gt_dir`` is given; ``lq_dir`` needs ``gt_dir`` (``gt_dir`` alone:
+    LR made by MATLAB bicubic from it).
+    """
+
+    benches: tuple[str, ...] = ()
+    gt_dir: Path | None = None
+    lq_dir: Path | None = None
+    data_root: str | os.PathLike[str] | None = None
+    model: ModelKind = "vmambair"
+    task: str | None = None
+    weights: str | None = None
+    lq_source: LqSource | None = None
+    y_mode: YMode = "matlab"
+    channel: Channel | None = None
+    crop_border: int | None = None
+    lpips: bool | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    tile: int | None = None
+    tile_overlap: int = 32
+    scan_backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if bool(self.benches) == (self.gt_dir is not None):
+            raise ConfigError("give either --bench NAME[,NAME...] or --gt DIR (with --lq DIR), not both or neither")
+        if self.lq_dir is not None and self.gt_dir is None:
+            raise ConfigError("--lq needs --gt (the ground-truth folder)")
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.weights is not None and self.model != "vmambair":
+            raise ConfigError(f"--weights is for --model vmambair, not the {self.model} baseline")
+        if self.task is not None and self.task not in PRESET_NAMES:
+            raise ConfigError(f"unknown task {self.task!r}; choose one of {', '.join(PRESET_NAMES)}")
+        if self.crop_border is not None and self.crop_border < 0:
+            raise ConfigError(f"--crop-border must be >= 0, got {self.crop_border}")
+        if self.tile is not None and self.tile <= 0:
+            raise ConfigError(f"--tile must be positive, got {self.tile}")
+
+    def convention(self, base: MetricConvention) -> MetricConvention:
+        """``base`` (the set's) with this request's overrides."""
+        return replace(
+            base, y_mode=self.y_mode, channel=self.channel or base.channel,
+            crop_border=base.crop_border if self.crop_border is None else self.crop_border,
+        )
+
+
+def _custom_scale(req: EvalRequest) -> tuple[int, BenchTask | None]:
+    if req.model == "bicubic":
+        return 4, req.task if req.task in ("sisr", "realsr") else None  # type: ignore[return-value]
+    if req.model == "identity":
+        return 1, "derain" if req.task == "derain" else None
+    if req.task is None:
+        raise ConfigError(f"--task is needed with --gt/--lq and --model vmambair ({', '.join(PRESET_NAMES)})")
+    return get_preset(req.task).scale, req.task  # type: ignore[return-value]
+
+
+def build_sets(req: EvalRequest) -> tuple[EvalSet, ...]:
+    """The requested sets, found, paired and checked; every missing or incomplete set in one error."""
+    if req.gt_dir is not None:
+        scale, task = _custom_scale(req)
+        if req.lq_dir is None and scale == 1:
+            raise ConfigError("--gt alone makes LR by bicubic x1/4: it is for x4 SR; give --lq for same-size tasks")
+        base = SR_CONVENTION if scale > 1 else DERAIN_CONVENTION
+        data = custom_set(Path(req.gt_dir), None if req.lq_dir is None else Path(req.lq_dir), scale=scale,
+                          convention=base, task=task)
+        return (data.with_convention(req.convention(data.convention)),)
+    benches = [get_benchmark(name) for name in req.benches]  # unknown names fail before any disk access
+    if len({b.name for b in benches}) != len(benches):
+        raise ConfigError(f"a benchmark is named twice in {', '.join(req.benches)}")
+    root = resolve_data_root(req.data_root)
+    sets: list[EvalSet] = []
+    problems: list[str] = []
+    for bench in benches:
+        source = req.lq_source if bench.degradation == "bicubic" else None  # --lr-from only concerns bicubic sets
+        try:
+            data = load_benchmark(bench, root, lq_source=source)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        sets.append(data.with_convention(req.convention(data.convention)))
+    if problems:
+        raise InputError("\n".join(problems))
+    return tuple(sets)
+
+
+def _task_of(req: EvalRequest, data: EvalSet) -> str:
+    task = req.task or data.task
+    if task is None:
+        raise ConfigError(f"{data.name}: pass --task ({', '.join(PRESET_NAMES)})")
+    return task
+
+
+def build_predictors(
+    req: EvalRequest,
+    sets: tuple[EvalSet, ...],
+    *,
+    config_for: Callable[[str], VmambaIRConfig] = get_preset,
+) -> dict[str, Predictor]:
+    """A predictor per set name; one network per distinct task, loaded before any image is scored.
+
+    ``config_for`` maps a task to the network configuration (the preset; tests pass tiny ones).
+    """
+    out: dict[str, Predictor] = {}
+    networks: dict[str, Predictor] = {}
+    if req.model == "vmambair" and req.weights is not None:
+        tasks = {_task_of(req, d) for d in sets}
+        if len(tasks) > 1:
+            raise ConfigError(f"--weights fits one task but these sets need {', '.join(sorted(tasks))}; pass --task")
+    for data in sets:
+        if req.model == "bicubic":
+            if data.scale == 1:
+                raise ConfigError(f"--model bicubic is the x4 SR baseline; {data.name} is a same-size set (try identity)")
+            out[data.name] = BicubicPredictor(data.scale)
+        elif req.model == "identity":
+            if data.scale != 1:
+                raise ConfigError(f"--model identity keeps the input size; {data.name} is x{data.scale} (try bicubic)")
+            out[data.name] = IdentityPredictor()
+        else:
+            task = _task_of(req, data)
+            if task not in networks:
+                networks[task] = load_network_predictor(
+                    config_for(task), req.weights, device=req.device, precision=req.precision, tile=req.tile,
+                    tile_overlap=req.tile_overlap, scan_backend=req.scan_backend,
+                )
+            out[data.name] = networks[task]
+    return out
+
+
+def lpips_wanted(req: EvalRequest, data: EvalSet) -> bool:
+    """``--lpips``/``--no-lpips`` if given, else on where the paper reports LPIPS (Tables 1-2 sets)."""
+    if req.lpips is not None:
+        return req.lpips
+    return data.benchmark is not None and data.benchmark.lpips_reported
