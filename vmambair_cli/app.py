@@ -8,6 +8,7 @@ import typer
 
 import vmambair_core
 
+from .eval import eval_cmd
 from .info import info
 from .weights import weights_app
 
@@ -37,6 +38,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("eval")(eval_cmd)
 app.add_typer(weights_app, name="weights")
 
 

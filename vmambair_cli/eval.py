@@ -1,0 +1,188 @@
+"""`vmambair eval`: score the network or a baseline on the paper's benchmarks, beside the published numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vmambair_core.evaluate import (
+    BENCHMARKS,
+    ENV_DATA_ROOT,
+    EvalRequest,
+    EvalResult,
+    EvalSet,
+    Predictor,
+    build_predictors,
+    build_sets,
+    evaluate,
+    lpips_wanted,
+    prepare_lpips,
+)
+from vmambair_core.inference.engine import resolve_device
+from vmambair_core.metrics.lpips import LPIPS
+from vmambair_core.models import VmambaIRConfig, get_preset
+
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
+from .options import BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PrecisionOpt, QuietOpt, TileOpt, TileOverlapOpt, WeightsOpt
+
+_CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "seconds", "error", "model", "channel",
+                "y_mode", "crop_border")
+
+
+@dataclass
+class _Plan:
+    """Everything checked before the first image: sets, a predictor per set, LPIPS (or why not)."""
+
+    sets: tuple[EvalSet, ...]
+    predictors: dict[str, Predictor]
+    lpips_for: dict[str, bool]
+    lpips: LPIPS | None = None
+    lpips_note: str | None = None
+
+
+def _model_config(task: str) -> VmambaIRConfig:
+    """The network a task evaluates: its preset (the one seam tests replace with a tiny config)."""
+    return get_preset(task)
+
+
+def _fmt(x: float | None, digits: int) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _render(con: Console, results: list[EvalResult]) -> None:
+    t = Table(title="vmambair eval", title_justify="left")
+    t.add_column("benchmark", no_wrap=True)
+    t.add_column("method", no_wrap=True)
+    for col in ("images", "PSNR", "SSIM", "LPIPS"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for r in results:
+        t.add_row(escape(r.benchmark), f"[bold]{escape(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}",
+                  f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4))
+        for p in (p for p in r.published if p.method in ("VmambaIR", "bicubic")):
+            t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
+                      f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]")
+        t.add_section()
+    con.print(t)
+    for r in results:
+        notes = [r.convention.describe(), r.lq]
+        notes.append(f"LPIPS = {r.lpips_name}" if r.lpips_name else r.lpips_note or "no LPIPS")
+        if r.limited:
+            notes.append(f"--limit: {len(r.images)} of {r.images_in_set} images, means not comparable with papers")
+        con.print(f"[bold]{escape(r.benchmark)}[/] ({escape(r.location)}, {escape(r.layout)}): "
+                  + escape("; ".join(notes)), soft_wrap=True)
+        for f in r.failed:
+            con.print(f"  [red]failed[/] {escape(f.gt)}: {escape(f.error or '')}", soft_wrap=True)
+    if any(r.published for r in results):
+        con.print("[dim]Published rows (dim) are the paper's Tables 1-3 and the bicubic baseline SR papers print; "
+                  "`--json` lists every compared method.[/]", soft_wrap=True)
+
+
+def _write_csv(path: Path, results: list[EvalResult]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
+        w.writeheader()
+        for r in results:
+            for i in r.images:
+                d = i.to_dict()
+                w.writerow({
+                    "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"], "lq": d["lq"] or "",
+                    "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
+                    "lpips": "" if i.lpips is None else repr(i.lpips), "seconds": f"{i.seconds:.6f}",
+                    "error": i.error or "", "model": r.model, "channel": r.convention.channel,
+                    "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
+                })
+
+
+def eval_cmd(
+    bench: Annotated[str | None, typer.Option("--bench", "-b", help=f"Benchmark(s), comma-separated: {', '.join(BENCHMARKS)}.")] = None,
+    lq: Annotated[Path | None, typer.Option("--lq", help="Folder of degraded inputs (with --gt), paired by file name.")] = None,
+    gt: Annotated[Path | None, typer.Option("--gt", help="Folder of ground truth; alone, LR is made from it by MATLAB bicubic x1/4.")] = None,
+    data_root: Annotated[Path | None, typer.Option("--data-root", envvar=ENV_DATA_ROOT, help="Folder holding the benchmark folders (Set5/, Rain100H/, or sr/Set5/, ...).")] = None,
+    model: Annotated[Literal["vmambair", "bicubic", "identity"], typer.Option("--model", help="vmambair (the network), bicubic (MATLAB bicubic x4 of the LR, no network) or identity (the input itself).")] = "vmambair",
+    task: Annotated[str | None, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain (default: the benchmark's).")] = None,
+    weights: WeightsOpt = None,
+    lr_from: Annotated[Literal["hr", "files"] | None, typer.Option("--lr-from", help="Bicubic SR sets: make LR from HR (default, MATLAB-exact) or read the set's LR folder.")] = None,
+    y_mode: Annotated[Literal["matlab", "basicsr"], typer.Option("--y-mode", help="Y channel: MATLAB rgb2ycbcr rounded to integers (papers' numbers) or BasicSR's float Y.")] = "matlab",
+    channel: Annotated[Literal["y", "rgb"] | None, typer.Option("--channel", help="Score Y (default) or RGB.")] = None,
+    crop_border: Annotated[int | None, typer.Option("--crop-border", help="Pixels cropped from each side before scoring (default: the scale for SR, 0 for deraining).")] = None,
+    lpips: Annotated[bool | None, typer.Option("--lpips/--no-lpips", help="LPIPS (default: on where the paper reports it). Skipped with a note when its weights are missing.")] = None,
+    lpips_weights: Annotated[Path | None, typer.Option("--lpips-weights", help="LPIPS backbone file (vgg16-397923af.pth), or a folder with it and the heads (vgg.pth).")] = None,
+    lpips_net: Annotated[Literal["vgg", "alex"], typer.Option("--lpips-net", help="LPIPS backbone (the authors use vgg).")] = "vgg",
+    save_images: Annotated[Path | None, typer.Option("--save-images", help="Write outputs as DIR/<benchmark>/<name>.png.")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per image to this CSV file.")] = None,
+    json_out: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    tile: TileOpt = None,
+    tile_overlap: TileOverlapOpt = 32,
+    backend: BackendOpt = "auto",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images of each set (name order), for quick checks.")] = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Score VmambaIR or a baseline on benchmarks (PSNR/SSIM, LPIPS), with the paper's numbers beside.
+
+    Exit codes: 0 all images scored; 1 error; 3 some images failed (listed).
+    """
+    err = Console(stderr=True, highlight=False)
+
+    def prepare() -> _Plan:
+        req = EvalRequest(
+            benches=tuple(b.strip() for b in bench.split(",") if b.strip()) if bench else (),
+            gt_dir=gt, lq_dir=lq, data_root=data_root, model=model, task=task, weights=weights, lq_source=lr_from,
+            y_mode=y_mode, channel=channel, crop_border=crop_border, lpips=lpips, device=device,
+            precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
+        )
+        sets = build_sets(req)
+        plan = _Plan(sets, build_predictors(req, sets, config_for=_model_config),
+                     {d.name: lpips_wanted(req, d) for d in sets})
+        if any(plan.lpips_for.values()):
+            plan.lpips, plan.lpips_note = prepare_lpips(lpips_net, lpips_weights, device=resolve_device(device))
+            if plan.lpips_note:
+                plan.lpips_note += " (here: --lpips-weights FILE, or a folder holding the backbone and the heads)"
+            if plan.lpips_note and not quiet:
+                err.print(f"[yellow]{escape(plan.lpips_note)}[/]", soft_wrap=True)
+        return plan
+
+    plan = run_guarded(prepare, debug)
+    off_note = "LPIPS off (--no-lpips)" if lpips is False else "LPIPS off: the paper reports none here (--lpips to add it)"
+
+    def run() -> list[EvalResult]:
+        results: list[EvalResult] = []
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, disable=quiet) as bar:
+            for data in plan.sets:
+                job = bar.add_task(data.name, total=len(data.head(limit).pairs))
+                use = plan.lpips_for[data.name]
+                results.append(evaluate(
+                    data, plan.predictors[data.name], lpips=plan.lpips if use else None,
+                    lpips_note=plan.lpips_note if use else off_note, limit=limit,
+                    save_dir=None if save_images is None else save_images / data.name,
+                    on_image=lambda _score, job=job: bar.advance(job),
+                ))
+        return results
+
+    results = run_guarded(run, debug)
+    if csv_path is not None:
+        run_guarded(lambda: _write_csv(csv_path, results), debug)
+    if json_out:
+        typer.echo(json.dumps({"results": [r.to_dict() for r in results]}, indent=2))
+    elif not quiet:
+        _render(Console(highlight=False), results)
+    failed = sum(len(r.failed) for r in results)
+    if failed:
+        scored = sum(len(r.scored) for r in results)
+        names = ", ".join(f"{r.benchmark}/{f.gt}" for r in results for f in r.failed)
+        err.print(f"[red]{failed} image(s) failed[/]: {escape(names)}", soft_wrap=True)
+        raise typer.Exit(EXIT_PARTIAL if scored else EXIT_ERROR)
+    raise typer.Exit(EXIT_OK)
