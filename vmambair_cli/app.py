@@ -8,6 +8,7 @@ import typer
 
 import vmambair_core
 
+from .bench import bench
 from .eval import eval_cmd
 from .info import info
 from .weights import weights_app
@@ -38,6 +39,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("bench")(bench)
 app.command("eval")(eval_cmd)
 app.add_typer(weights_app, name="weights")
 

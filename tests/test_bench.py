@@ -1,0 +1,156 @@
+"""Benchmark measurement functions: MAC counts vs the spec's table and a hand count, timing, memory,
+the exponent fit, the unfused switch, and a tiny end-to-end run on CPU."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+
+from vmambair_core.bench import (
+    BenchResult,
+    count_macs,
+    fit_exponent,
+    peak_memory_mib,
+    run_bench,
+    scan_cost,
+    time_runs,
+    unfused_planar_scan,
+)
+from vmambair_core.errors import BackendUnavailableError, ConfigError
+from vmambair_core.models import oss, tiny_config
+from vmambair_core.scan import cross_scan
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Toy networks: thread hand-offs cost more than the convs (20 ms per conv on a busy 2-core box)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def hand_planar_cost(cfg_blocks: tuple[int, int, int, int], refine: int, side: int, dim: int = 48, n: int = 16) -> int:
+    """Sum of 9*B*L*D*N + B*D*L over every OSS block, D = 4 directions x the level width."""
+    n1, n2, n3, n4 = cfg_blocks
+    levels = [  # (blocks, channels, side of the map)
+        (n1, dim, side), (n2, 2 * dim, side // 2), (n3, 4 * dim, side // 4), (n4, 8 * dim, side // 8),  # encoder
+        (n3, 4 * dim, side // 4), (n2, 2 * dim, side // 2), (n1, 2 * dim, side), (refine, 2 * dim, side),  # decoder
+    ]
+    return sum(blocks * (9 * (s * s) * (4 * c) * n + (4 * c) * (s * s)) for blocks, c, s in levels)
+
+
+def test_scan_cost_formula() -> None:
+    assert scan_cost(2, 384, 4096, 16) == 9 * 2 * 4096 * 384 * 16 + 2 * 384 * 4096
+
+
+@pytest.mark.parametrize(
+    ("preset", "side", "conv_g", "planar_g", "calls", "channel_g", "total_g"),
+    [  # official-arch.md §6, measured on the authors' networks
+        ("realsr", 64, 15.665, 3.777, 27, 0.0009, 19.44),
+        ("sisr", 64, 25.578, 8.738, 50, 0.0053, 34.32),
+        ("derain", 256, 121.179, 41.280, 41, 0.0090, 162.47),
+    ],
+)
+def test_macs_match_the_spec_table(preset, side, conv_g, planar_g, calls, channel_g, total_g) -> None:
+    m = count_macs(preset, side, side)
+    assert m.conv_linear_einsum / 1e9 == pytest.approx(conv_g, abs=6e-4)
+    assert m.planar_scans / 1e9 == pytest.approx(planar_g, abs=6e-4)
+    assert m.planar_calls == calls and m.channel_calls == calls
+    assert m.channel_scans / 1e9 == pytest.approx(channel_g, abs=6e-5)
+    assert m.total / 1e9 == pytest.approx(total_g, abs=6e-3)
+
+
+def test_planar_scan_cost_equals_a_hand_count() -> None:
+    m = count_macs("realsr", 64, 64)
+    assert m.planar_scans == hand_planar_cost((6, 2, 2, 1), 6, 64)
+    m2 = count_macs("realsr", 128, 128, batch=2)  # linear in pixels and batch (channel scan: per image)
+    assert m2.planar_scans == 8 * m.planar_scans
+    assert m2.conv_linear_einsum == pytest.approx(8 * m.conv_linear_einsum, rel=1e-3)
+
+
+def test_counting_restores_the_scan_call_sites() -> None:
+    before = (cross_scan.selective_scan, oss.selective_scan, oss.planar_scan)
+    count_macs(tiny_config("sisr"), 16, 16)
+    assert (cross_scan.selective_scan, oss.selective_scan, oss.planar_scan) == before
+
+
+def test_unfused_switch_routes_the_network_through_the_copies() -> None:
+    assert oss.planar_scan is cross_scan.planar_scan
+    with unfused_planar_scan():
+        assert oss.planar_scan is cross_scan.planar_scan_unfused
+    assert oss.planar_scan is cross_scan.planar_scan
+
+
+def test_fit_exponent_recovers_known_powers() -> None:
+    px = [64**2, 128**2, 256**2, 512**2]
+    assert fit_exponent(px, [3e-6 * p**1.0 for p in px]) == pytest.approx(1.0)
+    assert fit_exponent(px, [5.0 * p**0.3 for p in px]) == pytest.approx(0.3)
+    with pytest.raises(ConfigError):
+        fit_exponent([100], [1.0])
+    with pytest.raises(ConfigError):
+        fit_exponent([100, 100], [1.0, 2.0])
+
+
+def test_time_runs_measures_wall_time() -> None:
+    calls = []
+    times = time_runs(lambda: (calls.append(1), time.sleep(0.02)), CPU, repeats=3, warmup=2)
+    assert len(calls) == 5 and len(times) == 3
+    assert all(19.0 <= t < 500.0 for t in times)
+    with pytest.raises(ConfigError):
+        time_runs(lambda: None, CPU, repeats=0, warmup=0)
+
+
+def test_cpu_peak_memory_sees_a_64_mib_allocation() -> None:
+    def alloc() -> float:
+        return float(torch.ones(64 * 2**20 // 4).sum())
+
+    mib = peak_memory_mib(alloc, CPU)
+    if mib is None:
+        pytest.skip("this OS exposes no resettable RSS high-water mark")
+    assert 56 <= mib < 200
+
+
+def test_run_bench_tiny_network_every_field() -> None:
+    report = run_bench([tiny_config("realsr", dim=8)], [8, 16], ["auto", "reference"], ["fp32"],
+                       device="cpu", repeats=1, warmup=0)
+    assert len(report.results) == 4
+    fields = set(BenchResult.__dataclass_fields__)
+    for r in report.results:
+        assert r.resolved_backend == "reference" and r.mode == "forward"
+        assert r.latency_ms > 0 and r.unfused_latency_ms > 0
+        assert r.fused_gain == pytest.approx(r.unfused_latency_ms / r.latency_ms)
+        assert r.output_mpix_per_s == pytest.approx((4 * r.size) ** 2 / 1e6 / (r.latency_ms / 1e3))
+        assert r.gmacs_total == pytest.approx(r.gmacs_conv_linear_einsum + r.gmacs_scans)
+        assert r.parameters > 0 and r.scan_calls == 2 * 8  # 8 OSS blocks: planar + channel scan each
+        assert all(getattr(r, f) is not None for f in fields if "memory" not in f)
+    assert {(f.backend, f.sizes) for f in report.scaling} == {("auto", (8, 16)), ("reference", (8, 16))}
+    assert all(math.isfinite(f.exponent) for f in report.scaling)
+    assert report.notes  # reference has no fused kernel: the report says so
+
+
+def test_run_bench_train_step_bf16_batch2() -> None:
+    report = run_bench([tiny_config("sisr", dim=8)], [8], precisions=["bf16"], device="cpu", repeats=1, warmup=0,
+                       train=True, batch=2)
+    (r,) = report.results
+    assert r.mode == "train" and r.precision == "bf16" and r.batch == 2
+    assert r.latency_ms > 0 and report.scaling == ()
+
+
+def test_requests_are_validated_before_any_timing() -> None:
+    with pytest.raises(ConfigError, match="multiples of 8"):
+        run_bench(["realsr"], [12], device="cpu")
+    with pytest.raises(ConfigError, match="precision"):
+        run_bench(["realsr"], [16], precisions=["fp16"], device="cpu")
+    with pytest.raises(ConfigError, match="preset"):
+        run_bench(["nope"], [16], device="cpu")
+    with pytest.raises(BackendUnavailableError, match="triton"):
+        run_bench(["realsr"], [16], backends=["triton"], device="cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendUnavailableError, match="CUDA"):
+            run_bench(["realsr"], [16], device="cuda")

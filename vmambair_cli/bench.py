@@ -1,0 +1,103 @@
+"""`vmambair bench`: latency, throughput, memory, parameters and MACs per preset, size, backend, precision."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vmambair_core.bench import BenchReport, resolve_device, run_bench
+from vmambair_core.errors import ConfigError
+
+from .errors import run_guarded
+
+DEFAULT_SIZES = {"cuda": "64,128,256,512", "cpu": "16,32"}
+DEFAULT_REPEATS = {"cuda": (20, 5), "cpu": (3, 1)}
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(t) for t in _split(text)]
+    except ValueError:
+        raise ConfigError(f"--sizes takes comma-separated integers (LQ side lengths), got {text!r}") from None
+
+
+def report_to_dict(report: BenchReport) -> dict:
+    return dataclasses.asdict(report)
+
+
+def _render(report: BenchReport, con: Console) -> None:
+    con.print(f"[bold]vmambair bench[/] · {report.device} · torch {report.torch_version} · {report.date}")
+    t = Table(title="median latency, output throughput, peak memory, size")
+    for col in ("preset", "LQ", "backend", "prec", "mode", "ms", "unfused ms", "gain", "MP/s out",
+                "peak MiB", "params", "GMACs"):
+        t.add_column(col, no_wrap=True,
+                     justify="left" if col in ("preset", "backend", "prec", "mode") else "right")
+    for r in report.results:
+        mem = "-" if r.peak_memory_mib is None else f"{r.peak_memory_mib:,.0f}"
+        backend = r.backend if r.backend == r.resolved_backend else f"{r.backend}→{r.resolved_backend}"
+        t.add_row(r.preset, f"{r.size}²" + (f" ×{r.batch}" if r.batch > 1 else ""), backend, r.precision, r.mode,
+                  f"{r.latency_ms:.2f}", f"{r.unfused_latency_ms:.2f}", f"{r.fused_gain:.2f}×",
+                  f"{r.output_mpix_per_s:.3g}", mem, f"{r.parameters / 1e6:.2f}M", f"{r.gmacs_total:.2f}")
+    con.print(t)
+    if report.scaling:
+        s = Table(title="scaling: time ∝ pixels^exponent; ms per output megapixel per size")
+        for col in ("preset", "backend", "prec", "mode", "exponent", "ms / MP out", "spread"):
+            s.add_column(col)
+        for f in report.scaling:
+            per = ", ".join(f"{sz}²: {v:.1f}" for sz, v in zip(f.sizes, f.ms_per_output_mpix, strict=True))
+            s.add_row(f.preset, f.backend, f.precision, f.mode, f"{f.exponent:.2f}", per, f"{f.spread:.0%}")
+        con.print(s)
+    con.print(f"[dim]FLOPs: {report.flop_convention}. Memory: {report.memory_method}.[/]")
+    for note in report.notes:
+        con.print(f"[dim]Note: {note}.[/]")
+
+
+def bench(
+    preset: Annotated[str, typer.Option("--preset", "-p", help="Comma-separated presets.")] = "realsr,sisr,derain",
+    sizes: Annotated[str | None, typer.Option(
+        "--sizes", "-s", help="Comma-separated LQ side lengths (multiples of 8). Default: 64,128,256,512 on CUDA, "
+        "16,32 on CPU.")] = None,
+    backend: Annotated[str, typer.Option(
+        "--backend", "-b", help="Comma-separated scan backends (auto, reference, sequential, triton, mamba_ssm).",
+    )] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16 (autocast).")] = "fp32",
+    repeats: Annotated[int | None, typer.Option(
+        "--repeats", "-n", help="Timed runs per case (median reported). Default 20 on CUDA, 3 on CPU.")] = None,
+    warmup: Annotated[int | None, typer.Option(
+        "--warmup", help="Untimed runs before timing. Default 5 on CUDA, 1 on CPU.")] = None,
+    device: Annotated[str, typer.Option("--device", "-d", help="cpu, cuda[:N] or auto.")] = "auto",
+    train: Annotated[bool, typer.Option(
+        "--train", help="Time a training step (forward + L1 backward + Adam step) instead of a forward.")] = False,
+    batch: Annotated[int, typer.Option("--batch", help="Images per forward/step.")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Time the networks: median latency, output MP/s, peak memory, parameters, MACs (convs/linears/
+    einsums + every scan), the fused-vs-unfused planar-scan ratio and the time-vs-pixels exponent."""
+    err = Console(stderr=True)
+
+    def body() -> BenchReport:
+        dev = resolve_device(device)
+        reps, warm = DEFAULT_REPEATS[dev.type]
+        return run_bench(
+            _split(preset), _sizes(sizes if sizes is not None else DEFAULT_SIZES[dev.type]), _split(backend),
+            _split(precision), device=dev, repeats=reps if repeats is None else repeats,
+            warmup=warm if warmup is None else warmup, train=train, batch=batch,
+            progress=None if json_out else (lambda msg: err.print(f"[dim]… {msg}[/]")),
+        )
+
+    report = run_guarded(body)
+    if json_out:
+        typer.echo(json.dumps(report_to_dict(report), indent=2))
+        return
+    # Piped output gets a wide console so the 12 columns are not cropped to 80 characters.
+    _render(report, Console() if sys.stdout.isatty() else Console(width=160))
