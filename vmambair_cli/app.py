@@ -11,6 +11,7 @@ import vmambair_core
 from .bench import bench
 from .eval import eval_cmd
 from .info import info
+from .train import train_cmd
 from .weights import weights_app
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("train")(train_cmd)
 app.command("bench")(bench)
 app.command("eval")(eval_cmd)
 app.add_typer(weights_app, name="weights")

@@ -1,0 +1,179 @@
+"""`vmambair train`: the authors' recipes on one device, N processes (torchrun) or several machines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from vmambair_core.errors import ConfigError
+from vmambair_core.train import (
+    TrainingInterrupted,
+    read_config_file,
+    resolve_config,
+    train,
+)
+from vmambair_core.train.data import check_readable, discover_dataset
+from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, torchrun_args, torchrun_env
+from vmambair_core.train.vgg import resolve_vgg19_weights
+
+from .errors import fail, run_guarded
+from .options import DebugOpt, DeviceOpt, QuietOpt
+
+#: Command-line flag -> dotted config key (None values: flag not given, recipe value kept).
+_OVERRIDES = {
+    "data": "data.root", "val": "val.root", "iters": "iters", "batch_size": "data.batch_size",
+    "patch_size": "data.patch_size", "lr": "optim_g.lr", "seed": "seed", "init": "model.init",
+    "vgg_weights": "loss.vgg_weights", "save_every": "save_every", "val_every": "val.every",
+    "log_every": "log_every", "precision": "precision", "compile": "compile", "export_fp16": "export_fp16",
+    "model_dim": "model.dim", "model_blocks": "model.blocks", "backend": "model.scan_backend",
+}
+
+
+class RichReporter:
+    """Progress bar on stderr: iteration, losses, lr, it/s, ETA; events printed above it."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console,
+        )
+        self.job: Any = None
+
+    def start(self, total: int, first: int, description: str) -> None:
+        self.progress.start()
+        self.job = self.progress.add_task(description, total=total, completed=first, info="")
+
+    def iteration_done(self, iteration: int) -> None:
+        self.progress.update(self.job, completed=iteration)
+
+    def log(self, iteration: int, values: dict[str, float]) -> None:
+        parts = [f"{k} {v:.4g}" for k, v in values.items() if k not in ("lr", "it/s")]
+        parts += [f"lr {values['lr']:.2e}", f"{values['it/s']:.2f} it/s"]
+        self.progress.update(self.job, info=escape("  ".join(parts)))
+
+    def validation(self, iteration: int, values: dict[str, float]) -> None:
+        """Printed through ``message`` (the loop writes one line per validation)."""
+
+    def message(self, text: str) -> None:
+        self.console.print(escape(text), soft_wrap=True, highlight=False)
+
+    def finish(self) -> None:
+        self.progress.stop()
+
+
+def _child_argv(params: dict[str, Any]) -> list[str]:
+    """The same command for each torchrun worker, without the launcher's own flags."""
+    argv: list[str] = []
+    for name, value in params.items():
+        if value is None or value is False or name in ("gpus", "nnodes", "node_rank", "master_addr", "master_port"):
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
+
+
+def train_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: config, logs, checkpoints, samples, model.safetensors.")],
+    task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain (not needed with --resume).")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="l1 (default) or gan (sisr, realsr).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Training folder: LQ/GT sub-folders (paired by name) or HR images only.")] = None,
+    val: Annotated[Path | None, typer.Option("--val", help="Validation folder (same layouts); PSNR/SSIM every --val-every iterations.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML/JSON (or YAML with PyYAML) file of config keys; flags override it.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint (config read from it).")] = False,
+    iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations (the recipe's schedule is rescaled).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Batch per process (the authors': sisr 8, realsr 9, derain 8 at most).")] = None,
+    patch_size: Annotated[int | None, typer.Option("--patch-size", min=8, help="GT patch side (derain: turns progressive patches off).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Generator learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the model init, the data order and every random draw.")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Initial generator weights (the GAN stage starts from the L1 stage's export).")] = None,
+    vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision vgg19-dcbb9e9d.pth for the GAN stage's perceptual loss (or $VMAMBAIR_VGG19_WEIGHTS).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=0, help="Data-loading processes per GPU (data drawn do not depend on it).")] = None,
+    save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
+    val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
+    log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations.")] = None,
+    device: DeviceOpt = "auto",
+    precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the generator.")] = False,
+    export_fp16: Annotated[bool, typer.Option("--export-fp16", help="Write model.safetensors in fp16.")] = False,
+    gpus: Annotated[int, typer.Option("--gpus", min=1, help="Processes on this machine (one per GPU), started by torchrun.")] = 1,
+    nnodes: Annotated[int, typer.Option("--nnodes", min=1, help="Machines taking part (run the same command on each).")] = 1,
+    node_rank: Annotated[int, typer.Option("--node-rank", min=0, help="This machine's index, 0 .. nnodes-1.")] = 0,
+    master_addr: Annotated[str | None, typer.Option("--master-addr", help="Host of node 0 (several machines).")] = None,
+    master_port: Annotated[int | None, typer.Option("--master-port", help="Port on node 0 (default 29500).")] = None,
+    model_dim: Annotated[int | None, typer.Option("--model-dim", hidden=True, help="Expert: toy width (tiny_config) for smoke runs.")] = None,
+    model_blocks: Annotated[int | None, typer.Option("--model-blocks", hidden=True, help="Expert: toy depth (tiny_config).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")] = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train VmambaIR with the authors' recipe for a task and stage; Ctrl-C saves a checkpoint (exit 130).
+
+    The run folder (-o) gets config.json, train.log, metrics.csv, val.csv, samples/, checkpoints/ and, at the end, model.safetensors (EMA weights, task metadata) that restore and eval load. `--gpus N` starts N processes through torchrun.
+    """
+    given = dict(locals())
+    err = Console(stderr=True, highlight=False)
+    flags = {key: given[name] for name, key in _OVERRIDES.items()}
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
+    flags["compile"] = True if compile else None
+    flags["export_fp16"] = True if export_fp16 else None
+
+    def prepare() -> Any:
+        if resume:
+            changed = [k for k, v in flags.items() if v is not None]
+            if config is not None or stage is not None or changed:
+                raise ConfigError(
+                    f"--resume continues the saved config; drop {', '.join(changed) or '--config/--stage'} "
+                    "(only --device, --workers and the launch flags may change)"
+                )
+            return None
+        cfg = resolve_config(task, stage, file=read_config_file(config) if config else None, overrides=flags)
+        if not cfg.data.root:
+            raise ConfigError("no training data: pass --data DIR (or set data.root in the config file)")
+        return cfg
+
+    cfg = run_guarded(prepare, debug)
+    distributed = gpus > 1 or nnodes > 1
+    if distributed and torchrun_env() is None:
+        def check() -> None:  # fail here, once, rather than in every worker
+            if cfg is not None:
+                check_readable(discover_dataset(cfg.data.root, scale=cfg.scale))
+                if cfg.loss.perceptual > 0:
+                    resolve_vgg19_weights(cfg.loss.vgg_weights)
+
+        run_guarded(check, debug)
+        launcher = run_guarded(
+            lambda: torchrun_args(gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
+                                  master_port=master_port), debug,
+        )
+        params = {**given, "output": str(output)}
+        rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)])
+        if rc == EXIT_INTERRUPTED:
+            err.print(f"[yellow]Interrupted[/]: the workers saved a checkpoint; continue with -o {escape(str(output))} --resume")
+            raise typer.Exit(EXIT_INTERRUPTED)
+        if rc != 0:
+            raise fail(f"training workers failed (torchrun exit code {rc}); see their messages above", rc if rc > 1 else 1)
+        return
+
+    master = torchrun_env() is None or torchrun_env()[0] == 0  # type: ignore[index]
+    reporter = RichReporter(err) if master and not quiet else None
+
+    def run() -> Any:
+        try:
+            return train(cfg, output, device=device, resume=resume, workers=workers, reporter=reporter,
+                         expect_task=task)
+        except TrainingInterrupted as stop:
+            if master:
+                err.print(f"[yellow]Interrupted[/] at iteration {stop.iteration}; checkpoint {escape(str(stop.checkpoint))}. "
+                          f"Continue with: vmambair train -o {escape(str(output))} --resume")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    result = run_guarded(run, debug)
+    if master and result.weights is not None:
+        typer.echo(str(result.weights))

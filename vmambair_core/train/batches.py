@@ -1,0 +1,151 @@
+"""Device-side batch preparation: synthesize LQ, queue pairs, cut progressive patches.
+
+Everything random here draws from ``iteration_generator(seed, rank, t)``, a generator seeded
+afresh for each iteration on the training device, so a resumed run redraws the same numbers
+without saving generator states. Only the realsr pair queue carries state (``state_dict``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vmambair_core.data.degradations import realesrgan_pair
+from vmambair_core.data.rain import add_rain
+from vmambair_core.errors import CheckpointError
+from vmambair_core.train.config import TrainConfig
+from vmambair_core.train.data import PatchMode
+
+_STEP_STREAM = 2
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed mixed from integers (numpy's SeedSequence: well spread, platform independent)."""
+    state = np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
+
+
+def iteration_generator(seed: int, rank: int, iteration: int, device: torch.device) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed(derive_seed(_STEP_STREAM, seed, rank, iteration))
+    return g
+
+
+def quantize8(x: Tensor) -> Tensor:
+    """Round to the 8-bit grid, as an image file would store it."""
+    return torch.clamp(torch.round(x * 255.0), 0, 255) / 255.0
+
+
+def _pack(t: Tensor) -> Tensor:
+    """uint8 when that is lossless (8-bit data), else the tensor itself: smaller checkpoints."""
+    q = torch.round(t * 255.0)
+    return q.to(torch.uint8).cpu() if torch.equal(q / 255.0, t) else t.cpu()
+
+
+def _unpack(t: Tensor, like: Tensor) -> Tensor:
+    return (t.to(like.device, torch.float32) / 255.0 if t.dtype == torch.uint8 else t.to(like.device)).to(like.dtype)
+
+
+class PairPool:
+    """Real-ESRGAN's training-pair queue: batches are swapped with a shuffled pool of ``size`` pairs.
+
+    While the pool fills, batches pass through unchanged; once full, each call shuffles the
+    pool, returns its first ``b`` pairs and puts the new batch in their place.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.filled = 0
+        self.lq: Tensor | None = None
+        self.gt: Tensor | None = None
+
+    def __call__(self, lq: Tensor, gt: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        b = lq.shape[0]
+        if self.lq is None or self.gt is None:
+            self.lq = lq.new_zeros((self.size, *lq.shape[1:]))
+            self.gt = gt.new_zeros((self.size, *gt.shape[1:]))
+        if self.filled < self.size:
+            self.lq[self.filled : self.filled + b] = lq
+            self.gt[self.filled : self.filled + b] = gt
+            self.filled += b
+            return lq, gt
+        order = torch.randperm(self.size, generator=generator, device=generator.device).to(self.lq.device)
+        self.lq, self.gt = self.lq[order], self.gt[order]
+        out = self.lq[:b].clone(), self.gt[:b].clone()
+        self.lq[:b], self.gt[:b] = lq, gt
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.lq is None or self.gt is None:
+            return {"size": self.size, "filled": 0}
+        n = self.filled
+        return {"size": self.size, "filled": n, "lq": _pack(self.lq[:n]), "gt": _pack(self.gt[:n])}
+
+    def load_state_dict(self, state: dict[str, Any], like_lq: Tensor, like_gt: Tensor) -> None:
+        if int(state["size"]) != self.size:
+            raise CheckpointError(f"the checkpoint's pair pool holds {state['size']} pairs, the config {self.size}")
+        self.filled = int(state["filled"])
+        self.lq = like_lq.new_zeros((self.size, *like_lq.shape[1:]))
+        self.gt = like_gt.new_zeros((self.size, *like_gt.shape[1:]))
+        if self.filled:
+            self.lq[: self.filled] = _unpack(state["lq"], like_lq)
+            self.gt[: self.filled] = _unpack(state["gt"], like_gt)
+
+
+def progressive_cut(lq: Tensor, gt: Tensor, patch: int, batch: int, scale: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Restormer's progressive step: a random subset of ``batch`` images, one random ``patch`` crop."""
+    if batch < lq.shape[0]:
+        keep = torch.randperm(lq.shape[0], generator=g, device=g.device)[:batch].sort().values.to(lq.device)
+        lq, gt = lq[keep], gt[keep]
+    p = patch // scale
+    h, w = lq.shape[-2:]
+    if p < h or p < w:
+        top = int(torch.randint(h - p + 1, (), generator=g, device=g.device))
+        left = int(torch.randint(w - p + 1, (), generator=g, device=g.device))
+        lq = lq[..., top : top + p, left : left + p]
+        gt = gt[..., top * scale : (top + p) * scale, left * scale : (left + p) * scale]
+    return lq, gt
+
+
+class BatchMaker:
+    """Loader batch + iteration -> the (lq, gt) pair the network trains on, on ``device``."""
+
+    def __init__(self, cfg: TrainConfig, mode: PatchMode, device: torch.device, rank: int) -> None:
+        self.cfg, self.mode, self.device, self.rank = cfg, mode, device, rank
+        self.pool = PairPool(cfg.data.pool_size) if cfg.data.pool_size and mode == "hr" else None
+        self.degradation = cfg.degradation_config() if cfg.task == "realsr" and mode == "hr" else None
+
+    def __call__(self, batch: dict[str, Tensor], iteration: int) -> tuple[Tensor, Tensor]:
+        gt = batch["gt"].to(self.device, non_blocking=True)
+        g = iteration_generator(self.cfg.seed, self.rank, iteration, self.device)
+        if self.mode != "hr":
+            lq = batch["lq"].to(self.device, non_blocking=True)
+        elif self.degradation is not None:
+            gt, lq = realesrgan_pair(gt, self.degradation, g)
+            if self.pool is not None:
+                lq, gt = self.pool(lq, gt, g)
+        else:
+            assert self.cfg.rain is not None
+            with torch.no_grad():
+                lq = quantize8(add_rain(gt, self.cfg.rain, g)[0])
+        prog = self.cfg.data.progressive
+        if prog is not None:
+            j = prog.stage_at(iteration)
+            lq, gt = progressive_cut(lq, gt, prog.patch_sizes[j], prog.batch_sizes[j], self.cfg.scale, g)
+        return lq.contiguous(), gt.contiguous()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pool": self.pool.state_dict()} if self.pool is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.pool is None:
+            return
+        if "pool" not in state:
+            raise CheckpointError("the checkpoint has no pair-pool state but the config uses data.pool_size")
+        s, p = self.cfg.data.patch_size, self.cfg.data.patch_size // self.cfg.scale
+        like_gt = torch.zeros((1, 3, s, s), device=self.device)
+        like_lq = torch.zeros((1, 3, p, p), device=self.device)
+        self.pool.load_state_dict(state["pool"], like_lq, like_gt)

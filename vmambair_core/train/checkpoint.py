@@ -1,0 +1,219 @@
+"""Checkpoints: atomic, one folder per save, everything a run needs to continue exactly.
+
+Layout (nanochat's split of shared state and per-rank shards)::
+
+    RUN/checkpoints/iter_00005000/state.pt   model, EMA, discriminator, optimisers, schedulers,
+                                             scaler, config, iteration, data position (rank 0)
+    RUN/checkpoints/iter_00005000/rank_R.pt  RNG states (python, numpy, torch, CUDA) and the
+                                             pair queue of rank R
+    RUN/checkpoints/iter_00005000/meta.json  iteration, world size, task, stage (readable)
+    RUN/checkpoints/latest                   name of the newest complete checkpoint
+
+Every rank writes into ``.iter_XXXXXXXX.partial/``; after a barrier rank 0 renames the folder
+and rewrites ``latest`` (temp file + ``os.replace``), so a crash at any moment leaves the
+previous checkpoint intact. With several machines the run folder must be on a shared filesystem.
+Files load with ``torch.load(weights_only=True)``: tensors and plain Python values only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vmambair_core.errors import CheckpointError
+from vmambair_core.train.distributed import DistEnv, barrier
+
+CHECKPOINT_VERSION = 1
+LATEST = "latest"
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, fsync, then rename onto it."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    atomic_write_bytes(path, lambda fh: torch.save(obj, fh))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+# --------------------------------------------------------------------------- RNG states
+
+
+def rng_state() -> dict[str, Any]:
+    """Global generators of this process, as tensors and plain values (weights_only-safe)."""
+    np_state = np.random.get_state(legacy=False)
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {
+            "bit_generator": np_state["bit_generator"],
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np_state = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": np_state["bit_generator"],
+            "state": {"key": np_state["key"].numpy().astype(np.uint32), "pos": np_state["pos"]},
+            "has_gauss": np_state["has_gauss"],
+            "gauss": np_state["gauss"],
+        }
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------- save / load
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def _name(iteration: int) -> str:
+    return f"iter_{iteration:08d}"
+
+
+def save_checkpoint(
+    run_dir: Path,
+    iteration: int,
+    env: DistEnv,
+    *,
+    shared: dict[str, Any],
+    per_rank: dict[str, Any],
+    meta: dict[str, Any],
+    keep_last: int = 2,
+) -> Path:
+    """Collective: every rank calls it. Returns the final folder (on every rank)."""
+    root = checkpoint_dir(run_dir)
+    final = root / _name(iteration)
+    partial = root / f".{_name(iteration)}.partial"
+    if env.master:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+    barrier(env)
+    atomic_torch_save(per_rank, partial / f"rank_{env.rank}.pt")
+    if env.master:
+        atomic_torch_save({"version": CHECKPOINT_VERSION, "iteration": iteration, **shared}, partial / "state.pt")
+        info = {"version": CHECKPOINT_VERSION, "iteration": iteration, "world_size": env.world_size, **meta}
+        atomic_write_text(partial / "meta.json", json.dumps(info, indent=2) + "\n")
+    barrier(env)
+    if env.master:
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(partial, final)
+        _fsync_dir(root)
+        atomic_write_text(root / LATEST, final.name + "\n")
+        _prune(root, keep_last)
+    barrier(env)
+    return final
+
+
+def _prune(root: Path, keep_last: int) -> None:
+    done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("iter_"))
+    for old in done[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run (via ``latest``), or None when there is none."""
+    root = checkpoint_dir(run_dir)
+    pointer = root / LATEST
+    if not pointer.is_file():
+        return None
+    folder = root / pointer.read_text(encoding="utf-8").strip()
+    if not (folder / "state.pt").is_file():
+        raise CheckpointError(f"{pointer} names {folder.name}, which is missing or incomplete")
+    return folder
+
+
+@dataclass
+class LoadedCheckpoint:
+    folder: Path
+    iteration: int
+    meta: dict[str, Any]
+    shared: dict[str, Any]
+    per_rank: dict[str, Any]
+
+
+def _load(file: Path) -> dict[str, Any]:
+    try:
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt or unsafe
+        raise CheckpointError(f"cannot read checkpoint file {file}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{file} is not a vmambair training checkpoint")
+    return obj
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {folder / 'meta.json'}: {exc}") from None
+
+
+def load_checkpoint(folder: Path, env: DistEnv) -> LoadedCheckpoint:
+    """Read the shared state and this rank's shard; the world size must be the saved one."""
+    meta = read_meta(folder)
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{folder}: checkpoint version {meta.get('version')!r}, this vmambair reads {CHECKPOINT_VERSION}")
+    if int(meta["world_size"]) != env.world_size:
+        raise CheckpointError(
+            f"{folder} was saved by {meta['world_size']} process(es), this run has {env.world_size}: resume with "
+            f"the same number of GPUs/nodes (the per-process data and RNG states are not re-sharded)"
+        )
+    shared = _load(folder / "state.pt")
+    per_rank = _load(folder / f"rank_{env.rank}.pt")
+    return LoadedCheckpoint(folder, int(shared["iteration"]), meta, shared, per_rank)

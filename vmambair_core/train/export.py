@@ -1,0 +1,83 @@
+"""Export trained weights as ``.safetensors`` that ``restore``/``eval`` and ``load_model`` read.
+
+Metadata: ``vmambair.preset`` (the network config's name: ``sisr``, or ``sisr-tiny`` for a toy
+model), ``vmambair.task``, ``vmambair.config`` (the full ``VmambaIRConfig`` as JSON, so toy
+and future variants rebuild exactly), plus provenance (stage, iterations, which weights).
+The tensors are the EMA average when the run kept one (what the authors evaluate), else the
+trained weights; ``fp16`` halves the file (inference casts back to the run's precision).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from vmambair_core.errors import CheckpointError, ConfigError
+from vmambair_core.models import VmambaIR, VmambaIRConfig, get_preset
+from vmambair_core.train.config import config_from_dict
+from vmambair_core.weights import META_PRESET, META_TASK, LoadedWeights, load_model, read_weights, write_safetensors
+
+META_CONFIG = "vmambair.config"
+
+
+def network_metadata(cfg: VmambaIRConfig, task: str) -> dict[str, str]:
+    return {META_PRESET: cfg.name, META_TASK: task, META_CONFIG: json.dumps(dataclasses.asdict(cfg), sort_keys=True)}
+
+
+def config_from_metadata(meta: Mapping[str, str]) -> VmambaIRConfig:
+    """The network config a file was trained with: ``vmambair.config`` JSON, else its preset name."""
+    raw = meta.get(META_CONFIG)
+    if raw is None:
+        preset = meta.get(META_PRESET) or meta.get(META_TASK)
+        if not preset:
+            raise CheckpointError("the weights carry no vmambair.config or vmambair.preset metadata; pass --task")
+        return get_preset(preset)
+    try:
+        fields = json.loads(raw)
+        fields["num_blocks"] = tuple(fields["num_blocks"])
+        return VmambaIRConfig(**fields)
+    except (ValueError, TypeError, KeyError, ConfigError) as exc:
+        raise CheckpointError(f"unreadable vmambair.config metadata: {exc}") from None
+
+
+def export_weights(
+    state_dict: Mapping[str, Tensor],
+    cfg: VmambaIRConfig,
+    task: str,
+    path: str | os.PathLike[str],
+    *,
+    fp16: bool = False,
+    extra: Mapping[str, str] | None = None,
+) -> Path:
+    """Write ``state_dict`` of a ``cfg`` network atomically with the metadata above."""
+    tensors = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in state_dict.items()}
+    meta = {**network_metadata(cfg, task), "vmambair.dtype": "fp16" if fp16 else "fp32", **(extra or {})}
+    return write_safetensors(tensors, path, meta)
+
+
+def load_exported(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> VmambaIR:
+    """A network rebuilt from an exported file's own metadata, weights loaded strictly, in fp32."""
+    loaded = read_weights(path)
+    cfg = config_from_metadata(loaded.metadata)
+    fp32 = {k: (v.float() if v.is_floating_point() else v) for k, v in loaded.state_dict.items()}
+    weights = LoadedWeights(fp32, loaded.source, loaded.container_key, loaded.metadata)
+    return load_model(cfg, weights, device=device)
+
+
+def export_checkpoint(folder: str | os.PathLike[str], path: str | os.PathLike[str], *, fp16: bool = False) -> Path:
+    """Export a training checkpoint folder (``RUN/checkpoints/iter_*``) without resuming it."""
+    state_file = Path(folder) / "state.pt"
+    try:
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read {state_file}: {exc}") from None
+    cfg = config_from_dict(state["config"])
+    weights, which = (state["ema"]["module"], "params_ema") if state.get("ema") else (state["model"], "params")
+    extra = {"vmambair.stage": cfg.stage, "vmambair.iterations": str(state["iteration"]), "vmambair.weights": which}
+    return export_weights(weights, cfg.network(), cfg.task, path, fp16=fp16, extra=extra)

@@ -1,0 +1,327 @@
+"""The training loop: one function from a config and a run folder to trained, exported weights.
+
+Single process or torchrun workers run the same code (``distributed.setup`` reads the
+environment). Rank 0 alone writes logs, validation results, samples and the export; every
+rank takes part in checkpoints (each saves its own RNG and queue states). Ctrl-C or SIGTERM
+lets the current iteration finish, saves a checkpoint on every rank and raises
+:class:`TrainingInterrupted` (the CLI exits 130); ``resume=True`` continues from the newest
+checkpoint exactly (bitwise on CPU), with the config read back from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from vmambair_core.errors import CheckpointError, ConfigError
+from vmambair_core.inference.engine import resolve_precision
+from vmambair_core.models import build_model
+from vmambair_core.train import distributed as dist_utils
+from vmambair_core.train.batches import BatchMaker
+from vmambair_core.train.checkpoint import (
+    LoadedCheckpoint,
+    latest_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict, save_config
+from vmambair_core.train.data import PatchSpec, PositionSampler, PatchDataset, check_readable, discover_dataset, make_loader
+from vmambair_core.train.distributed import DistEnv
+from vmambair_core.train.export import export_weights
+from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
+from vmambair_core.train.steps import Parts, build_parts, train_step
+from vmambair_core.train.validate import ValImage, load_val_set, run_validation
+from vmambair_core.weights import load_into, read_weights
+
+EXPORT_NAME = "model.safetensors"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after Ctrl-C/SIGTERM once the checkpoint of ``iteration`` is on disk."""
+
+    def __init__(self, iteration: int, checkpoint: Path) -> None:
+        super().__init__(f"interrupted at iteration {iteration}; checkpoint {checkpoint}")
+        self.iteration, self.checkpoint = iteration, checkpoint
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    iterations: int
+    checkpoint: Path
+    weights: Path | None  # the export (rank 0), None on other ranks
+    val: dict[str, float] | None
+
+
+@dataclass
+class _StopFlag:
+    signum: int | None = None
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[_StopFlag]:
+    """SIGINT/SIGTERM set a flag instead of killing the process; repeats are ignored."""
+    flag = _StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        if flag.signum is None:
+            flag.signum = signum
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
+    """What the loader delivers: pairs, bicubic pairs (sisr), or GT crops degraded on the device."""
+    if paired:
+        mode = "paired"
+    elif cfg.task == "sisr":
+        mode = "bicubic"
+    else:
+        mode = "hr"
+    crop = cfg.data.hr_crop if (mode == "hr" and cfg.task == "realsr") else None
+    return PatchSpec(mode, cfg.data.patch_size, cfg.scale, cfg.data.hflip, cfg.data.rotate, crop)  # type: ignore[arg-type]
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
+    return out
+
+
+def _resume_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
+    if requested is None or requested == saved:
+        return saved
+    if requested.task != saved.task or requested.network() != saved.network():
+        raise ConfigError(
+            f"the checkpoint was trained as {saved.task} ({saved.network().name}); it cannot resume as "
+            f"{requested.task} ({requested.network().name})"
+        )
+    changes = _diff(config_to_dict(saved), config_to_dict(requested))
+    raise ConfigError(f"--resume continues the saved config; these settings differ: {'; '.join(changes[:6])}")
+
+
+def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv) -> None:
+    if latest_checkpoint(run_dir) is not None:
+        raise ConfigError(f"{run_dir} already holds a run with checkpoints: pass --resume to continue it, or use another -o")
+    if env.master:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.json")
+    dist_utils.barrier(env)
+
+
+def _load_init(net: torch.nn.Module, path: str) -> None:
+    weights = read_weights(path)
+    load_into(net, weights)  # type: ignore[arg-type]
+
+
+def _wrap(parts: Parts, cfg: TrainConfig, env: DistEnv) -> None:
+    """torch.compile (optional), then DDP; the raw modules stay in ``parts`` for saving."""
+    g: torch.nn.Module = parts.net
+    if cfg.compile:
+        g = torch.compile(g)  # type: ignore[assignment]
+    if env.ddp:
+        ids = [env.device.index] if env.device.type == "cuda" else None
+        g = DDP(g, device_ids=ids)
+        if parts.net_d is not None:
+            parts.train_d = DDP(parts.net_d, device_ids=ids)
+    parts.train_g = g
+
+
+class _Window:
+    """Loss sums between two log lines, kept on the device until they are printed."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.count, self.started = 0, time.perf_counter()
+
+    def add(self, losses: dict[str, Tensor]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.count += 1
+
+    def flush(self, env: DistEnv) -> tuple[dict[str, float], float]:
+        values = {k: float(v) / max(1, self.count) for k, v in self.sums.items()}
+        speed = self.count / max(1e-9, time.perf_counter() - self.started)
+        self.__init__()  # type: ignore[misc]
+        return dist_utils.mean_across(env, values), speed
+
+
+def train(
+    cfg: TrainConfig | None,
+    run_dir: str | Path,
+    *,
+    device: str = "auto",
+    resume: bool = False,
+    workers: int | None = None,
+    reporter: Reporter | None = None,
+    expect_task: str | None = None,
+) -> TrainResult:
+    """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
+
+    ``cfg`` may be None when resuming (the checkpoint's config is used; a given one must equal
+    it; ``expect_task`` refuses a run of another task). ``workers`` overrides ``data.workers``
+    (it does not change the data drawn).
+    """
+    env = dist_utils.setup(device)
+    try:
+        chosen = reporter if env.master and reporter is not None else NullReporter()
+        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task)
+    finally:
+        dist_utils.teardown(env)
+
+
+def _train(
+    cfg: TrainConfig | None,
+    run_dir: Path,
+    env: DistEnv,
+    resume: bool,
+    workers: int | None,
+    reporter: Reporter,
+    expect_task: str | None,
+) -> TrainResult:
+    ckpt: LoadedCheckpoint | None = None
+    if resume:
+        folder = latest_checkpoint(run_dir)
+        if folder is None:
+            raise CheckpointError(f"nothing to resume: {run_dir / 'checkpoints'} holds no checkpoint")
+        ckpt = load_checkpoint(folder, env)
+        saved = config_from_dict(ckpt.shared["config"])
+        if expect_task is not None and expect_task != saved.task:
+            raise ConfigError(f"{run_dir} holds a {saved.task} run; it cannot resume as --task {expect_task}")
+        cfg = _resume_config(saved, cfg)
+    elif cfg is None:
+        raise ConfigError("a new run needs a config")
+    else:
+        _prepare_run_dir(cfg, run_dir, env)
+    if workers is not None:
+        cfg = replace(cfg, data=replace(cfg.data, workers=workers))
+
+    layout = discover_dataset(cfg.data.root, scale=cfg.scale)
+    check_readable(layout)
+    spec = patch_spec(cfg, layout.paired)
+    dtype = resolve_precision(cfg.precision, env.device)
+    seed_everything(cfg.seed)
+    net = build_model(cfg.network(), scan_backend=cfg.model.scan_backend).to(env.device)
+    if cfg.model.init and ckpt is None:
+        _load_init(net, cfg.model.init)
+    parts = build_parts(cfg, net, env.device, dtype)
+    batches = BatchMaker(cfg, spec.mode, env.device, env.rank)
+    start = 0
+    if ckpt is not None:
+        parts.load_state_dict(ckpt.shared)
+        batches.load_state_dict(ckpt.per_rank["batches"])
+        set_rng_state(ckpt.per_rank["rng"])
+        start = ckpt.iteration
+    _wrap(parts, cfg, env)
+
+    sampler = PositionSampler(
+        len(layout), seed=cfg.seed, batch_size=cfg.data.batch_size, world_size=env.world_size, rank=env.rank,
+        start_iteration=start,
+    )
+    loader = iter(make_loader(PatchDataset(layout, spec, cfg.seed), sampler, workers=cfg.data.workers,
+                              pin_memory=env.device.type == "cuda"))
+    val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []
+    logs = RunLogs(run_dir, parts.loss_names, resume_at=start if resume else None, tensorboard=cfg.tensorboard) \
+        if env.master else None
+
+    def note(text: str) -> None:
+        if logs is not None:
+            logs.text.write(text)
+        reporter.message(text)
+
+    def checkpoint(it: int) -> Path:
+        shared = {**parts.state_dict(), "config": config_to_dict(cfg), "network": dataclasses.asdict(cfg.network()),
+                  "data": {"position": it * cfg.data.batch_size * env.world_size}}
+        per_rank = {"rng": rng_state(), "batches": batches.state_dict()}
+        meta = {"task": cfg.task, "stage": cfg.stage, "network": cfg.network().name}
+        folder = save_checkpoint(run_dir, it, env, shared=shared, per_rank=per_rank, meta=meta, keep_last=cfg.keep_last)
+        note(f"checkpoint {folder}")
+        return folder
+
+    def validate(it: int) -> dict[str, float]:
+        net_eval = parts.ema.module if parts.ema is not None else parts.net
+        values = run_validation(
+            net_eval, val_images, device=env.device, dtype=dtype, crop_border=cfg.val.crop_border,
+            sample_dir=run_dir / "samples" / f"iter_{it:08d}", samples=cfg.val.samples,
+        )
+        assert logs is not None
+        logs.val.append({"iteration": it, **values})
+        logs.scalars(it, values, "val")
+        reporter.validation(it, values)
+        note(f"validation at {it}: PSNR {values['psnr']:.3f} dB, SSIM {values['ssim']:.4f} ({int(values['images'])} images)")
+        return values
+
+    note(f"{'resuming' if resume else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) at iteration {start} "
+         f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; data: {layout.describe()}")
+    if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
+        note("warning: the GAN stage starts from random weights; the authors start it from the L1 stage (model.init)")
+    reporter.start(cfg.iters, start, f"{cfg.task}/{cfg.stage}")
+    window, last_saved, last_val, t0 = _Window(), start, None, time.perf_counter()
+    folder = ckpt.folder if ckpt is not None else None
+    try:
+        with _stop_on_signals() as stop:
+            for it in range(start + 1, cfg.iters + 1):
+                lq, gt = batches(next(loader), it)
+                window.add(train_step(parts, lq, gt, env.device))
+                reporter.iteration_done(it)
+                if it % cfg.log_every == 0 or it == cfg.iters:
+                    values, speed = window.flush(env)
+                    lr = float(parts.opt_g.param_groups[0]["lr"])
+                    if logs is not None:
+                        row = {"iteration": it, "lr": lr, **values, "it_per_s": speed}
+                        logs.metrics.append({**row, "elapsed_s": round(time.perf_counter() - t0, 3)})
+                        logs.scalars(it, {"lr": lr, **values}, "train")
+                    reporter.log(it, {"lr": lr, **values, "it/s": speed})
+                if val_images and (it % cfg.val.every == 0 or it == cfg.iters):
+                    last_val = validate(it)
+                if it % cfg.save_every == 0 or it == cfg.iters:
+                    folder, last_saved = checkpoint(it), it
+                if dist_utils.any_rank(env, stop.signum is not None) and it < cfg.iters:
+                    note(f"stop requested (signal {stop.signum}); saving iteration {it}")
+                    if last_saved != it:
+                        folder, last_saved = checkpoint(it), it
+                    raise TrainingInterrupted(it, folder)
+        if folder is None or last_saved != cfg.iters:
+            folder = checkpoint(cfg.iters)
+        weights = None
+        if env.master:
+            source = parts.ema.module if parts.ema is not None else parts.net
+            weights = export_weights(
+                source.state_dict(), cfg.network(), cfg.task, run_dir / EXPORT_NAME, fp16=cfg.export_fp16,
+                extra={"vmambair.stage": cfg.stage, "vmambair.iterations": str(cfg.iters),
+                       "vmambair.weights": "params_ema" if parts.ema is not None else "params"},
+            )
+            note(f"exported {weights}")
+        dist_utils.barrier(env)
+        return TrainResult(run_dir, cfg.iters, folder, weights, last_val)
+    finally:
+        reporter.finish()
+        if logs is not None:
+            logs.close()

@@ -1,0 +1,163 @@
+"""The pieces a recipe trains with, and one optimisation step (BasicSR's ``optimize_parameters``).
+
+``build_parts`` turns a config into the generator's optimiser and schedule, the EMA copy, the
+losses, and for GAN stages the U-Net discriminator with its own optimiser and schedule.
+``train_step`` is one iteration::
+
+    G: out = G(lq); loss = l1 [+ perceptual] [+ gan(D(out), real)]   (D frozen) -> step G
+    D: gan(D(gt), real) + gan(D(out.detach()), fake)                           -> step D
+    EMA(G)
+
+Schedulers advance *before* the step, so iteration t (1-based) runs at lr(t), as BasicSR's
+``update_learning_rate(current_iter)`` does. fp16 uses a GradScaler; bf16 and fp32 do not.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Adam, AdamW, Optimizer
+from torch.optim.lr_scheduler import LRScheduler, MultiStepLR
+
+from vmambair_core.inference.engine import autocast_for
+from vmambair_core.train.config import OptimizerConfig, SchedulerConfig, TrainConfig
+from vmambair_core.train.discriminator import UNetDiscriminatorSN
+from vmambair_core.train.ema import ModelEMA
+from vmambair_core.train.losses import GANLoss, L1Loss, PerceptualLoss
+from vmambair_core.train.schedule import CosineAnnealingRestartCyclicLR
+
+
+def make_optimizer(params: Any, cfg: OptimizerConfig) -> Optimizer:
+    kind = AdamW if cfg.kind == "adamw" else Adam
+    return kind(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt: Optimizer, cfg: SchedulerConfig) -> LRScheduler:
+    if cfg.kind == "cosine_restart":
+        return CosineAnnealingRestartCyclicLR(opt, cfg.periods, cfg.restart_weights, cfg.eta_mins)
+    return MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+
+
+def advance(scheduler: LRScheduler) -> None:
+    """One scheduler step ahead of the optimiser (BasicSR's order; torch warns about it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
+        scheduler.step()
+
+
+@dataclass
+class Parts:
+    """Everything that changes during training (and therefore goes into a checkpoint)."""
+
+    net: nn.Module  # the raw generator: saved, averaged, validated
+    opt_g: Optimizer
+    sched_g: LRScheduler
+    pixel: L1Loss
+    dtype: torch.dtype
+    scaler: torch.amp.GradScaler
+    ema: ModelEMA | None = None
+    net_d: UNetDiscriminatorSN | None = None
+    opt_d: Optimizer | None = None
+    sched_d: LRScheduler | None = None
+    perceptual: PerceptualLoss | None = None
+    gan: GANLoss | None = None
+    grad_clip: float | None = None
+    train_g: nn.Module | None = None  # what the step calls: compiled and/or DDP-wrapped generator
+    train_d: nn.Module | None = None  # DDP-wrapped discriminator
+    loss_names: list[str] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.net.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "net_d": self.net_d.state_dict() if self.net_d else None,
+            "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict() if self.opt_d else None},
+            "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict() if self.sched_d else None},
+            "scaler": self.scaler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"], strict=True)
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        if self.net_d is not None:
+            self.net_d.load_state_dict(state["net_d"], strict=True)
+        self.opt_g.load_state_dict(state["optimizers"]["g"])
+        self.sched_g.load_state_dict(state["schedulers"]["g"])
+        if self.opt_d is not None and self.sched_d is not None:
+            self.opt_d.load_state_dict(state["optimizers"]["d"])
+            self.sched_d.load_state_dict(state["schedulers"]["d"])
+        self.scaler.load_state_dict(state["scaler"])
+
+
+def build_parts(cfg: TrainConfig, net: nn.Module, device: torch.device, dtype: torch.dtype) -> Parts:
+    """Optimisers, schedules, losses, EMA and discriminator for ``cfg`` (VGG19 loads first: fails fast)."""
+    perceptual = gan = net_d = opt_d = sched_d = None
+    names = ["l_pix"]
+    if cfg.loss.perceptual > 0:
+        perceptual = PerceptualLoss(
+            cfg.loss.vgg_weights, layer_weights=cfg.loss.perceptual_layers, weight=cfg.loss.perceptual
+        ).to(device)
+        names.append("l_percep")
+    if cfg.stage == "gan":
+        assert cfg.optim_d is not None and cfg.sched_d is not None
+        gan = GANLoss(weight=cfg.loss.gan)
+        net_d = UNetDiscriminatorSN(3, cfg.loss.disc_features, skip_connection=True).to(device)
+        opt_d = make_optimizer(net_d.parameters(), cfg.optim_d)
+        sched_d = make_scheduler(opt_d, cfg.sched_d)
+        names += ["l_gan", "l_d_real", "l_d_fake"]
+    opt_g = make_optimizer(net.parameters(), cfg.optim_g)
+    return Parts(
+        net=net, opt_g=opt_g, sched_g=make_scheduler(opt_g, cfg.sched_g), pixel=L1Loss(cfg.loss.pixel),
+        dtype=dtype, scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+        ema=ModelEMA(net, cfg.ema_decay) if cfg.ema_decay is not None else None,
+        net_d=net_d, opt_d=opt_d, sched_d=sched_d, perceptual=perceptual, gan=gan, grad_clip=cfg.grad_clip,
+        train_g=net, train_d=net_d, loss_names=names,
+    )
+
+
+def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device) -> dict[str, Tensor]:
+    """One iteration; returns the detached loss terms (no host sync here)."""
+    train_g = p.train_g or p.net
+    advance(p.sched_g)
+    if p.sched_d is not None:
+        advance(p.sched_d)
+
+    if p.net_d is not None:
+        p.net_d.requires_grad_(False)
+    with autocast_for(device, p.dtype):
+        out = train_g(lq)
+        losses = {"l_pix": p.pixel(out.float(), gt)}
+        if p.perceptual is not None:
+            losses["l_percep"] = p.perceptual(out, gt)
+        if p.net_d is not None and p.gan is not None:
+            # The raw D: its gradients are not wanted here, so no DDP synchronisation either.
+            losses["l_gan"] = p.gan(p.net_d(out).float(), True, is_disc=False)
+    total = sum(losses.values(), torch.zeros((), device=device))
+    p.opt_g.zero_grad(set_to_none=True)
+    p.scaler.scale(total).backward()
+    if p.grad_clip is not None:
+        p.scaler.unscale_(p.opt_g)
+        torch.nn.utils.clip_grad_norm_(p.net.parameters(), p.grad_clip)
+    p.scaler.step(p.opt_g)
+
+    if p.net_d is not None and p.opt_d is not None and p.gan is not None:
+        train_d = p.train_d or p.net_d
+        p.net_d.requires_grad_(True)
+        p.opt_d.zero_grad(set_to_none=True)
+        with autocast_for(device, p.dtype):
+            l_real = p.gan(train_d(gt).float(), True, is_disc=True)
+        p.scaler.scale(l_real).backward()
+        with autocast_for(device, p.dtype):
+            l_fake = p.gan(train_d(out.detach().clone()).float(), False, is_disc=True)
+        p.scaler.scale(l_fake).backward()
+        p.scaler.step(p.opt_d)
+        losses["l_d_real"], losses["l_d_fake"] = l_real, l_fake
+    p.scaler.update()
+    if p.ema is not None:
+        p.ema.update(p.net)
+    return {k: v.detach() for k, v in losses.items()}
