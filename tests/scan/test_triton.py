@@ -186,3 +186,24 @@ def test_errors_are_typed_and_actionable(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv("TRITON_INTERPRET", "0")
         with pytest.raises(BackendUnavailableError, match="CUDA"):
             selective_scan_triton(*f, True)
+
+
+def test_tile_heuristic_and_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vmambair_core.errors import ConfigError  # noqa: PLC0415
+    from vmambair_core.scan.triton_scan import TILES_ENV, default_config, parse_config  # noqa: PLC0415
+
+    monkeypatch.delenv(TILES_ENV, raising=False)
+    small = default_config(8, 20, 4)
+    assert (small.block_d, small.block_l) == (1, 32)  # few rows: one channel per program; short L
+    big = default_config(8 * 384, 4096, 16)
+    assert big.block_d == 4 and big.block_l == 128
+    assert parse_config("block_d=2, block_l=256") == ScanLaunchConfig(block_d=2, block_l=256, num_warps=4)
+    monkeypatch.setenv(TILES_ENV, "block_d=8,block_l=32,num_warps=2")
+    assert default_config(1, 10) == ScanLaunchConfig(8, 32, 2)
+    for bad in ("block_d=3", "bd=2", "block_l=x"):
+        with pytest.raises(ConfigError):
+            parse_config(bad)
+    monkeypatch.setenv(TILES_ENV, "block_l=16")
+    inputs = [t.detach().float().to(DEVICE) for t in make_inputs(1, 2, 40, 4, 1, seed=8)]
+    y = selective_scan_triton(*inputs, True)  # runs with the overridden tiles (3 chunks of 16)
+    assert rel_err(y, selective_scan_sequential(*[t.double().cpu() for t in inputs], True)) < 2e-6

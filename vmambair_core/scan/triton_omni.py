@@ -126,7 +126,7 @@ def _omni_fwd_kernel(
         a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
         hs = a_cum * h[:, :, None] + x_cum
         y = tl.sum(hs * ct[None, :, :], axis=1) + dskip[:, None] * u
-        tl.atomic_add(y_rows[:, None] + pix[None, :], y, mask=m_dl)
+        tl.atomic_add(y_rows[:, None] + pix[None, :], y, mask=m_dl, sem="relaxed")
         h = _last_along_l(hs, BLOCK_L)
 
 
@@ -216,10 +216,12 @@ def _omni_bwd_kernel(
         da_acc += tl.sum(gs * decay_in * dt[:, None, :], axis=2)
         ddt = tl.where(m_dl, ddt * _softplus_grad(z), 0.0)
         dbias_acc += tl.sum(ddt, axis=1)
-        tl.atomic_add(dx_ptr + map_rows[:, None] + pix[None, :], du, mask=m_dl)
+        tl.atomic_add(dx_ptr + map_rows[:, None] + pix[None, :], du, mask=m_dl, sem="relaxed")
         tl.store(ddelta_rows[:, None] + pix[None, :], ddt, mask=m_dl)
-        tl.atomic_add(dc_rows[:, None] + pix[None, :], tl.sum(hs * dy[:, None, :], axis=0), mask=m_nl)
-        tl.atomic_add(db_rows[:, None] + pix[None, :], tl.sum(gs * dtu[:, None, :], axis=0), mask=m_nl)
+        tl.atomic_add(dc_rows[:, None] + pix[None, :], tl.sum(hs * dy[:, None, :], axis=0), mask=m_nl,
+                      sem="relaxed")
+        tl.atomic_add(db_rows[:, None] + pix[None, :], tl.sum(gs * dtu[:, None, :], axis=0), mask=m_nl,
+                      sem="relaxed")
 
     part_row = bi * (4 * channels) + kchan
     tl.store(da_ptr + part_row[:, None] * d_state + offs_n[None, :], da_acc, mask=mask_dn)
@@ -260,7 +262,7 @@ def omni_fwd(x: Tensor, proj: Tensor, wdt: Tensor, bias: Tensor, A: Tensor, Ds: 
     """Launch the forward kernel; returns (merged fp32 y (B, C, H, W), chunk-entry states or None, config)."""
     b, c, h, w = x.shape
     r, n, length = wdt.shape[2], A.shape[1], h * w
-    cfg = config or default_config(b * DIRECTIONS * c, length)
+    cfg = config or default_config(b * DIRECTIONS * c, length, n)
     n_chunks = triton.cdiv(length, cfg.block_l)
     y = torch.zeros((b, c, h, w), dtype=torch.float32, device=x.device)
     states = torch.empty((b, DIRECTIONS * c, n_chunks, n), dtype=torch.float32, device=x.device) if store_states else None

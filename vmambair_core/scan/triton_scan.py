@@ -240,8 +240,10 @@ def _selective_scan_bwd_kernel(
             dbias_acc += tl.sum(ddt, axis=1)
         tl.store(du_ptr + out_row[:, None] + t[None, :], du, mask=m_dl)
         tl.store(ddt_ptr + out_row[:, None] + t[None, :], ddt, mask=m_dl)
-        tl.atomic_add(dc_ptr + grad_bc_rows[:, None] + t[None, :], tl.sum(hs * dy[:, None, :], axis=0), mask=m_nl)
-        tl.atomic_add(db_ptr + grad_bc_rows[:, None] + t[None, :], tl.sum(gs * dtu[:, None, :], axis=0), mask=m_nl)
+        tl.atomic_add(dc_ptr + grad_bc_rows[:, None] + t[None, :], tl.sum(hs * dy[:, None, :], axis=0), mask=m_nl,
+                      sem="relaxed")
+        tl.atomic_add(db_ptr + grad_bc_rows[:, None] + t[None, :], tl.sum(gs * dtu[:, None, :], axis=0), mask=m_nl,
+                      sem="relaxed")
 
     part_row = bi * d_total + chan
     tl.store(da_ptr + part_row[:, None] * d_state + offs_n[None, :], da_acc, mask=mask_dn)
@@ -272,13 +274,38 @@ class ScanLaunchConfig:
                 raise ConfigError(f"{name} must be a positive power of two, got {v}")
 
 
-def default_config(n_programs_at_block_d1: int, length: int) -> ScanLaunchConfig:
-    """Heuristic: as many channels per program as still leave >= ~2 waves of programs on a big GPU."""
+TILES_ENV = "VMAMBAIR_TRITON_TILES"
+"""Override the tile heuristic, e.g. ``block_d=2,block_l=128,num_warps=8`` (set by benchmarks/gpu_check.sh
+after its sweep, so a whole-network benchmark runs the tiles measured best on that card)."""
+
+
+def parse_config(text: str) -> ScanLaunchConfig:
+    """``block_d=2,block_l=128,num_warps=8`` -> ScanLaunchConfig (missing keys keep their defaults)."""
+    fields: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in ("block_d", "block_l", "num_warps") or not value.strip().isdigit():
+            raise ConfigError(f"bad tile spec {text!r} (in ${TILES_ENV}?): expected e.g. block_d=2,block_l=128,num_warps=8")
+        fields[key.strip()] = int(value)
+    return ScanLaunchConfig(**fields)
+
+
+def default_config(n_rows: int, length: int, d_state: int = 16) -> ScanLaunchConfig:
+    """Tiles for ``n_rows`` = batch x channels sequences of ``length`` steps (or $VMAMBAIR_TRITON_TILES).
+
+    More channels per program reuse B/C more but leave fewer programs: grow block_d only while at
+    least ~2 programs per SM of a 132-SM card remain. Longer chunks mean fewer serial chunk steps.
+    Untuned guesses until benchmarks/gpu_check.sh has measured them (see docs/performance.md).
+    """
+    override = os.environ.get(TILES_ENV, "").strip()
+    if override:
+        return parse_config(override)
     block_d = 1
-    while block_d < 8 and n_programs_at_block_d1 // (2 * block_d) >= 264:
+    while block_d < 4 and n_rows // (2 * block_d) >= 264:
         block_d *= 2
-    block_l = min(64, max(16, triton.next_power_of_2(length)))
-    return ScanLaunchConfig(block_d=block_d, block_l=block_l, num_warps=4)
+    block_l = min(128 if length >= 4096 else 64, max(16, triton.next_power_of_2(length)))
+    elements = block_d * triton.next_power_of_2(d_state) * block_l
+    return ScanLaunchConfig(block_d=block_d, block_l=block_l, num_warps=8 if elements >= 4096 else 4)
 
 
 def check_runnable(*tensors: Tensor) -> None:
@@ -335,7 +362,7 @@ def scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tenso
     b, d, length = u.shape
     g, n = B.shape[1], A.shape[1]
     d_per_group = d // g
-    cfg = config or default_config(b * d, length)
+    cfg = config or default_config(b * d, length, n)
     n_chunks = triton.cdiv(length, cfg.block_l)
     y = torch.empty_like(u, memory_format=torch.contiguous_format)
     states = u.new_empty((b, d, n_chunks, n), dtype=torch.float32) if store_states else None
@@ -439,5 +466,5 @@ def selective_scan_triton(
     return SelectiveScanTritonFn.apply(u, delta, A, B, C, D, delta_bias, delta_softplus, config)
 
 
-__all__ = ["ScanLaunchConfig", "SelectiveScanTritonFn", "default_config", "scan_bwd", "scan_fwd",
-           "selective_scan_triton"]
+__all__ = ["TILES_ENV", "ScanLaunchConfig", "SelectiveScanTritonFn", "default_config", "parse_config", "scan_bwd",
+           "scan_fwd", "selective_scan_triton"]
