@@ -154,3 +154,36 @@ def test_requests_are_validated_before_any_timing() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(BackendUnavailableError, match="CUDA"):
             run_bench(["realsr"], [16], device="cuda")
+
+
+@pytest.mark.slow
+@pytest.mark.triton
+def test_gpu_check_script_cpu_smoke_run(tmp_path) -> None:
+    """benchmarks/gpu_check.sh --cpu-smoke: every step of the GPU run at toy sizes (Triton interpreter),
+    all JSON files written, the float64 checks pass, and the markdown summary has every section."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    pytest.importorskip("triton", reason="triton is not installed (pip install 'vmambair[triton]')")
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh"), "--cpu-smoke"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    steps = dict(line.split()[:2] for line in (tmp_path / "steps.txt").read_text().splitlines())
+    log = (tmp_path / "log.txt").read_text()
+    assert steps == {"triton_check": "0", "omni_bench": "0", "bench_presets.json": "0", "bench_scaling.json": "0",
+                     "bench_train.json": "0"}, log[-3000:]
+    assert json.loads((tmp_path / "triton_check.json").read_text())["all_pass"] is True
+    omni = json.loads((tmp_path / "omni_bench.json").read_text())
+    assert omni["best_tiles"] and omni["layers"] and omni["scan_alone"]
+    assert (tmp_path / "best_tiles.txt").read_text().startswith("block_d=")
+    assert json.loads((tmp_path / "bench_train.json").read_text())["results"][0]["mode"] == "train"
+    summary = (tmp_path / "summary.md").read_text()
+    for heading in ("## Targets", "## Correctness vs float64 (all pass)", "## Tile sweep", "## Omni layer",
+                    "## Selective scan alone", "## Presets", "## realsr scaling", "## Training step"):
+        assert heading in summary, heading
+    assert "no result" not in summary
