@@ -1,0 +1,361 @@
+"""Batch restoration core: planning, real files of every awkward kind, tiles, bad inputs, interrupted runs.
+
+Outputs are read back with Pillow or OpenCV directly (never with our own reader) and compared with
+references computed here: a network whose learned part is zeroed returns exactly the nearest-neighbour
+x4 upscaling of its input, so every pixel of every written file has a known value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+from vmambair_core.errors import ConfigError, VmambairError, WeightsNotFoundError
+from vmambair_core.inference import Restorer
+from vmambair_core.inference.restore import (
+    SKIP_DONE,
+    SKIP_KEPT,
+    RestoreJob,
+    RestoreSettings,
+    RestoreSummary,
+    load_network,
+    plan_restore,
+    prepare_output_dir,
+    restore_files,
+)
+from vmambair_core.models import VmambaIR, build_model, tiny_config
+from vmambair_core.weights import write_safetensors
+
+CPU = torch.device("cpu")
+
+
+def _conv_net(task: str = "realsr", *, zero_tail: bool = False, seed: int = 0) -> VmambaIR:
+    """A scan-free (0 blocks), 2-channel network: the full data path at a fraction of the cost."""
+    torch.manual_seed(seed)
+    net = build_model(tiny_config(task, dim=2, blocks=0)).eval()
+    if zero_tail:
+        last = net.tail[1] if task != "derain" else net.output
+        with torch.no_grad():
+            last.weight.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
+    return net
+
+
+def _png(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), array)
+    return path
+
+
+def _crop_of(data_dir: Path, name: str, size: int = 40) -> np.ndarray:
+    img = cv2.imread(str(data_dir / "real_sr/RealESRGAN_inputs/input" / name), cv2.IMREAD_UNCHANGED)
+    return np.ascontiguousarray(img[:size, :size])
+
+
+def _nearest4(a: np.ndarray) -> np.ndarray:
+    return np.repeat(np.repeat(a, 4, axis=0), 4, axis=1)
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_plan_names_mirrors_and_ignores(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for rel in ("a.png", "B.JPG", "sub/c.webp", "sub/deep/d.tif", "notes.txt", ".hidden.png", "sub/.e.png"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(b"x")
+    single = tmp_path / "single.bmp"
+    single.write_bytes(b"x")
+    out = tmp_path / "out"
+
+    flat = plan_restore([src, single], out)
+    assert [(j.source.relative_to(tmp_path).as_posix(), j.target.relative_to(out).as_posix()) for j in flat.jobs] == [
+        ("in/B.JPG", "B.JPG"), ("in/a.png", "a.png"), ("single.bmp", "single.bmp"),
+    ]
+    assert [p.name for p in flat.ignored] == ["notes.txt"]
+
+    deep = plan_restore([src], out, recursive=True, suffix="_x4", ext="PNG")
+    assert [j.target.relative_to(out).as_posix() for j in deep.jobs] == [
+        "B_x4.png", "a_x4.png", "sub/c_x4.png", "sub/deep/d_x4.png",
+    ]
+
+
+def test_plan_never_takes_its_own_outputs_as_inputs(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for rel in ("a.png", "b.png", "a_x4.png", "out/old.png"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(b"x")
+    # Output folder inside the input folder: never walked.
+    inside = plan_restore([src], src / "out", recursive=True)
+    assert sorted(j.source.name for j in inside.jobs) == ["a.png", "a_x4.png", "b.png"]
+    # Outputs beside their inputs (a_x4.png is the output of a.png): not restored again.
+    beside = plan_restore([src], src, suffix="_x4")
+    assert sorted(j.source.name for j in beside.jobs) == ["a.png", "b.png"]
+    assert [p.name for p in beside.ignored] == ["a_x4.png"]
+
+
+def test_plan_refuses_collisions_and_replacing_inputs(tmp_path: Path) -> None:
+    for rel in ("x/a.png", "y/a.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    with pytest.raises(ConfigError, match="would both be written to"):
+        plan_restore([tmp_path / "x", tmp_path / "y"], tmp_path / "out")
+    with pytest.raises(ConfigError, match="replace the input itself"):
+        plan_restore([tmp_path / "x"], tmp_path / "x")
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        plan_restore([tmp_path / "missing.png"], tmp_path / "out")
+    with pytest.raises(ConfigError, match="unknown output extension"):
+        plan_restore([tmp_path / "x"], tmp_path / "out", ext="gif")
+
+
+def test_output_dir_must_be_writable(tmp_path: Path) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(VmambairError, match="is an existing file"):
+        prepare_output_dir(a_file)
+    with pytest.raises(VmambairError, match="cannot be written"):
+        prepare_output_dir(a_file / "out")
+    assert prepare_output_dir(tmp_path / "new" / "deeper").is_dir()
+    assert _leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- real files
+
+
+@pytest.mark.slow
+def test_every_realesrgan_input_keeps_mode_depth_alpha_and_size(tmp_path: Path, data_dir: Path) -> None:
+    folder = data_dir / "real_sr/RealESRGAN_inputs/input"
+    plan = plan_restore([folder], tmp_path / "out")
+    assert len(plan.jobs) == 9
+    restorer = Restorer(_conv_net(zero_tail=True), CPU)
+    results = list(restore_files(plan.jobs, restorer))
+    assert [r.status for r in results] == ["ok"] * 9, [r.reason for r in results]
+
+    for job, result in zip(plan.jobs, results, strict=True):
+        name = job.source.name
+        written = cv2.imread(str(job.target), cv2.IMREAD_UNCHANGED)
+        original = cv2.imread(str(job.source), cv2.IMREAD_UNCHANGED)
+        assert written.dtype == original.dtype, name  # 16-bit stays 16-bit
+        assert written.shape[:2] == (4 * original.shape[0], 4 * original.shape[1]), name
+        assert written.ndim == original.ndim and written.shape[2:] == original.shape[2:], name  # grey stays grey
+        assert result.output_size == (written.shape[1], written.shape[0])
+        if job.source.suffix == ".png":
+            if original.ndim == 3 and original.shape[2] == 4:
+                alpha = original[..., 3].astype(np.float32) / np.iinfo(original.dtype).max
+                up = np.clip(cv2.resize(alpha, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), 0, 1)
+                expected_alpha = np.rint(up * np.iinfo(original.dtype).max)
+                assert np.abs(written[..., 3].astype(np.float64) - expected_alpha).max() <= 1, name
+                assert not np.array_equal(written[..., 3], _nearest4(original[..., 3])), "alpha went through the net"
+                original, written = original[..., :3], written[..., :3]
+            # The zero-tail network is exactly nearest x4: lossless formats give back every sample.
+            np.testing.assert_array_equal(written, _nearest4(original), err_msg=name)
+        else:
+            # JPEG: compare with Pillow's decode (EXIF orientation applied) after a q95 re-encode.
+            with Image.open(job.source) as im:
+                ref = np.asarray(ImageOps.exif_transpose(im)).astype(np.float64)
+            with Image.open(job.target) as im:
+                assert im.mode == ("L" if original.ndim == 2 else "RGB"), name
+                got = np.asarray(im).astype(np.float64)
+            assert np.abs(got - _nearest4(ref)).mean() < 2.0, name
+
+    with Image.open(tmp_path / "out/tree_alpha_16bit.png") as im:
+        assert im.mode == "RGBA"
+    with Image.open(tmp_path / "out/children-alpha.png") as im:
+        assert im.mode == "RGBA"
+    with Image.open(tmp_path / "out/00017_gray.png") as im:
+        assert im.mode == "L"
+
+
+def test_derain_keeps_size_and_grey_alpha(tmp_path: Path, data_dir: Path) -> None:
+    grey = _crop_of(data_dir, "00017_gray.png", 24)
+    alpha = np.linspace(0, 255, grey.size).reshape(grey.shape).astype(np.uint8)
+    la = tmp_path / "in/la.png"
+    la.parent.mkdir()
+    Image.fromarray(np.stack([grey, alpha], axis=-1), mode="LA").save(la)
+    plan = plan_restore([la], tmp_path / "out")
+    (result,) = restore_files(plan.jobs, Restorer(_conv_net("derain", zero_tail=True), CPU))
+    assert result.status == "ok" and result.mode == "LA"
+    with Image.open(plan.jobs[0].target) as im:
+        assert im.mode == "LA" and im.size == (24, 24)
+        np.testing.assert_array_equal(np.asarray(im), np.stack([grey, alpha], axis=-1))
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def test_tiled_equals_whole_image_for_a_local_network(tmp_path: Path, data_dir: Path) -> None:
+    """Through the whole read → tiles → write path: a convolution-only net gives the same file."""
+    src = _png(tmp_path / "in/photo.png", _crop_of(data_dir, "OST_009.png", 112)[:, :96])
+    net = _conv_net(seed=3)
+    whole = list(restore_files(plan_restore([src], tmp_path / "whole").jobs, Restorer(net, CPU)))
+    tiles = Restorer(net, CPU, tile=48, overlap=24, tiles_per_batch=2)
+    tiled = list(restore_files(plan_restore([src], tmp_path / "tiled").jobs, tiles))
+    assert whole[0].tile is None and tiled[0].tile == 48
+    a = cv2.imread(str(tmp_path / "whole/photo.png")).astype(int)
+    b = cv2.imread(str(tmp_path / "tiled/photo.png")).astype(int)
+    assert a.shape == b.shape == (448, 384, 3)
+    assert np.abs(a - b).max() <= 1
+    assert a.std() > 20  # a real picture, not a flat field
+
+
+# --------------------------------------------------------------------------- bad inputs, existing outputs
+
+
+def _bad_files(folder: Path, data_dir: Path) -> list[str]:
+    real = data_dir / "real_sr/RealESRGAN_inputs/input"
+    png = (real / "OST_009.png").read_bytes()
+    jpg = (real / "0014.jpg").read_bytes()
+    (folder / "truncated.png").write_bytes(png[: len(png) // 2])
+    (folder / "truncated.jpg").write_bytes(jpg[: len(jpg) * 2 // 3])
+    (folder / "text.png").write_text("not an image at all\n")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "noise.webp").write_bytes(np.random.default_rng(0).bytes(2000))
+    return ["empty.jpg", "noise.webp", "text.png", "truncated.jpg", "truncated.png"]
+
+
+def test_bad_files_fail_alone_and_leave_nothing(tmp_path: Path, data_dir: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "good1.png", _crop_of(data_dir, "OST_009.png", 24))
+    _png(src / "zgood2.png", _crop_of(data_dir, "00003.png", 16))
+    bad = _bad_files(src, data_dir)
+    out = tmp_path / "out"
+    results = list(restore_files(plan_restore([src], out).jobs, Restorer(_conv_net(), CPU)))
+    by_name = {r.source.name: r for r in results}
+    assert sorted(n for n, r in by_name.items() if r.status == "failed") == bad
+    assert by_name["good1.png"].status == by_name["zgood2.png"].status == "ok"
+    assert all(by_name[n].reason and n in by_name[n].reason for n in bad)
+    assert "empty file" in by_name["empty.jpg"].reason and "truncated JPEG" in by_name["truncated.jpg"].reason
+    assert sorted(p.name for p in out.iterdir()) == ["good1.png", "zgood2.png"]
+    summary = RestoreSummary.of(results)
+    assert (summary.ok, summary.failed, summary.skipped) == (2, 5, 0)
+    assert summary.megapixels == pytest.approx((24 * 24 + 16 * 16) / 1e6)
+
+
+def test_formats_that_cannot_hold_the_image_fail_that_image_only(tmp_path: Path, data_dir: Path) -> None:
+    deep = _crop_of(data_dir, "tree_alpha_16bit.png", 16)
+    assert deep.dtype == np.uint16
+    _png(tmp_path / "in/deep.png", deep)
+    _png(tmp_path / "in/rgb.png", _crop_of(data_dir, "OST_009.png", 16))
+    results = list(restore_files(plan_restore([tmp_path / "in"], tmp_path / "out", ext="jpg").jobs,
+                                 Restorer(_conv_net(), CPU)))
+    assert [(r.source.name, r.status) for r in results] == [("deep.png", "failed"), ("rgb.png", "ok")]
+    assert "cannot store 16-bit" in results[0].reason and "write .png" in results[0].reason
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rgb.jpg"]
+
+
+def test_existing_outputs_kept_skipped_or_overwritten(tmp_path: Path, data_dir: Path) -> None:
+    src = _png(tmp_path / "in/a.png", _crop_of(data_dir, "OST_009.png", 16))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"previous")
+    jobs = plan_restore([src], out).jobs
+    restorer = Restorer(_conv_net(), CPU)
+    (kept,) = restore_files(jobs, restorer)
+    assert (kept.status, kept.reason) == ("skipped", SKIP_KEPT) and (out / "a.png").read_bytes() == b"previous"
+    (done,) = restore_files(jobs, restorer, RestoreSettings(skip_existing=True))
+    assert (done.status, done.reason) == ("skipped", SKIP_DONE) and (out / "a.png").read_bytes() == b"previous"
+    (replaced,) = restore_files(jobs, restorer, RestoreSettings(overwrite=True))
+    assert replaced.status == "ok" and cv2.imread(str(out / "a.png")).shape == (64, 64, 3)
+    with pytest.raises(ConfigError, match="contradict"):
+        RestoreSettings(skip_existing=True, overwrite=True)
+
+
+def test_too_large_and_out_of_memory_fail_per_image(tmp_path: Path, data_dir: Path) -> None:
+    src = _png(tmp_path / "in/a.png", _crop_of(data_dir, "OST_009.png", 32))
+    (big,) = restore_files(plan_restore([src], tmp_path / "o1").jobs, Restorer(_conv_net(), CPU),
+                           RestoreSettings(max_pixels=1000))
+    assert big.status == "failed" and "exceeds max_pixels=1000" in big.reason
+
+    class AlwaysOOM(torch.nn.Module):
+        scale = 4
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+    (oom,) = restore_files(plan_restore([src], tmp_path / "o2").jobs, Restorer(AlwaysOOM(), CPU, overlap=4, min_tile=8))
+    assert oom.status == "failed" and "out of memory" in oom.reason and oom.input_size == (32, 32)
+    assert not (tmp_path / "o2/a.png").exists()
+
+
+def test_interrupted_write_leaves_no_file_and_skip_existing_completes(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "in"
+    for k, name in enumerate(("OST_009.png", "00003.png", "children-alpha.png")):
+        _png(src / f"{k}.png", _crop_of(data_dir, name, 16 + 8 * k))
+    out = tmp_path / "out"
+    jobs = plan_restore([src], out).jobs
+    restorer = Restorer(_conv_net(), CPU)
+
+    import vmambair_core.data.io as io_module
+
+    real_replace, calls = os.replace, []
+
+    def interrupt_second_rename(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 2:  # the second image is fully in its temporary file, not yet renamed
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_module.os, "replace", interrupt_second_rename)
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for result in restore_files(jobs, restorer):
+            seen.append(result)
+    monkeypatch.setattr(io_module.os, "replace", real_replace)
+    assert [r.status for r in seen] == ["ok"]
+    assert sorted(p.name for p in out.iterdir()) == ["0.png"]  # no partial 1.png, no temp file
+    first = (out / "0.png").read_bytes()
+
+    again = list(restore_files(jobs, restorer, RestoreSettings(skip_existing=True)))
+    assert [r.status for r in again] == ["skipped", "ok", "ok"]
+    assert (out / "0.png").read_bytes() == first
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert cv2.imread(str(out / "2.png"), cv2.IMREAD_UNCHANGED).shape == (128, 128, 4)
+
+
+def test_progress_callbacks(tmp_path: Path, data_dir: Path) -> None:
+    src = _png(tmp_path / "in/a.png", _crop_of(data_dir, "OST_009.png", 40))
+    starts, ticks = [], []
+    restorer = Restorer(_conv_net(), CPU, tile=24, overlap=8)
+    list(restore_files(plan_restore([src], tmp_path / "out").jobs, restorer,
+                       on_start=lambda i, job: starts.append((i, job.source.name)),
+                       on_tile=lambda done, total: ticks.append((done, total))))
+    assert starts == [(0, "a.png")]
+    assert ticks == [(k, 4) for k in range(1, 5)]  # 40 px padded to 40 -> 2 x 2 tiles of 24
+
+
+# --------------------------------------------------------------------------- the network
+
+
+def test_load_network_takes_a_config_and_never_random_weights(tmp_path: Path) -> None:
+    cfg = tiny_config("realsr", dim=2, blocks=0)
+    torch.manual_seed(1)
+    ref = build_model(cfg)
+    path = write_safetensors(ref.state_dict(), tmp_path / "w.safetensors", {"vmambair.preset": cfg.name})
+    net, origin = load_network(cfg, path)
+    assert "w.safetensors" in origin and "[local]" in origin
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), ref.state_dict().values(), strict=True))
+    with pytest.raises(WeightsNotFoundError, match="pass --weights"):
+        load_network(cfg, None)
+    with pytest.raises(ConfigError, match="unknown task"):
+        load_network("upscale", path)
+
+
+def test_job_targets_are_where_results_say(tmp_path: Path, data_dir: Path) -> None:
+    src = _png(tmp_path / "in/ü ñ 猫.png", _crop_of(data_dir, "OST_009.png", 16))
+    job = RestoreJob(src, tmp_path / "out/sub dir/結果.png")
+    (result,) = restore_files([job], Restorer(_conv_net(), CPU))
+    assert result.status == "ok" and result.target == job.target
+    assert Image.open(job.target).size == (64, 64)
