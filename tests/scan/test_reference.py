@@ -15,7 +15,7 @@ from torch import Tensor
 
 from vmambair_core.errors import ConfigError
 from vmambair_core.scan.reference import (
-    chunk_bounds,
+    plan_chunks,
     selective_scan_chunked,
     selective_scan_sequential,
 )
@@ -125,29 +125,34 @@ def test_large_dt_stress_stays_finite_and_exact(dtype: torch.dtype, tol: float) 
         assert rel_err(y, ref) < tol, name
 
 
-def test_chunk_bounds_cover_the_sequence_and_respect_the_decay_limit() -> None:
+def test_plan_chunks_cover_the_sequence_and_keep_every_block_within_the_decay_limit() -> None:
     gen = torch.Generator().manual_seed(0)
     dt = torch.rand(2, 3, 500, generator=gen) * torch.linspace(0.01, 5.0, 500)  # decay grows along l
     A = -torch.rand(3, 4, generator=gen) * 8
-    limit, size = 60.0, 128
-    bounds = chunk_bounds(dt, A, size, limit)
-    assert_valid(bounds, dt, A, size, limit)
-    assert len(bounds) > 500 // size + 1  # the fast end really was shortened
-    # small decays: uniform chunks, the last one shorter
-    assert chunk_bounds(dt * 1e-4, A, 128, limit) == [(0, 128), (128, 256), (256, 384), (384, 500)]
+    limit, size = 40.0, 128
+    plan = plan_chunks(dt, A, size, limit)
+    assert_valid(plan, dt, A, size, limit)
+    assert min(k for *_, k in plan) < 8  # the fast end really was cut into short blocks
+    assert len(plan) <= 500 // size + 3  # ... but chunks stay long (only tails are split off)
+    # small decays: uniform chunks of one block, the last one shorter
+    assert plan_chunks(dt * 1e-4, A, 128, limit) == [(0, 128, 128), (128, 256, 128), (256, 384, 128), (384, 500, 116)]
+    # a single step far beyond the limit is fine on its own: blocks of one step
+    huge = torch.full((1, 3, 10), 1e4)
+    assert plan_chunks(huge, A, 4, limit) == [(0, 4, 1), (4, 8, 1), (8, 10, 1)]
     # NaN in one channel must not switch the shortening off for the others
     dt_nan = dt.clone()
     dt_nan[0, 0, 10] = float("nan")
-    assert_valid(chunk_bounds(dt_nan, A, size, limit), dt_nan.nan_to_num(0.0), A, size, limit)
+    assert_valid(plan_chunks(dt_nan, A, size, limit), dt_nan.nan_to_num(0.0), A, size, limit)
 
 
-def assert_valid(bounds: list[tuple[int, int]], dt: Tensor, A: Tensor, size: int, limit: float) -> None:
-    assert bounds[0][0] == 0 and bounds[-1][1] == dt.shape[-1]
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+def assert_valid(plan: list[tuple[int, int, int]], dt: Tensor, A: Tensor, size: int, limit: float) -> None:
+    assert plan[0][0] == 0 and plan[-1][1] == dt.shape[-1]
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(plan))
     step = (dt.abs() * A.abs().amax(-1)[:, None]).amax(dim=(0, 1))
-    for t0, t1 in bounds:
-        assert 1 <= t1 - t0 <= size
-        assert float(step[t0 + 1:t1].sum()) <= limit * (1 + 1e-6)  # the first step of a chunk is free
+    for t0, t1, k in plan:
+        assert 1 <= t1 - t0 <= size and (t1 - t0) % k == 0
+        for s in range(t0, t1, k):
+            assert float(step[s + 1:s + k].sum()) <= limit * (1 + 1e-6)  # the first step of a block is free
 
 
 def test_chunk_size_must_be_positive() -> None:

@@ -92,39 +92,44 @@ def selective_scan_sequential(
     return y.to(out_dtype)
 
 
-# Largest |cumulative log-decay| allowed inside one chunk, per compute dtype. exp(+-60) stays far from
-# float32's range (e^88) with room for |x| up to ~1e12; float64 reaches e^709.
-_LOG_DECAY_LIMIT: dict[torch.dtype, float] = {torch.float32: 60.0, torch.float64: 600.0}
+# Largest |cumulative log-decay| allowed inside one block, per compute dtype: exp(+-40) leaves float32
+# (e^88) room for |x| and gradients up to ~1e20; float64 (e^709) gets the same margin at 400.
+_LOG_DECAY_LIMIT: dict[torch.dtype, float] = {torch.float32: 40.0, torch.float64: 400.0}
 DEFAULT_CHUNK_SIZE = 128
 
 
-def chunk_bounds(dt: Tensor, A: Tensor, chunk_size: int, limit: float) -> list[tuple[int, int]]:
-    """Split [0, l) into chunks of at most ``chunk_size`` steps whose decay stays within ``limit``.
+def plan_chunks(dt: Tensor, A: Tensor, chunk_size: int, limit: float) -> list[tuple[int, int, int]]:
+    """Cut [0, l) into chunks (t0, t1, k): at most ``chunk_size`` steps, made of blocks of k steps.
 
-    Inside a chunk the scan divides by exp(Q_t), Q_t = sum_{s=1..t} dt_s*A (the first step is
-    excluded), so |Q_t| must stay below ``limit`` for every (batch, channel, state). The bound used
-    per step is max_{b,d} |dt| * max_n |A|: one partition for the whole tensor, shortened only where
-    some channel decays fast. A single step of any size is always safe (its Q is 0).
+    Inside a block the scan multiplies by exp(+-Q_t), Q_t = sum_{s=1..t} dt_s*A (the block's first
+    step excluded), so |Q_t| must stay below ``limit`` for every (batch, channel, state). With the
+    per-step bound max_{b,d} |dt| * max_n |A| taken over the chunk, k - 1 such steps fit the limit.
+    Small decays give one block per chunk; fast decays shorten the blocks, not the chunks, so the
+    vectorised work per chunk stays large. One step of any size is always safe (its Q is 0).
+    The last block of the sequence may be shorter than k; then it is a chunk of its own.
     """
     length = dt.shape[-1]
     if length == 0:
         return []
     with torch.no_grad():
         step = (dt.detach().abs() * A.detach().abs().amax(-1)[:, None]).nan_to_num_(nan=0.0)
-        step = step.amax(dim=(0, 1))  # NaN channels stay NaN in y; they must not stop the splitting
-        worst = float(step.max())
-    if worst * (chunk_size - 1) <= limit:  # common case: uniform chunks
-        return [(t0, min(t0 + chunk_size, length)) for t0 in range(0, length, chunk_size)]
-    steps = step.tolist()
-    bounds = []
-    start, acc = 0, 0.0
-    for t in range(1, length):
-        acc += steps[t]
-        if t - start >= chunk_size or acc > limit:  # also true for inf; NaN just never splits
-            bounds.append((start, t))
-            start, acc = t, 0.0
-    bounds.append((start, length))
-    return bounds
+        step = step.amax(dim=(0, 1))  # NaN channels stay NaN in y; they must not stop the shortening
+        if float(step.max()) * (chunk_size - 1) <= limit:  # common case: one block per chunk
+            return [(t0, min(t0 + chunk_size, length), min(chunk_size, length - t0))
+                    for t0 in range(0, length, chunk_size)]
+        steps = step.tolist()
+    plan = []
+    t0 = 0
+    while t0 < length:
+        t1 = min(t0 + chunk_size, length)
+        worst = max(steps[t0 + 1:t1], default=0.0)
+        k = chunk_size if worst == 0.0 else max(1, min(chunk_size, int(limit / worst) + 1))
+        span = (t1 - t0) // k * k
+        if span == 0:  # the tail is shorter than one block: a block of its own
+            k = span = t1 - t0
+        plan.append((t0, t0 + span, k))
+        t0 += span
+    return plan
 
 
 def selective_scan_chunked(
@@ -141,15 +146,16 @@ def selective_scan_chunked(
 ) -> Tensor:
     """Chunked log-space scan: loop over chunks, vectorise inside one. Same semantics as the loop.
 
-    Inside a chunk starting at state h, with a_t = dt_t*A, Q_t = a_1 + ... + a_t (Q_0 = 0) and
-    x_t = dt_t*u_t*B_t::
+    Inside a block of steps entered with state c, with a_t = dt_t*A, Q_t = a_1 + ... + a_t (Q_0 = 0)
+    and x_t = dt_t*u_t*B_t::
 
-        h_t = exp(Q_t) * (exp(a_0) * h + cumsum_t(x_t * exp(-Q_t)))
+        h_t = exp(Q_t) * (exp(a_0) * c + cumsum_t(x_t * exp(-Q_t)))
 
-    which turns the recurrence into two cumsums over cache-sized (b, g, d/g, n, T) slabs. Chunks
-    shorten automatically (``chunk_bounds``) so exp(+-Q) never overflows, whatever dt and A.
-    B/C stay (b, g, 1, n, T) broadcast views: the (b, d, n, l) expansion is never materialised.
-    Differentiable by plain autograd. ``chunk_size`` (keyword only) is the longest chunk.
+    All blocks of a chunk (b, g, d/g, n, blocks, k) are computed at once, cache-sized; only the
+    carries c between blocks run in a short loop. ``plan_chunks`` sizes the blocks so exp(+-Q)
+    never overflows, whatever dt and A. B/C stay (b, g, 1, n, T) broadcast views: the (b, d, n, l)
+    expansion is never materialised. Differentiable by plain autograd. ``chunk_size`` (keyword
+    only) is the longest chunk.
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -169,21 +175,39 @@ def selective_scan_chunked(
     if delta_softplus:
         dt = _softplus_passthrough(dt)
     A_ = A.to(cdt)
-    dt5 = dt.reshape(b, g, r, 1, length)
+    dt = dt.contiguous()  # the chunk loop views its slices as blocks
+    dt5 = dt.view(b, g, r, 1, length)
     dtu5 = (dt * u_).reshape(b, g, r, 1, length)
-    A5 = A_.reshape(g, r, n, 1)
+    A6 = A_.reshape(g, r, n, 1, 1)
+    mask = torch.ones(chunk_size, dtype=cdt, device=u.device)
+    mask[0] = 0.0
     B5 = B.to(cdt).contiguous().unsqueeze(2)  # (b, g, 1, n, l)
     C5 = C.to(cdt).contiguous().unsqueeze(2)
-    h = u_.new_zeros(b, g, r, n, 1)
+    h = u_.new_zeros(b, g, r, n, 1)  # state entering the chunk
     ys = []
-    for t0, t1 in chunk_bounds(dt, A_, chunk_size, _LOG_DECAY_LIMIT[cdt]):
-        a = dt5[..., t0:t1] * A5  # (b, g, r, n, T) log-decays
-        a0 = a[..., :1]
-        q = a.cumsum(-1) - a0
+    for t0, t1, k in plan_chunks(dt, A_, chunk_size, _LOG_DECAY_LIMIT[cdt]):
+        nb = (t1 - t0) // k
+        blocks = (b, g, r, n, nb, k)
+        dtb = dt5[..., t0:t1].unflatten(-1, (nb, k))
+        # Q: cumulative log-decay after each block's first step; masking dt (no n axis) is cheaper
+        # than subtracting a broadcast first step from the (.., n, nb, k) cumsum
+        q = (dtb * mask[:k] * A6).cumsum(-1)
+        e0 = (dtb[..., :1] * A6).exp()  # first step's decay, (b, g, r, n, nb, 1)
         eq = q.exp()
-        x = dtu5[..., t0:t1] * B5[..., t0:t1]
+        x = (dtu5[..., t0:t1] * B5[..., t0:t1]).view(blocks)
         # x * exp(-q), not x / eq: the division's backward squares eq and underflows
-        hs = eq * ((x * (-q).exp()).cumsum(-1) + a0.exp() * h)
+        z = (x * (-q).exp()).cumsum(-1)
+        if nb == 1:
+            carry = h.unsqueeze(-1)
+        else:  # entry state of each block: c_{j+1} = decay_j * c_j + (state block j ends with from 0)
+            eq_last = eq[..., -1]
+            decay = (eq_last * e0[..., 0]).unbind(-1)
+            last = (eq_last * z[..., -1]).unbind(-1)
+            cs = [h[..., 0]]
+            for dj, lj in zip(decay[:-1], last[:-1]):
+                cs.append(torch.addcmul(lj, dj, cs[-1]))
+            carry = torch.stack(cs, dim=-1).unsqueeze(-1)
+        hs = (eq * (z + e0 * carry)).view(b, g, r, n, t1 - t0)
         ys.append((hs * C5[..., t0:t1]).sum(-2))
         h = hs[..., -1:]
     y = torch.cat(ys, dim=-1).reshape(b, d, length) if ys else u_.new_zeros(b, d, 0)

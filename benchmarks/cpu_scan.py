@@ -1,0 +1,92 @@
+"""CPU timing of the chunked reference scan against the sequential loop (a script, not a test).
+
+Shapes follow one VmambaIR planar scan: 4 directions x 96 channels = 384 sequences, grouped B/C
+(g = 4), N = 16, A = -(1..16) as initialised, dt = softplus(delta + bias) in the dt_init range
+[0.001, 0.1]. ``--dt-scale`` multiplies dt (trained models have larger steps: the chunks shorten).
+
+    python benchmarks/cpu_scan.py                    # L=4096, forward, no grad
+    python benchmarks/cpu_scan.py --length 16384 --threads 1 --backward
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from vmambair_core.scan.reference import selective_scan_chunked, selective_scan_sequential
+
+
+def make_inputs(length: int, *, batch: int, d: int, n: int, g: int, dt_scale: float, seed: int = 0) -> list[Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.randn(batch, d, length, generator=gen)
+    dt = (torch.rand(batch, d, length, generator=gen) * 0.099 + 0.001) * dt_scale
+    delta = torch.log(torch.expm1(dt))  # softplus(delta) == dt
+    A = -torch.arange(1, n + 1, dtype=torch.float32).repeat(d, 1)
+    B = torch.randn(batch, g, n, length, generator=gen)
+    C = torch.randn(batch, g, n, length, generator=gen)
+    D = torch.ones(d)
+    bias = torch.zeros(d)
+    return [u, delta, A, B, C, D, bias]
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: allocator, thread pool
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--length", type=int, default=4096)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--d", type=int, default=384)
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--g", type=int, default=4)
+    p.add_argument("--dt-scale", type=float, default=1.0)
+    p.add_argument("--chunk-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--backward", action="store_true", help="time forward + backward instead of forward only")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    inputs = make_inputs(args.length, batch=args.batch, d=args.d, n=args.n, g=args.g, dt_scale=args.dt_scale)
+
+    def runner(fn: Callable[..., Tensor], **kw: int) -> Callable[[], Tensor]:
+        if not args.backward:
+            def fwd() -> Tensor:
+                with torch.no_grad():
+                    return fn(*inputs, True, **kw)
+            return fwd
+        leaves = [t.clone().requires_grad_() for t in inputs]
+
+        def fwd_bwd() -> Tensor:
+            y = fn(*leaves, True, **kw)
+            y.sum().backward()
+            return y
+        return fwd_bwd
+
+    with torch.no_grad():
+        y_seq = selective_scan_sequential(*inputs, True)
+        y_chk = selective_scan_chunked(*inputs, True, chunk_size=args.chunk_size)
+        err = float((y_chk - y_seq).abs().max() / y_seq.abs().max())
+    mode = "forward+backward" if args.backward else "forward"
+    print(f"b={args.batch} d={args.d} n={args.n} g={args.g} L={args.length} dt_scale={args.dt_scale} "
+          f"threads={args.threads} {mode}, median of {args.repeats}")
+    t_seq = median_time(runner(selective_scan_sequential), max(1, args.repeats // 2))
+    print(f"  sequential loop: {t_seq * 1e3:9.1f} ms")
+    t_chk = median_time(runner(selective_scan_chunked, chunk_size=args.chunk_size), args.repeats)
+    print(f"  chunked (T<={args.chunk_size}): {t_chk * 1e3:9.1f} ms")
+    print(f"  speed-up: {t_seq / t_chk:.1f}x   max|chunked - sequential| / max|sequential| = {err:.1e}")
+
+
+if __name__ == "__main__":
+    main()
