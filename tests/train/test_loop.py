@@ -147,3 +147,13 @@ def test_gan_stage_runs_from_l1_weights(data_dir: Path, tmp_path: Path) -> None:
     state = torch.load(result.checkpoint / "state.pt", weights_only=True)
     assert state["net_d"] is not None and state["optimizers"]["d"] is not None
     assert "starts from random weights" not in (tmp_path / "gan" / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_time_limit_ends_the_run_like_its_last_iteration(data_dir: Path, tmp_path: Path) -> None:
+    result = train(_cfg(data_dir, "sisr", iters=50), tmp_path / "run", device="cpu", max_minutes=1e-6)
+    assert result.iterations == 1 and result.checkpoint.name == "iter_00000001"
+    assert read_weights(result.weights).metadata["vmambair.iterations"] == "1"
+    assert "time limit" in (tmp_path / "run" / "train.log").read_text()
+    with pytest.raises(ConfigError, match="max_minutes"):
+        train(None, tmp_path / "run", device="cpu", resume=True, max_minutes=0)

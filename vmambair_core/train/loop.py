@@ -182,17 +182,22 @@ def train(
     workers: int | None = None,
     reporter: Reporter | None = None,
     expect_task: str | None = None,
+    max_minutes: float | None = None,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
     ``cfg`` may be None when resuming (the checkpoint's config is used; a given one must equal
     it; ``expect_task`` refuses a run of another task). ``workers`` overrides ``data.workers``
-    (it does not change the data drawn).
+    (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
+    been reached (checkpoint, validation, export), once that much wall time has passed in this
+    call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later.
     """
+    if max_minutes is not None and max_minutes <= 0:
+        raise ConfigError(f"max_minutes must be positive, got {max_minutes!r}")
     env = dist_utils.setup(device)
     try:
         chosen = reporter if env.master and reporter is not None else NullReporter()
-        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task)
+        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes)
     finally:
         dist_utils.teardown(env)
 
@@ -205,6 +210,7 @@ def _train(
     workers: int | None,
     reporter: Reporter,
     expect_task: str | None,
+    max_minutes: float | None,
 ) -> TrainResult:
     ckpt: LoadedCheckpoint | None = None
     if resume:
@@ -283,15 +289,19 @@ def _train(
     if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
         note("warning: the GAN stage starts from random weights; the authors start it from the L1 stage (model.init)")
     reporter.start(cfg.iters, start, f"{cfg.task}/{cfg.stage}")
-    window, last_saved, last_val, t0 = _Window(), start, None, time.perf_counter()
-    folder = ckpt.folder if ckpt is not None else None
+    window, last_val, t0 = _Window(), None, time.perf_counter()
+    deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
+    folder, final = (ckpt.folder if ckpt is not None else None), start
     try:
         with _stop_on_signals() as stop:
             for it in range(start + 1, cfg.iters + 1):
+                final = it
                 lq, gt = batches(next(loader), it)
                 window.add(train_step(parts, lq, gt, env.device))
                 reporter.iteration_done(it)
-                if it % cfg.log_every == 0 or it == cfg.iters:
+                out_of_time = deadline is not None and dist_utils.any_rank(env, time.monotonic() > deadline)
+                ending = it == cfg.iters or out_of_time
+                if it % cfg.log_every == 0 or ending:
                     values, speed = window.flush(env)
                     lr = float(parts.opt_g.param_groups[0]["lr"])
                     if logs is not None:
@@ -299,28 +309,31 @@ def _train(
                         logs.metrics.append({**row, "elapsed_s": round(time.perf_counter() - t0, 3)})
                         logs.scalars(it, {"lr": lr, **values}, "train")
                     reporter.log(it, {"lr": lr, **values, "it/s": speed})
-                if val_images and (it % cfg.val.every == 0 or it == cfg.iters):
+                if out_of_time and it < cfg.iters:
+                    note(f"time limit ({max_minutes:g} min) reached at iteration {it} of {cfg.iters}; finishing here")
+                if val_images and (it % cfg.val.every == 0 or ending):
                     last_val = validate(it)
-                if it % cfg.save_every == 0 or it == cfg.iters:
-                    folder, last_saved = checkpoint(it), it
-                if dist_utils.any_rank(env, stop.signum is not None) and it < cfg.iters:
+                if it % cfg.save_every == 0 or ending:
+                    folder = checkpoint(it)
+                if ending:
+                    break
+                if dist_utils.any_rank(env, stop.signum is not None):
                     note(f"stop requested (signal {stop.signum}); saving iteration {it}")
-                    if last_saved != it:
-                        folder, last_saved = checkpoint(it), it
-                    raise TrainingInterrupted(it, folder)
-        if folder is None or last_saved != cfg.iters:
-            folder = checkpoint(cfg.iters)
+                    if it % cfg.save_every:
+                        folder = checkpoint(it)
+                    raise TrainingInterrupted(it, folder or run_dir)
+        assert folder is not None
         weights = None
         if env.master:
             source = parts.ema.module if parts.ema is not None else parts.net
             weights = export_weights(
                 source.state_dict(), cfg.network(), cfg.task, run_dir / EXPORT_NAME, fp16=cfg.export_fp16,
-                extra={"vmambair.stage": cfg.stage, "vmambair.iterations": str(cfg.iters),
+                extra={"vmambair.stage": cfg.stage, "vmambair.iterations": str(final),
                        "vmambair.weights": "params_ema" if parts.ema is not None else "params"},
             )
             note(f"exported {weights}")
         dist_utils.barrier(env)
-        return TrainResult(run_dir, cfg.iters, folder, weights, last_val)
+        return TrainResult(run_dir, final, folder, weights, last_val)
     finally:
         reporter.finish()
         if logs is not None:
