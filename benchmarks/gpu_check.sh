@@ -58,7 +58,7 @@ if [[ "$MODE" == "gpu" ]]; then
   DEV=cuda
   BACKENDS="triton"
   "$PY" -c "import selective_scan_cuda" 2>/dev/null && BACKENDS="triton,mamba_ssm"
-  run_step triton_check 110 "$PY" benchmarks/gpu_triton_check.py --device cuda --out "$OUT/triton_check.json"
+  run_step triton_check 130 "$PY" benchmarks/gpu_triton_check.py --device cuda --out "$OUT/triton_check.json"
   run_step omni_bench 120 "$PY" benchmarks/gpu_omni_bench.py --device cuda --out "$OUT/omni_bench.json" \
     --tiles-out "$OUT/best_tiles.txt"
   if [[ -s "$OUT/best_tiles.txt" ]]; then

@@ -156,20 +156,22 @@ def main() -> int:
                       ("toy bf16", (1, 2, 13, 4, 1), "bf16", "sequential", tiny)]
         omni_cases = [("toy odd map", (1, 3, 3, 5, 4), "fp32", tiny)]
         network_side = None
-    results = []
-    for name, shape, dtype, ref, cfg in scan_cases:
-        results.append(check_scan(name, shape, dtype, dev, torch, ref, cfg))
-        print(f"{'ok ' if results[-1]['pass'] else 'FAIL'} scan {name}: {results[-1]['errors']}", flush=True)
-    for name, shape, dtype, cfg in omni_cases:
-        results.append(check_omni(name, shape, dtype, dev, torch, cfg))
-        print(f"{'ok ' if results[-1]['pass'] else 'FAIL'} omni {name}: {results[-1]['errors']}", flush=True)
+    results: list[dict] = []
+    env = gpu_util.environment()
+
+    def record(res: dict, complete: bool = False) -> None:  # rewrite after every check: a timeout keeps results
+        results.append(res)
+        print(f"{'ok ' if res['pass'] else 'FAIL'} {res['kind']} {res['name']}: {res['errors']}", flush=True)
+        gpu_util.write_json(args.out, {"environment": env, "device": dev, "complete": complete,
+                                       "all_pass": all(r["pass"] for r in results), "checks": results})
+
+    jobs = [lambda a=a: check_scan(a[0], a[1], a[2], dev, torch, a[3], a[4]) for a in scan_cases]
+    jobs += [lambda a=a: check_omni(a[0], a[1], a[2], dev, torch, a[3]) for a in omni_cases]
     if network_side:
-        results.append(check_network(dev, torch, network_side))
-        print(f"{'ok ' if results[-1]['pass'] else 'FAIL'} {results[-1]['name']}: {results[-1]['errors']}", flush=True)
-    ok = all(r["pass"] for r in results)
-    gpu_util.write_json(args.out, {"environment": gpu_util.environment(), "device": dev, "all_pass": ok,
-                                   "checks": results})
-    return 0 if ok else 1
+        jobs.append(lambda: check_network(dev, torch, network_side))
+    for i, job in enumerate(jobs):
+        record(job(), complete=i == len(jobs) - 1)
+    return 0 if all(r["pass"] for r in results) else 1
 
 
 if __name__ == "__main__":

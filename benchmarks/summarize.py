@@ -35,7 +35,10 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 def checks_section(doc: dict[str, Any] | None) -> list[str]:
     if doc is None:
         return ["## Correctness: no result (step failed or timed out; see log.txt)", ""]
-    lines = [f"## Correctness vs float64 ({'all pass' if doc['all_pass'] else 'FAILURES'})", ""]
+    verdict = "all pass" if doc["all_pass"] else "FAILURES"
+    if not doc.get("complete", True):
+        verdict += ", INCOMPLETE: the step stopped early (see log.txt)"
+    lines = [f"## Correctness vs float64 ({verdict})", ""]
     rows = []
     for c in doc["checks"]:
         errs = c["errors"]
@@ -55,6 +58,8 @@ def omni_section(doc: dict[str, Any] | None) -> list[str]:
                     [[r["block_d"], r["block_l"], r["num_warps"], r.get("fwd_ms"), r.get("fwd_bwd_ms"),
                       r.get("error", "")] for r in doc["tile_sweep"]])
     lines += [f"Best forward tiles: `{doc['best_tiles']}`", ""]
+    if not doc.get("complete", True):
+        lines += ["**INCOMPLETE: the step stopped early (see log.txt); tables below are partial.**", ""]
     base = "unfused_mamba_ssm" if doc.get("mamba_ssm") else "unfused_triton"
     lines += [f"## Omni layer, batch 1 (baseline for the targets: {base})", ""]
     heads = ["map", "C", "prec", "fused fwd ms", "fused bwd ms", "unfused-triton fwd", "unfused-triton bwd"]
@@ -132,6 +137,9 @@ def main() -> int:
     checks, omni = _load(out / "triton_check.json"), _load(out / "omni_bench.json")
     presets, scaling, train = (_load(out / f"bench_{n}.json") for n in ("presets", "scaling", "train"))
     lines = ["# vmambair GPU check", ""]
+    if env.get("device") == "cpu":
+        lines += ["**CPU smoke run** (Triton interpreter, toy sizes): it exercises every step; its timings say "
+                  "nothing about GPU speed and the targets below are not meaningful.", ""]
     if env.get("environment"):
         lines += ["```", json.dumps(env["environment"], indent=1), "```", ""]
     lines += targets_section(omni, presets, scaling)
