@@ -179,36 +179,41 @@ def selective_scan_chunked(
     dt5 = dt.view(b, g, r, 1, length)
     dtu5 = (dt * u_).reshape(b, g, r, 1, length)
     A6 = A_.reshape(g, r, n, 1, 1)
+    negA6 = -A6
     mask = torch.ones(chunk_size, dtype=cdt, device=u.device)
     mask[0] = 0.0
     B5 = B.to(cdt).contiguous().unsqueeze(2)  # (b, g, 1, n, l)
     C5 = C.to(cdt).contiguous().unsqueeze(2)
     h = u_.new_zeros(b, g, r, n, 1)  # state entering the chunk
     ys = []
-    for t0, t1, k in plan_chunks(dt, A_, chunk_size, _LOG_DECAY_LIMIT[cdt]):
+    plan = plan_chunks(dt, A_, chunk_size, _LOG_DECAY_LIMIT[cdt])
+    sizes = [t1 - t0 for t0, t1, _ in plan]
+    # split, not [..., t0:t1]: each slice's backward would write a zero tensor of the full length
+    pieces = zip(plan, dt5.split(sizes, -1), dtu5.split(sizes, -1), B5.split(sizes, -1), C5.split(sizes, -1))
+    for (t0, t1, k), dt_c, dtu_c, B_c, C_c in pieces:
         nb = (t1 - t0) // k
         blocks = (b, g, r, n, nb, k)
-        dtb = dt5[..., t0:t1].unflatten(-1, (nb, k))
-        # Q: cumulative log-decay after each block's first step; masking dt (no n axis) is cheaper
-        # than subtracting a broadcast first step from the (.., n, nb, k) cumsum
-        q = (dtb * mask[:k] * A6).cumsum(-1)
+        dtb = dt_c.unflatten(-1, (nb, k))
+        # A is constant in time, so Q = A * cumsum(dt): the cumsum runs on a tensor without the n axis
+        cum_dt = (dtb * mask[:k]).cumsum(-1)
+        eq = (cum_dt * A6).exp()
+        # x * exp(-Q), not x / exp(Q): the division's backward squares exp(Q) and underflows
+        xw = (dtu_c * B_c).view(blocks) * (cum_dt * negA6).exp()
         e0 = (dtb[..., :1] * A6).exp()  # first step's decay, (b, g, r, n, nb, 1)
-        eq = q.exp()
-        x = (dtu5[..., t0:t1] * B5[..., t0:t1]).view(blocks)
-        # x * exp(-q), not x / eq: the division's backward squares eq and underflows
-        z = (x * (-q).exp()).cumsum(-1)
-        if nb == 1:
-            carry = h.unsqueeze(-1)
+        if nb == 1:  # the entry state joins the sum before its first term
+            xw[..., :1] += e0 * h.unsqueeze(-1)
+            hs = eq * xw.cumsum(-1)
         else:  # entry state of each block: c_{j+1} = decay_j * c_j + (state block j ends with from 0)
+            z = xw.cumsum(-1)
             eq_last = eq[..., -1]
             decay = (eq_last * e0[..., 0]).unbind(-1)
             last = (eq_last * z[..., -1]).unbind(-1)
             cs = [h[..., 0]]
             for dj, lj in zip(decay[:-1], last[:-1]):
                 cs.append(torch.addcmul(lj, dj, cs[-1]))
-            carry = torch.stack(cs, dim=-1).unsqueeze(-1)
-        hs = (eq * (z + e0 * carry)).view(b, g, r, n, t1 - t0)
-        ys.append((hs * C5[..., t0:t1]).sum(-2))
+            hs = eq * (z + e0 * torch.stack(cs, dim=-1).unsqueeze(-1))
+        hs = hs.view(b, g, r, n, t1 - t0)
+        ys.append((hs * C_c).sum(-2))
         h = hs[..., -1:]
     y = torch.cat(ys, dim=-1).reshape(b, d, length) if ys else u_.new_zeros(b, d, 0)
     if D is not None:
