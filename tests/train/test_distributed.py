@@ -14,8 +14,7 @@ import torch
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import build_model
 from vmambair_core.train import resolve_config, train
-from vmambair_core.train.checkpoint import seed_everything
-from vmambair_core.train.distributed import DistEnv, any_rank, gather_objects, mean_across, torchrun_args
+from vmambair_core.train.distributed import DistEnv, any_rank, mean_across, torchrun_args
 
 #: DDP averages the two ranks' mean gradients, one process takes the mean over all four samples:
 #: equal in exact arithmetic, different in summation order, so Adam's moments agree to this
@@ -43,7 +42,6 @@ def test_single_process_helpers_pass_through() -> None:
     env = DistEnv()
     assert not env.ddp and env.master
     assert any_rank(env, True) and not any_rank(env, False)
-    assert gather_objects(env, {"a": 1}) == [{"a": 1}]
     assert mean_across(env, {"l": 2.0}) == {"l": 2.0}
 
 

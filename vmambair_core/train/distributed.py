@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -88,15 +87,6 @@ def any_rank(env: DistEnv, flag: bool) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=env.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
-
-
-def gather_objects(env: DistEnv, obj: Any) -> list[Any]:
-    """Every rank's ``obj`` on every rank (small objects: per-rank RNG and queue states)."""
-    if not env.ddp:
-        return [obj]
-    out: list[Any] = [None] * env.world_size
-    dist.all_gather_object(out, obj)
-    return out
 
 
 def mean_across(env: DistEnv, values: dict[str, float]) -> dict[str, float]:

@@ -245,6 +245,9 @@ def _train(
         batches.load_state_dict(ckpt.per_rank["batches"])
         set_rng_state(ckpt.per_rank["rng"])
         start = ckpt.iteration
+        if ckpt.shared["data"]["position"] != start * cfg.data.batch_size * env.world_size:
+            raise CheckpointError(f"{ckpt.folder}: data position {ckpt.shared['data']['position']} does not match "
+                                  f"iteration {start} x global batch; the checkpoint is inconsistent")
     _wrap(parts, cfg, env)
 
     sampler = PositionSampler(
