@@ -11,6 +11,7 @@ import vmambair_core
 from .bench import bench
 from .eval import eval_cmd
 from .info import info
+from .restore import restore_cmd
 from .train import train_cmd
 from .weights import weights_app
 
@@ -40,6 +41,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("restore")(restore_cmd)
 app.command("train")(train_cmd)
 app.command("bench")(bench)
 app.command("eval")(eval_cmd)

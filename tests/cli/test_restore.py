@@ -1,0 +1,352 @@
+"""`vmambair restore`: exit codes, messages, JSON, existing outputs, interruptions and weights, end to end.
+
+The networks are tiny (2 channels, no blocks) but everything else is the real path: the CLI swaps only
+the task -> configuration table (``_preset_config``), so weights files written here are resolved,
+SHA-256-checked and strictly loaded exactly as a user's would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+import vmambair_cli.restore as restore_module
+from vmambair_cli.app import app
+from vmambair_core.inference import Restorer
+from vmambair_core.models import build_model, tiny_config
+from vmambair_core.weights import convert_checkpoint, write_safetensors
+from vmambair_core.weights.registry import REGISTRY_ENV
+
+runner = CliRunner()
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _tiny(task: str):  # noqa: ANN202 - the seam's own signature
+    return tiny_config(task, dim=2, blocks=0)
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restore_module, "_preset_config", _tiny)
+
+
+def _weights(path: Path, task: str = "realsr", seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    cfg = _tiny(task)
+    return write_safetensors(build_model(cfg).state_dict(), path, {"vmambair.preset": cfg.name})
+
+
+def _images(folder: Path, data_dir: Path, names: tuple[str, ...] = ("OST_009.png", "00003.png"), size: int = 24) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, name in enumerate(names):
+        img = cv2.imread(str(data_dir / "real_sr/RealESRGAN_inputs/input" / name), cv2.IMREAD_UNCHANGED)
+        path = folder / f"img{k}.png"
+        assert cv2.imwrite(str(path), img[:size, :size])
+        out.append(path)
+    return out
+
+
+def _run(*args: str | Path):  # noqa: ANN202
+    return runner.invoke(app, ["restore", *map(str, args)])
+
+
+def _one_line_error(result) -> str:  # noqa: ANN001
+    text = result.stderr.strip()
+    assert len(text.splitlines()) == 1 and text.startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    return text
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_without_weights_says_to_pass_weights(tmp_path: Path, data_dir: Path) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    r = _run(img, "-o", tmp_path / "out", "--task", "realsr")
+    assert r.exit_code == 1
+    line = _one_line_error(r)
+    assert "no default weights are published for task 'realsr'" in line and "--weights" in line
+    assert _files(tmp_path / "out") == []
+
+
+def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    r = _run(img, "-o", tmp_path / "out", "--task", "upscale", "-w", "x.safetensors")
+    assert r.exit_code == 1 and "unknown task/preset 'upscale'" in _one_line_error(r)
+    for extra, needle in (
+        (["--skip-existing", "--overwrite"], "contradict"),
+        (["--ext", "gif"], "unknown output extension"),
+        (["--tile", "32", "--tile-overlap", "32"], "larger than --tile-overlap"),
+        (["--quality", "0"], "--quality"),
+    ):
+        r = _run(img, "-o", tmp_path / "out", "-t", "realsr", *extra)
+        assert r.exit_code == 2 and needle in _one_line_error(r), extra
+    assert _run(img, "-t", "realsr").exit_code == 2  # no -o: Typer's own usage error
+    r = _run(tmp_path / "missing.png", "-o", tmp_path / "out", "-t", "realsr")
+    assert r.exit_code == 1 and "no such file or folder" in _one_line_error(r)
+
+
+def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    w = _weights(tmp_path / "w.safetensors")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    r = _run(img, "-o", blocker / "out", "-t", "realsr", "-w", w)
+    assert r.exit_code == 1 and "cannot be written" in _one_line_error(r)
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", w, "--max-pixels", "100", "-q")
+    assert r.exit_code == 1  # nothing could be restored
+    assert "exceeds max_pixels=100" in r.stderr and "Traceback" not in r.output
+    assert _files(tmp_path / "out") == []
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_bad_files_are_listed_skipped_and_exit_3(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+    src = tmp_path / "in"
+    _images(src, data_dir)
+    (src / "text.png").write_text("hello\n")
+    jpg = (data_dir / "real_sr/RealESRGAN_inputs/input/0014.jpg").read_bytes()
+    (src / "cut.jpg").write_bytes(jpg[: len(jpg) // 2])
+    (src / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    r = _run(src, "-o", out, "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"), "--json")
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)  # stdout is exactly one JSON document
+    status = {Path(rec["source"]).name: rec["status"] for rec in doc["images"]}
+    assert status == {"cut.jpg": "failed", "img0.png": "ok", "img1.png": "ok", "text.png": "failed"}
+    ok = next(rec for rec in doc["images"] if rec["status"] == "ok")
+    assert ok["output_size"] == [96, 96] and ok["mode"] == "RGB" and ok["bit_depth"] == 8 and ok["tile"] is None
+    assert doc["summary"] == {**doc["summary"], "planned": 4, "ok": 2, "failed": 2, "skipped": 0}
+    assert doc["exit_code"] == 3 and [Path(p).name for p in doc["ignored"]] == ["notes.txt"]
+    assert "2 image(s) failed" in r.stderr and "text.png" in r.stderr and "truncated JPEG" in r.stderr
+    assert _files(out) == ["img0.png", "img1.png"]
+
+
+def test_human_summary_quiet_and_existing_outputs(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+    src = tmp_path / "in"
+    _images(src, data_dir)
+    out = tmp_path / "out"
+    w = _weights(tmp_path / "w.safetensors")
+    r = _run(src, "-o", out, "-t", "realsr", "-w", w)
+    assert r.exit_code == 0, r.output
+    assert "megapixels" in r.stdout and "restored" in r.stdout and "w.safetensors" in r.stderr
+    first = (out / "img0.png").read_bytes()
+
+    (out / "img1.png").write_bytes(b"older result")
+    r = _run(src, "-o", out, "-t", "realsr", "-w", w)
+    assert r.exit_code == 0
+    assert "2 output(s) already existed and were kept" in r.stderr and "img1.png" in r.stderr
+    assert (out / "img1.png").read_bytes() == b"older result"
+
+    r = _run(src, "-o", out, "-t", "realsr", "-w", w, "--skip-existing", "--quiet")
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+    assert (out / "img1.png").read_bytes() == b"older result"
+
+    r = _run(src, "-o", out, "-t", "realsr", "-w", w, "--overwrite", "-q")
+    assert r.exit_code == 0 and r.stdout == ""
+    assert cv2.imread(str(out / "img1.png")).shape == (96, 96, 3) and (out / "img0.png").read_bytes() == first
+
+
+def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+    src = tmp_path / "фото ü"
+    (a,) = _images(src, data_dir, ("OST_009.png",), size=40)
+    a.rename(src / "a.png")
+    (b,) = _images(src / "子", data_dir, ("tree_alpha_16bit.png",), size=40)
+    b.rename(src / "子" / "猫.png")
+    out = tmp_path / "出力"
+    r = _run(src, "-o", out, "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"), "--recursive",
+             "--suffix", "_x4", "--ext", "tif", "--tile", "24", "--tile-overlap", "8", "--batch-tiles", "3", "--json")
+    assert r.exit_code == 0, r.output
+    assert _files(out) == ["a_x4.tif", "子/猫_x4.tif"]
+    assert [rec["tile"] for rec in json.loads(r.stdout)["images"]] == [24, 24]
+    deep = cv2.imdecode(np.fromfile(out / "子" / "猫_x4.tif", np.uint8), cv2.IMREAD_UNCHANGED)
+    assert deep.shape == (160, 160, 4) and deep.dtype == np.uint16
+    with Image.open(out / "a_x4.tif") as im:
+        assert im.size == (160, 160) and im.mode == "RGB"
+
+
+# --------------------------------------------------------------------------- interruptions
+
+
+def test_ctrl_c_exits_130_without_partial_files_then_resumes(
+    tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "in"
+    _images(src, data_dir, ("OST_009.png", "00003.png", "children-alpha.png"))
+    out = tmp_path / "out"
+    w = _weights(tmp_path / "w.safetensors")
+    import vmambair_core.data.io as io_module
+
+    real_replace, calls = os.replace, []
+
+    def interrupt_second(src_path: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_replace(src_path, dst)
+
+    monkeypatch.setattr(io_module.os, "replace", interrupt_second)
+    r = _run(src, "-o", out, "-t", "realsr", "-w", w)
+    monkeypatch.setattr(io_module.os, "replace", real_replace)
+    assert r.exit_code == 130, r.output
+    assert "Interrupted" in r.stderr and "--skip-existing" in r.stderr and "Traceback" not in r.output
+    assert _files(out) == ["img0.png"]  # the second image's temporary file is gone too
+    first = (out / "img0.png").read_bytes()
+
+    r = _run(src, "-o", out, "-t", "realsr", "-w", w, "--skip-existing", "--json")
+    assert r.exit_code == 0
+    assert [rec["status"] for rec in json.loads(r.stdout)["images"]] == ["skipped", "ok", "ok"]
+    assert _files(out) == ["img0.png", "img1.png", "img2.png"] and (out / "img0.png").read_bytes() == first
+
+
+def test_sigterm_is_an_interrupt(tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "in"
+    _images(src, data_dir)
+    out = tmp_path / "out"
+    real_call, calls = Restorer.__call__, []
+
+    def terminated_on_second(self: Restorer, x: torch.Tensor, on_tile=None) -> torch.Tensor:  # noqa: ANN001
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+        return real_call(self, x, on_tile)
+
+    monkeypatch.setattr(Restorer, "__call__", terminated_on_second)
+    previous = signal.getsignal(signal.SIGTERM)
+    r = _run(src, "-o", out, "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"), "-q")
+    assert r.exit_code == 130 and _files(out) == ["img0.png"]
+    assert signal.getsignal(signal.SIGTERM) == previous  # the CLI put the old handler back
+
+
+_DRIVER = """
+import sys, time
+import vmambair_cli.restore as r
+from vmambair_core.inference import Restorer
+from vmambair_core.models import tiny_config
+
+r._preset_config = lambda task: tiny_config(task, dim=2, blocks=0)
+slow = Restorer.__call__
+def call(self, x, on_tile=None):
+    time.sleep(float(sys.argv[1]))
+    return slow(self, x, on_tile)
+Restorer.__call__ = call
+from vmambair_cli.app import app
+app(sys.argv[2:], prog_name="vmambair")
+"""
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_with_skip_existing(tmp_path: Path, data_dir: Path) -> None:
+    src = tmp_path / "in"
+    _images(src, data_dir, ("OST_009.png", "00003.png", "children-alpha.png", "0014.jpg"))
+    out = tmp_path / "out"
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DRIVER)
+    args = ["restore", str(src), "-o", str(out), "-t", "realsr", "-w", str(_weights(tmp_path / "w.safetensors")), "-q"]
+    proc = subprocess.Popen([sys.executable, str(driver), "1.5", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "img0.png").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no handler, no cleanup
+    proc.communicate()
+    done = [p for p in _files(out) if not p.startswith(".")]
+    assert "img0.png" in done and len(done) < 4, "the run finished before it could be killed"
+    before = {name: (out / name).read_bytes() for name in done}
+
+    resumed = subprocess.run([sys.executable, str(driver), "0", *args, "--skip-existing", "--json"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    records = json.loads(resumed.stdout)["images"]
+    assert [rec["status"] for rec in records] == ["skipped"] * len(done) + ["ok"] * (4 - len(done))
+    assert [p for p in _files(out) if not p.startswith(".")] == ["img0.png", "img1.png", "img2.png", "img3.png"]
+    assert all((out / name).read_bytes() == data for name, data in before.items())
+    for name in ("img0.png", "img3.png"):
+        assert cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED).shape[:2] == (96, 96)
+
+
+# --------------------------------------------------------------------------- weights through the CLI
+
+
+def test_authors_pth_loads_and_params_ema_is_used(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    cfg = _tiny("realsr")
+    torch.manual_seed(1)
+    ema = build_model(cfg)
+    torch.manual_seed(2)
+    plain = build_model(cfg)
+    pth = tmp_path / "net_g_latest.pth"
+    torch.save({"params": plain.state_dict(), "params_ema": {f"module.{k}": v for k, v in ema.state_dict().items()}}, pth)
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", pth, "-q")
+    assert r.exit_code == 0, r.output
+    x = torch.from_numpy(cv2.imread(str(img))[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    expected = Restorer(ema.eval(), torch.device("cpu"))(x)[0].permute(1, 2, 0).numpy()
+    written = cv2.imread(str(tmp_path / "out/img0.png"))[..., ::-1].astype(np.float32) / 255
+    assert np.abs(written - expected).max() <= 0.5 / 255 + 1e-6
+
+
+def test_wrong_task_weights_refused(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    derain = _weights(tmp_path / "derain.safetensors", "derain")
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", derain)
+    assert r.exit_code == 1 and "holds 'derain-tiny' weights" in _one_line_error(r)
+    assert _files(tmp_path / "out") == []
+
+
+def test_registry_default_is_sha256_checked(tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    torch.save({"params_ema": build_model(_tiny("realsr")).state_dict()}, tmp_path / "net.pth")
+    published, sha, _ = convert_checkpoint(tmp_path / "net.pth", tmp_path / "realsr-tiny.safetensors", _tiny("realsr"))
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"version": 1, "defaults": {"realsr-tiny": {"bundled": published.name, "sha256": sha}}}))
+    monkeypatch.setenv(REGISTRY_ENV, str(registry))
+    r = _run(img, "-o", tmp_path / "ok", "-t", "realsr", "--json")
+    assert r.exit_code == 0, r.output
+    assert "SHA-256 verified" in json.loads(r.stdout)["weights"]
+
+    data = bytearray(published.read_bytes())
+    data[-1] ^= 0xFF
+    published.write_bytes(bytes(data))
+    r = _run(img, "-o", tmp_path / "bad", "-t", "realsr")
+    assert r.exit_code == 1 and "SHA-256 mismatch" in _one_line_error(r)
+    assert _files(tmp_path / "bad") == []
+
+
+def test_hub_reference_from_prefilled_cache_offline(
+    tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    w = _weights(tmp_path / "w.safetensors")
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--vmambair-tiny"
+    snap = repo / "snapshots" / COMMIT / "realsr.safetensors"
+    snap.parent.mkdir(parents=True)
+    snap.write_bytes(w.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", "someone/vmambair-tiny/realsr.safetensors", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["weights"].startswith("someone/vmambair-tiny/realsr.safetensors [hub]")
+    assert _files(tmp_path / "out") == ["img0.png"]
+    r = _run(img, "-o", tmp_path / "out2", "-t", "realsr", "-w", "someone/vmambair-tiny/other.safetensors")
+    assert r.exit_code == 1 and "not in the local Hugging Face cache" in _one_line_error(r)

@@ -1,0 +1,317 @@
+"""`vmambair restore`: files and folders of images in, restored images out.
+
+The work is :mod:`vmambair_core.inference.restore`; this module parses flags, draws progress on
+stderr, prints the summary (or one JSON document on stdout) and picks the exit code:
+0 every image restored (or skipped), 3 some images failed but others were restored, 1 nothing could
+be restored or the run could not start, 2 usage errors, 130 interrupted (Ctrl-C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vmambair_core.data.io import DEFAULT_MAX_PIXELS
+from vmambair_core.errors import VmambairError
+from vmambair_core.inference import Restorer, resolve_device, resolve_precision
+from vmambair_core.inference.restore import (
+    SKIP_KEPT,
+    ImageResult,
+    RestoreJob,
+    RestorePlan,
+    RestoreSettings,
+    RestoreSummary,
+    load_network,
+    normalise_ext,
+    plan_restore,
+    prepare_output_dir,
+    restore_files,
+)
+from vmambair_core.models import get_preset
+
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
+from .options import (
+    BackendOpt,
+    DebugOpt,
+    DeviceOpt,
+    JsonOpt,
+    PrecisionOpt,
+    QuietOpt,
+    TaskOpt,
+    TileOpt,
+    TileOverlapOpt,
+    WeightsOpt,
+)
+
+#: Task name -> network configuration. A seam for tests, which swap in small networks; users get the presets.
+_preset_config = get_preset
+
+_SHOWN = 10  # names listed before "and N more"
+
+
+def restore_cmd(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Image files and/or folders (PNG, JPEG, WebP, TIFF, BMP).", show_default=False)
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
+    task: TaskOpt,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    backend: BackendOpt = "auto",
+    tile: TileOpt = None,
+    tile_overlap: TileOverlapOpt = 32,
+    batch_tiles: Annotated[int, typer.Option("--batch-tiles", help="Tiles per forward call (with --tile).")] = 1,
+    tta: Annotated[bool, typer.Option("--tta", help="x8 self-ensemble (flips and rotations): 8x the time.")] = False,
+    suffix: Annotated[str, typer.Option("--suffix", help="Appended to each output name, e.g. _x4.")] = "",
+    ext: Annotated[str, typer.Option("--ext", help="Output format: auto (as the input), png, jpg, webp, tif, bmp.")] = "auto",
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into subfolders; mirror them in the output.")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Treat existing outputs as done: continue an interrupted run.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (default: keep them and say so).")] = False,
+    quality: Annotated[
+        int | None, typer.Option("--quality", help="JPEG/WebP quality 1-100 (default: JPEG 95, WebP lossless).")
+    ] = None,
+    max_pixels: Annotated[
+        int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).")
+    ] = DEFAULT_MAX_PIXELS,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Restore images with a VmambaIR network: real-world x4 SR, bicubic x4 SR or deraining.
+
+    Grey, RGB and alpha and the bit depth (8/16) of each input are kept. Writes are atomic; existing outputs are never replaced without --overwrite; a bad file is reported and skipped (exit 3).
+
+    [bold]Examples[/]
+
+    vmambair restore photos/ -o restored/ -t realsr -w net_g_realsr.safetensors
+
+    vmambair restore a.jpg b.png -o out/ -t sisr -w OWNER/REPO/sisr.safetensors --suffix _x4 --ext png
+
+    vmambair restore shots/ -o out/ -t derain -w derain.pth --recursive --skip-existing --tile 512
+    """
+    debug = debug or debug_enabled()
+    _check_usage(skip_existing, overwrite, tile, tile_overlap, batch_tiles, quality, max_pixels, ext, suffix)
+    if not debug:
+        _quiet_opencv()
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+
+    def setup() -> tuple[RestorePlan, Restorer, str]:
+        config = _preset_config(task)
+        plan = plan_restore(inputs, output, recursive=recursive, suffix=suffix, ext=ext)
+        if not plan.jobs:
+            where = ", ".join(str(p) for p in inputs)
+            raise VmambairError(f"no images found in {where} (looked for png, jpg, jpeg, webp, tif, tiff, bmp"
+                                f"{'' if recursive else '; add --recursive for subfolders'})")
+        prepare_output_dir(output)
+        dev = resolve_device(device)
+        resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
+        net, origin = load_network(config, weights, device=dev, scan_backend=backend)
+        restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
+                            tiles_per_batch=batch_tiles, tta=tta)
+        return plan, restorer, origin
+
+    plan, restorer, origin = run_guarded(setup, debug)
+    settings = RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
+    if not quiet and not json_out:
+        err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({_dtype_name(restorer)}) "
+                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.output_dir))}")
+
+    results: list[ImageResult] = []
+    started = time.perf_counter()
+    interrupted, fatal = False, None
+    try:
+        with _terminate_as_interrupt():
+            _run(plan, restorer, settings, results, err, quiet)
+    except KeyboardInterrupt:
+        interrupted = True
+    except (VmambairError, OSError, MemoryError) as error:  # would repeat for every image: stop the batch
+        if debug:
+            raise
+        fatal = str(error) if isinstance(error, VmambairError) else f"{type(error).__name__}: {error}"
+    wall = time.perf_counter() - started
+    summary = RestoreSummary.of(results)
+
+    if json_out:
+        typer.echo(json.dumps(_document(task, origin, restorer, plan, results, summary, wall, interrupted, fatal), indent=2))
+    elif not quiet:
+        out.print(_summary_table(summary, len(plan.jobs), wall))
+    _report_tail(err, plan, results, summary, quiet)
+    if fatal is not None:
+        raise fail(f"{fatal} (stopped after {len(results)} of {len(plan.jobs)} image(s))")
+    if interrupted:
+        err.print(f"[yellow]Interrupted[/] after {len(results)} of {len(plan.jobs)} image(s); every written output is "
+                  "complete. Run the same command with --skip-existing to continue.", soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(_exit_code(summary))
+
+
+def _check_usage(
+    skip_existing: bool, overwrite: bool, tile: int | None, overlap: int, batch_tiles: int, quality: int | None,
+    max_pixels: int, ext: str, suffix: str,
+) -> None:
+    """Flag problems found without touching a file: exit 2, like Typer's own usage errors."""
+    problems = []
+    if skip_existing and overwrite:
+        problems.append("--skip-existing and --overwrite contradict each other; pass one of them")
+    if tile is not None and tile < 8:
+        problems.append(f"--tile must be at least 8 (the network works on multiples of 8), got {tile}")
+    if overlap < 0:
+        problems.append(f"--tile-overlap must be >= 0, got {overlap}")
+    if tile is not None and overlap >= tile:
+        problems.append(f"--tile ({tile}) must be larger than --tile-overlap ({overlap})")
+    if batch_tiles < 1:
+        problems.append(f"--batch-tiles must be >= 1, got {batch_tiles}")
+    if quality is not None and not 1 <= quality <= 100:
+        problems.append(f"--quality must be in 1..100, got {quality}")
+    if max_pixels < 1:
+        problems.append(f"--max-pixels must be positive, got {max_pixels}")
+    if any(sep in suffix for sep in ("/", "\\")):
+        problems.append(f"--suffix {suffix!r} must not contain a path separator")
+    try:
+        normalise_ext(ext)
+    except VmambairError as error:
+        problems.append(f"--ext: {error}")
+    if problems:
+        raise fail(problems[0], EXIT_USAGE)
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own decoder warnings would duplicate (and garble) our one-line reasons."""
+    import cv2  # noqa: PLC0415
+
+    with contextlib.suppress(AttributeError, cv2.error):
+        cv2.setLogLevel(0)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C, so the atomic write removes its temporary file on the way out."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(
+    plan: RestorePlan, restorer: Restorer, settings: RestoreSettings, results: list[ImageResult], err: Console,
+    quiet: bool,
+) -> None:
+    """The loop, with an images bar and a tiles bar on stderr; failures are printed as they happen."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
+        images = progress.add_task("images", total=len(plan.jobs))
+        tiles = progress.add_task("tiles", total=None)
+
+        def on_start(index: int, job: RestoreJob) -> None:
+            progress.update(images, description=f"images [dim]{escape(job.source.name)}[/]")
+            progress.reset(tiles, total=None)
+
+        def on_tile(done: int, total: int) -> None:
+            progress.update(tiles, completed=done, total=total)
+
+        for result in restore_files(plan.jobs, restorer, settings, on_start=on_start, on_tile=on_tile):
+            results.append(result)
+            if result.status == "failed" and err.is_terminal:  # a log gets the list at the end only
+                progress.console.print(f"[red]failed[/] {escape(_failure_line(result))}", soft_wrap=True)
+            progress.advance(images)
+
+
+def _dtype_name(restorer: Restorer) -> str:
+    return {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(restorer.dtype), str(restorer.dtype))
+
+
+def _summary_table(summary: RestoreSummary, planned: int, wall: float) -> Table:
+    table = Table(title="restore", title_justify="left")
+    for name in ("images", "restored", "skipped", "failed", "megapixels in", "seconds", "MP/s"):
+        table.add_column(name, justify="right")
+    rate = f"{summary.megapixels / wall:.3f}" if wall > 0 and summary.ok else "—"
+    table.add_row(str(planned), str(summary.ok), str(summary.skipped), str(summary.failed),
+                  f"{summary.megapixels:.2f}", f"{wall:.1f}", rate)
+    return table
+
+
+def _report_tail(err: Console, plan: RestorePlan, results: list[ImageResult], summary: RestoreSummary, quiet: bool) -> None:
+    """Failures are always listed (stderr); kept outputs and ignored files unless --quiet."""
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        err.print(f"[bold red]{len(failed)} image(s) failed:[/]")
+        for r in failed:
+            err.print(f"  {escape(_failure_line(r))}", soft_wrap=True)
+    if quiet:
+        return
+    kept = [r for r in results if r.reason == SKIP_KEPT]
+    if kept:
+        err.print(f"[yellow]{len(kept)} output(s) already existed and were kept[/] (pass --overwrite to replace "
+                  f"them, or --skip-existing to continue a run): {escape(_names(r.target for r in kept))}", soft_wrap=True)
+    if plan.ignored:
+        err.print(f"[dim]{len(plan.ignored)} file(s) in the input folders are not images (or are outputs of this "
+                  f"run) and were left alone: {escape(_names(plan.ignored))}[/]", soft_wrap=True)
+
+
+def _failure_line(result: ImageResult) -> str:
+    reason = result.reason or "failed"
+    return reason if str(result.source) in reason or str(result.target) in reason else f"{result.source}: {reason}"
+
+
+def _names(paths: Any) -> str:
+    names = [str(p) for p in paths]
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def _document(
+    task: str, origin: str, restorer: Restorer, plan: RestorePlan, results: list[ImageResult],
+    summary: RestoreSummary, wall: float, interrupted: bool, fatal: str | None,
+) -> dict[str, Any]:
+    code = EXIT_INTERRUPTED if interrupted else EXIT_ERROR if fatal else _exit_code(summary)
+    return {
+        "task": task,
+        "scale": restorer.scale,
+        "weights": origin,
+        "device": str(restorer.device),
+        "precision": _dtype_name(restorer),
+        "tile": restorer.tile,
+        "tile_overlap": restorer.overlap,
+        "tta": restorer.tta,
+        "output_dir": str(plan.output_dir),
+        "images": [r.to_dict() for r in results],
+        "ignored": [str(p) for p in plan.ignored],
+        "summary": {
+            "planned": len(plan.jobs), "ok": summary.ok, "skipped": summary.skipped, "failed": summary.failed,
+            "megapixels": round(summary.megapixels, 6), "seconds": round(wall, 3),
+        },
+        "interrupted": interrupted,
+        "error": fatal,
+        "exit_code": code,
+    }
+
+
+def _exit_code(summary: RestoreSummary) -> int:
+    if not summary.failed:
+        return EXIT_OK
+    return EXIT_PARTIAL if summary.ok or summary.skipped else EXIT_ERROR
