@@ -157,3 +157,26 @@ def test_time_limit_ends_the_run_like_its_last_iteration(data_dir: Path, tmp_pat
     assert "time limit" in (tmp_path / "run" / "train.log").read_text()
     with pytest.raises(ConfigError, match="max_minutes"):
         train(None, tmp_path / "run", device="cpu", resume=True, max_minutes=0)
+
+
+@pytest.mark.slow
+def test_gan_step_in_bf16_updates_both_networks(tmp_path: Path) -> None:
+    """One BasicSR GAN iteration under bf16 autocast: G and D both move, weights stay fp32, D unfrozen."""
+    vgg_file = tmp_path / "vgg19.pth"
+    torch.save(VGG19FeatureExtractor(["conv1_2"], load=False).state_dict(), vgg_file)
+    cfg = resolve_config("sisr", "gan", file={"loss": {"perceptual_layers": {"conv1_2": 1.0}, "disc_features": 8}},
+                         overrides={"model.dim": 4, "model.blocks": 1, "loss.vgg_weights": str(vgg_file),
+                                    "data.patch_size": 32, "precision": "bf16"})
+    torch.manual_seed(0)
+    parts = build_parts(cfg, build_model(cfg.network()), CPU, torch.bfloat16)
+    assert parts.net_d is not None and parts.ema is not None
+    g0 = {k: v.clone() for k, v in parts.net.state_dict().items()}
+    d0 = {k: v.clone() for k, v in parts.net_d.state_dict().items()}
+    losses = train_step(parts, torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32), CPU)
+    assert set(losses) == {"l_pix", "l_percep", "l_gan", "l_d_real", "l_d_fake"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert any(not torch.equal(g0[k], v) for k, v in parts.net.state_dict().items())
+    assert any(not torch.equal(d0[k], v) for k, v in parts.net_d.state_dict().items() if k.endswith("weight_orig"))
+    assert all(p.dtype == torch.float32 for p in parts.net.parameters())
+    assert all(p.requires_grad for p in parts.net_d.parameters())
+    assert parts.ema.num_updates == 1
