@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from vmambair_core.errors import ConfigError
+from vmambair_core.errors import ConfigError, InputError
 from vmambair_core.scan.reference import (
     plan_chunks,
     selective_scan_chunked,
@@ -155,10 +155,20 @@ def assert_valid(plan: list[tuple[int, int, int]], dt: Tensor, A: Tensor, size: 
             assert float(step[s + 1:s + k].sum()) <= limit * (1 + 1e-6)  # the first step of a block is free
 
 
-def test_chunk_size_must_be_positive() -> None:
-    x = make_inputs(1, 2, 2, 4, 1)
+def test_bad_arguments_are_typed_errors() -> None:
+    x = make_inputs(1, 4, 2, 5, 2)
     with pytest.raises(ConfigError, match="chunk_size"):
         call(selective_scan_chunked, x, chunk_size=0)
+    bad = {
+        "delta": x["delta"][..., :4],
+        "A": x["A"][:3],
+        "B": torch.randn(1, 3, 2, 5, dtype=torch.float64),  # 4 channels in 3 groups
+        "C": x["C"][..., :4],
+        "D": x["D"][:2],
+    }
+    for name, value in bad.items():
+        with pytest.raises(InputError, match=name if name != "delta" else "u and delta"):
+            call(selective_scan_chunked, {**x, name: value})
 
 
 @pytest.mark.parametrize("name", list(SCANS))
