@@ -83,12 +83,15 @@ def test_sigterm_then_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_sigterm_to_the_cli_saves_and_exits_130(data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_signals_to_the_cli_save_and_exit_130(data_dir: Path, tmp_path: Path, how: str) -> None:
+    """SIGTERM to the process, or SIGINT to its whole group as a terminal's Ctrl-C (data workers too)."""
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "vmambair_cli", "train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"),
            "-o", str(run), "--iters", "500", "--batch-size", "1", "--patch-size", "16", "--model-dim", "4",
-           "--model-blocks", "1", "--workers", "0", "--device", "cpu", "--log-every", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+           "--model-blocks", "1", "--workers", "1", "--device", "cpu", "--log-every", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         metrics = run / "metrics.csv"
@@ -96,7 +99,10 @@ def test_sigterm_to_the_cli_saves_and_exits_130(data_dir: Path, tmp_path: Path) 
             break
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
-    proc.send_signal(signal.SIGTERM)
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 130, err.decode()
     assert b"--resume" in err

@@ -18,6 +18,7 @@ workers or processes, and resuming at iteration t needs nothing but t.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -306,6 +307,10 @@ class PatchDataset(Dataset[dict[str, torch.Tensor]]):
 
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # workers decode and crop; the main process owns the cores for the model
+    # Ctrl-C reaches the whole process group: the workers must keep serving batches while the main
+    # process finishes its iteration and saves (they exit with it; torch's watchdog ends orphans).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def make_loader(
