@@ -156,7 +156,7 @@ def train_cmd(
         params = {**given, "output": str(output)}
         rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)])
         if rc == EXIT_INTERRUPTED:
-            err.print(f"[yellow]Interrupted[/]: the workers saved a checkpoint; continue with -o {escape(str(output))} --resume")
+            err.print(f"[yellow]Interrupted[/]: the workers were told to save a checkpoint; continue with -o {escape(str(output))} --resume")
             raise typer.Exit(EXIT_INTERRUPTED)
         if rc != 0:
             raise fail(f"training workers failed (torchrun exit code {rc}); see their messages above", rc if rc > 1 else 1)
