@@ -149,9 +149,14 @@ def restore_cmd(
 
     if json_out:
         typer.echo(json.dumps(_document(task, origin, restorer, plan, results, summary, wall, interrupted, fatal), indent=2))
-    elif not quiet:
+    nothing_restored = fatal is None and not interrupted and summary.failed == len(results) == len(plan.jobs)
+    if nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
+        raise fail(_failure_line(results[0]))
+    if not json_out and not quiet and not nothing_restored:
         out.print(_summary_table(summary, len(plan.jobs), wall))
     _report_tail(err, plan, results, summary, quiet)
+    if nothing_restored:
+        raise fail(f"none of the {len(results)} images could be restored")
     if fatal is not None:
         raise fail(f"{fatal} (stopped after {len(results)} of {len(plan.jobs)} image(s))")
     if interrupted:
@@ -196,7 +201,8 @@ def _quiet_opencv() -> None:
     import cv2  # noqa: PLC0415
 
     with contextlib.suppress(AttributeError, cv2.error):
-        cv2.setLogLevel(0)
+        logging = cv2.utils.logging
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
 
 
 @contextlib.contextmanager
@@ -223,7 +229,7 @@ def _run(
     """The loop, with an images bar and a tiles bar on stderr; failures are printed as they happen."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
+    with Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal) as progress:
         images = progress.add_task("images", total=len(plan.jobs))
         tiles = progress.add_task("tiles", total=None)
 
