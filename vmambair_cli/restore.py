@@ -118,10 +118,10 @@ def restore_cmd(
             where = ", ".join(str(p) for p in inputs)
             raise VmambairError(f"no images found in {where} (looked for png, jpg, jpeg, webp, tif, tiff, bmp"
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
-        prepare_output_dir(output)
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
         net, origin = load_network(config, weights, device=dev, scan_backend=backend)
+        prepare_output_dir(output)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)
         return plan, restorer, origin

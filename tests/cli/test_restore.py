@@ -83,7 +83,7 @@ def test_without_weights_says_to_pass_weights(tmp_path: Path, data_dir: Path) ->
     assert r.exit_code == 1
     line = _one_line_error(r)
     assert "no default weights are published for task 'realsr'" in line and "--weights" in line
-    assert _files(tmp_path / "out") == []
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
@@ -101,6 +101,11 @@ def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
     assert _run(img, "-t", "realsr").exit_code == 2  # no -o: Typer's own usage error
     r = _run(tmp_path / "missing.png", "-o", tmp_path / "out", "-t", "realsr")
     assert r.exit_code == 1 and "no such file or folder" in _one_line_error(r)
+    if not torch.cuda.is_available():
+        r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "--device", "cuda")
+        assert r.exit_code == 1 and "no CUDA GPU" in _one_line_error(r)
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "--device", "cpu", "--precision", "fp16")
+    assert r.exit_code == 1 and "fp16 is for GPUs" in _one_line_error(r)
 
 
 def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path, tiny: None) -> None:
@@ -133,9 +138,10 @@ def test_bad_files_are_listed_skipped_and_exit_3(tmp_path: Path, data_dir: Path,
     (src / "cut.jpg").write_bytes(jpg[: len(jpg) // 2])
     (src / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    r = _run(src, "-o", out, "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"), "--json")
+    r = _run(src, "-o", out, "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"), "--tta", "--json")
     assert r.exit_code == 3, r.output
     doc = json.loads(r.stdout)  # stdout is exactly one JSON document
+    assert doc["tta"] is True
     status = {Path(rec["source"]).name: rec["status"] for rec in doc["images"]}
     assert status == {"cut.jpg": "failed", "img0.png": "ok", "img1.png": "ok", "text.png": "failed"}
     ok = next(rec for rec in doc["images"] if rec["status"] == "ok")
@@ -182,7 +188,8 @@ def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path
              "--suffix", "_x4", "--ext", "tif", "--tile", "24", "--tile-overlap", "8", "--batch-tiles", "3", "--json")
     assert r.exit_code == 0, r.output
     assert _files(out) == ["a_x4.tif", "子/猫_x4.tif"]
-    assert [rec["tile"] for rec in json.loads(r.stdout)["images"]] == [24, 24]
+    doc = json.loads(r.stdout)
+    assert [rec["tile"] for rec in doc["images"]] == [24, 24]
     deep = cv2.imdecode(np.fromfile(out / "子" / "猫_x4.tif", np.uint8), cv2.IMREAD_UNCHANGED)
     assert deep.shape == (160, 160, 4) and deep.dtype == np.uint16
     with Image.open(out / "a_x4.tif") as im:
