@@ -22,7 +22,7 @@ from vmambair_core.train.steps import build_parts, train_step
 from vmambair_core.train.vgg import VGG19_WEIGHTS_ENV, VGG19FeatureExtractor
 from vmambair_core.weights import load_model, read_weights
 
-TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 2, "log_every": 1}
+TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 1, "log_every": 1}
 CPU = torch.device("cpu")
 
 
@@ -44,11 +44,11 @@ def test_recipe_overfits_a_fixed_batch(data_dir: Path, task: str) -> None:
     cfg = _cfg(data_dir, task, iters=100)
     layout = discover_dataset(cfg.data.root, scale=cfg.scale)
     spec = patch_spec(cfg, layout.paired)
-    loader = make_loader(PatchDataset(layout, spec, 0), PositionSampler(len(layout), seed=0, batch_size=2), workers=0)
+    loader = make_loader(PatchDataset(layout, spec, 0), PositionSampler(len(layout), seed=0, batch_size=1), workers=0)
     lq, gt = BatchMaker(cfg, spec.mode, CPU, 0)(next(iter(loader)), 1)
     seed_everything(0)
     parts = build_parts(cfg, build_model(cfg.network()), CPU, torch.float32)
-    losses = [float(train_step(parts, lq, gt, CPU)["l_pix"]) for _ in range(6)]
+    losses = [float(train_step(parts, lq, gt, CPU)["l_pix"]) for _ in range(5)]
     assert all(np.isfinite(losses))
     assert losses[-1] < 0.9 * losses[0], losses
     assert parts.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim_g.lr)  # still before any decay
@@ -138,9 +138,9 @@ def test_gan_stage_runs_from_l1_weights(data_dir: Path, tmp_path: Path) -> None:
         "sisr", "gan",
         file={"loss": {"perceptual_layers": {"conv1_2": 1.0}, "disc_features": 8}},
         overrides={**TINY, "data.root": str(_root(data_dir, "sisr")), "iters": 2, "data.patch_size": 32,
-                   "model.init": str(l1.weights), "loss.vgg_weights": str(vgg_file)},
+                   "model.init": str(l1.weights), "loss.vgg_weights": str(vgg_file), "precision": "bf16"},
     )
-    result = train(cfg, tmp_path / "gan", device="cpu")
+    result = train(cfg, tmp_path / "gan", device="cpu")  # bf16 autocast on CPU: the GPU path's dtype logic
     rows = _rows(tmp_path / "gan" / "metrics.csv")
     for key in ("l_pix", "l_percep", "l_gan", "l_d_real", "l_d_fake"):
         assert all(np.isfinite(float(r[key])) for r in rows), key
@@ -172,7 +172,7 @@ def test_gan_step_in_bf16_updates_both_networks(tmp_path: Path) -> None:
     assert parts.net_d is not None and parts.ema is not None
     g0 = {k: v.clone() for k, v in parts.net.state_dict().items()}
     d0 = {k: v.clone() for k, v in parts.net_d.state_dict().items()}
-    losses = train_step(parts, torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32), CPU)
+    losses = train_step(parts, torch.rand(1, 3, 8, 8), torch.rand(1, 3, 32, 32), CPU)
     assert set(losses) == {"l_pix", "l_percep", "l_gan", "l_d_real", "l_d_fake"}
     assert all(torch.isfinite(v) for v in losses.values())
     assert any(not torch.equal(g0[k], v) for k, v in parts.net.state_dict().items())

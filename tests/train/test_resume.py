@@ -21,11 +21,11 @@ from vmambair_core.train import NullReporter, TrainingInterrupted, config_to_dic
 from vmambair_core.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from vmambair_core.train.distributed import DistEnv
 
-TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 2, "log_every": 1}
+TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 1, "log_every": 1}
 
 
 def _cfg(data_dir: Path, task: str, iters: int):
-    file: dict = {"data": {"hr_crop": 80, "pool_size": 4}} if task == "realsr" else {}
+    file: dict = {"data": {"hr_crop": 80, "pool_size": 2}} if task == "realsr" else {}
     return resolve_config(task, file=file, overrides={
         **TINY, "data.root": str(data_dir / "sr_train" / "T91"), "iters": iters, "data.patch_size": 32})
 
@@ -64,8 +64,8 @@ def _losses(run: Path) -> list[tuple[str, str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["sisr", "realsr"])
 def test_sigterm_then_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path, task: str) -> None:
-    """realsr adds the device-side degradation and the pair queue (filled at iteration 2, used after)."""
-    cfg = _cfg(data_dir, task, iters=4)
+    """realsr adds the device-side degradation and the pair queue (filled at iteration 2, used at 3)."""
+    cfg = _cfg(data_dir, task, iters=3)
     whole = train(cfg, tmp_path / "a", device="cpu")
     with pytest.raises(TrainingInterrupted) as stop:
         train(cfg, tmp_path / "b", device="cpu", reporter=_SignalAt(2))
