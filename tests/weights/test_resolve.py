@@ -102,3 +102,20 @@ def test_convert_refuses_wrong_task_and_writes_metadata(tmp_path: Path, realsr_f
     assert next(iter(w.state_dict.values())).dtype == torch.float16
     with pytest.raises(CheckpointError, match="holds 'realsr' weights"):
         load_model("sisr", out)
+
+
+def test_trained_export_rebuilds_its_own_config(tmp_path: Path) -> None:
+    """A `vmambair train` export of a smaller variant loads by task name; another task is refused."""
+    from vmambair_core.weights import network_metadata, write_safetensors
+
+    cfg = tiny_config("sisr", dim=8)
+    torch.manual_seed(0)
+    net = build_model(cfg).eval()
+    p = write_safetensors(net.state_dict(), tmp_path / "mine.safetensors", network_metadata(cfg, "sisr"))
+    loaded = load_model("sisr", p)
+    assert loaded.config == cfg
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+    with pytest.raises(CheckpointError, match="holds 'sisr' weights"):
+        load_model("derain", p)

@@ -31,7 +31,7 @@ import torch
 
 from ..data.io import DEFAULT_MAX_PIXELS, read_image, resize_alpha, write_image
 from ..errors import ConfigError, InputError, VmambairError
-from ..models import VmambaIR, VmambaIRConfig, build_model, get_preset
+from ..models import VmambaIR, VmambaIRConfig
 from .engine import Restorer
 from .tiling import DeviceMemoryError
 
@@ -195,13 +195,9 @@ def load_network(
     typed for ``--weights`` (None: the registry default, which must be published and SHA-256-verified).
     Never random weights.
     """
-    from ..weights import load_into, read_weights, resolve_weights  # noqa: PLC0415 - heavy, only here
+    from ..weights import load_resolved  # noqa: PLC0415 - heavy, only here
 
-    cfg = task if isinstance(task, VmambaIRConfig) else get_preset(task)
-    resolved = resolve_weights(cfg.name, None if weights is None else str(weights))
-    net = load_into(build_model(cfg, scan_backend=scan_backend), read_weights(resolved.path))
-    note = " (SHA-256 verified)" if resolved.sha256_verified else ""
-    return net.to(device).eval(), f"{resolved.description} [{resolved.origin}]{note}"
+    return load_resolved(task, weights, device=device, scan_backend=scan_backend)
 
 
 # --------------------------------------------------------------------------- running

@@ -27,7 +27,6 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from vmambair_core.errors import ConfigError, DeviceMemoryError, InputError
 from vmambair_core.models.padding import PadMode, pad_to_multiple

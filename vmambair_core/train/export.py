@@ -9,8 +9,6 @@ trained weights; ``fp16`` halves the file (inference casts back to the run's pre
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,33 +16,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from vmambair_core.errors import CheckpointError, ConfigError
-from vmambair_core.models import VmambaIR, VmambaIRConfig, get_preset
+from vmambair_core.errors import CheckpointError
+from vmambair_core.models import VmambaIR, VmambaIRConfig
 from vmambair_core.train.config import config_from_dict
-from vmambair_core.weights import META_PRESET, META_TASK, LoadedWeights, load_model, read_weights, write_safetensors
-
-META_CONFIG = "vmambair.config"
-
-
-def network_metadata(cfg: VmambaIRConfig, task: str) -> dict[str, str]:
-    return {META_PRESET: cfg.name, META_TASK: task, META_CONFIG: json.dumps(dataclasses.asdict(cfg), sort_keys=True)}
-
-
-def config_from_metadata(meta: Mapping[str, str]) -> VmambaIRConfig:
-    """The network config a file was trained with: ``vmambair.config`` JSON, else its preset name."""
-    raw = meta.get(META_CONFIG)
-    if raw is None:
-        preset = meta.get(META_PRESET) or meta.get(META_TASK)
-        if not preset:
-            raise CheckpointError("the weights carry no vmambair.config or vmambair.preset metadata; pass --task")
-        return get_preset(preset)
-    try:
-        fields = json.loads(raw)
-        fields["num_blocks"] = tuple(fields["num_blocks"])
-        return VmambaIRConfig(**fields)
-    except (ValueError, TypeError, KeyError, ConfigError) as exc:
-        raise CheckpointError(f"unreadable vmambair.config metadata: {exc}") from None
-
+from vmambair_core.weights import LoadedWeights, load_model, read_weights, write_safetensors
+from vmambair_core.weights.metadata import config_from_metadata, network_metadata
 
 def export_weights(
     state_dict: Mapping[str, Tensor],

@@ -10,6 +10,7 @@ from ..errors import CheckpointError
 from ..models import VmambaIR, VmambaIRConfig, build_model, get_preset
 from .detect import check_state_dict, detect_preset, expected_shapes
 from .formats import META_PRESET, META_TASK, LoadedWeights, read_weights, write_safetensors
+from .metadata import META_CONFIG, config_for_task, config_from_metadata, network_metadata
 from .resolve import ResolvedWeights, cache_status, convert_checkpoint, resolve_weights
 
 WeightsSource = str | os.PathLike[str] | LoadedWeights
@@ -29,6 +30,27 @@ def load_into(net: VmambaIR, weights: LoadedWeights) -> VmambaIR:
     return net
 
 
+def load_resolved(
+    task: str | VmambaIRConfig,
+    weights: WeightsSource | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    scan_backend: str = "auto",
+) -> tuple[VmambaIR, str]:
+    """``load_model`` that also says where the weights came from (for logs and JSON output)."""
+    if isinstance(weights, LoadedWeights):
+        loaded, origin = weights, weights.source
+    else:
+        name = task.name if isinstance(task, VmambaIRConfig) else get_preset(task).name
+        resolved = resolve_weights(name, None if weights is None else str(weights))
+        loaded = read_weights(resolved.path)
+        note = " (SHA-256 verified)" if resolved.sha256_verified else ""
+        origin = f"{resolved.description} [{resolved.origin}]{note}"
+    cfg = task if isinstance(task, VmambaIRConfig) else config_for_task(task, loaded)
+    net = load_into(build_model(cfg, scan_backend=scan_backend), loaded)
+    return net.to(device).eval(), origin
+
+
 def load_model(
     task: str | VmambaIRConfig,
     weights: WeightsSource | None = None,
@@ -36,21 +58,18 @@ def load_model(
     device: str | torch.device = "cpu",
     scan_backend: str = "auto",
 ) -> VmambaIR:
-    """A preset's network with weights loaded strictly, in eval mode on ``device``.
+    """A task's network with weights loaded strictly, in eval mode on ``device``.
 
-    ``weights``: a local ``.safetensors``/``.pth`` path, a Hub reference ``OWNER/REPO/FILE[@REV]``, an
-    already read ``LoadedWeights``, or None for the task's published default (registry, SHA-256 checked).
+    ``task``: a preset name (the network is the preset's, or the config a ``vmambair train`` export
+    carries in its metadata) or an explicit ``VmambaIRConfig``. ``weights``: a local
+    ``.safetensors``/``.pth`` path, a Hub reference ``OWNER/REPO/FILE[@REV]``, an already read
+    ``LoadedWeights``, or None for the task's published default (registry, SHA-256 checked).
     """
-    cfg = task if isinstance(task, VmambaIRConfig) else get_preset(task)
-    if isinstance(weights, LoadedWeights):
-        loaded = weights
-    else:
-        loaded = read_weights(resolve_weights(cfg.name, None if weights is None else str(weights)).path)
-    net = load_into(build_model(cfg, scan_backend=scan_backend), loaded)
-    return net.to(device).eval()
+    return load_resolved(task, weights, device=device, scan_backend=scan_backend)[0]
 
 
 __all__ = [
+    "META_CONFIG", "config_for_task", "config_from_metadata", "load_resolved", "network_metadata",
     "ResolvedWeights", "cache_status", "convert_checkpoint", "resolve_weights",
     "LoadedWeights", "META_PRESET", "META_TASK", "check_state_dict", "detect_preset", "expected_shapes",
     "load_into", "load_model", "read_weights", "write_safetensors",
