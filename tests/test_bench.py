@@ -20,7 +20,7 @@ from vmambair_core.bench import (
     unfused_planar_scan,
 )
 from vmambair_core.errors import BackendUnavailableError, ConfigError
-from vmambair_core.models import oss, tiny_config
+from vmambair_core.models import build_model, oss, tiny_config
 from vmambair_core.scan import cross_scan
 
 CPU = torch.device("cpu")
@@ -80,11 +80,23 @@ def test_counting_restores_the_scan_call_sites() -> None:
     assert (cross_scan.selective_scan, oss.selective_scan, oss.planar_scan) == before
 
 
-def test_unfused_switch_routes_the_network_through_the_copies() -> None:
-    assert oss.planar_scan is cross_scan.planar_scan
-    with unfused_planar_scan():
-        assert oss.planar_scan is cross_scan.planar_scan_unfused
-    assert oss.planar_scan is cross_scan.planar_scan
+def test_unfused_switch_routes_the_network_through_the_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = build_model(tiny_config("realsr")).eval()
+    calls: list[str] = []
+    real = cross_scan.planar_scan_unfused
+    monkeypatch.setattr(oss, "planar_scan", lambda *a, **k: calls.append("fused") or real(*a, **k))
+    monkeypatch.setattr(oss, "planar_scan_unfused", lambda *a, **k: calls.append("unfused") or real(*a, **k))
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        net(x)
+        assert set(calls) == {"fused"}
+        calls.clear()
+        with unfused_planar_scan(net):
+            net(x)
+        assert set(calls) == {"unfused"}
+        calls.clear()
+        net(x)
+    assert set(calls) == {"fused"}
 
 
 def test_fit_exponent_recovers_known_powers() -> None:

@@ -293,17 +293,13 @@ def device_description(device: torch.device) -> str:
 
 
 @contextlib.contextmanager
-def unfused_planar_scan() -> Iterator[None]:
-    """Route the network's planar scans through ``planar_scan_unfused`` (the authors' data flow)."""
-    from .models import oss  # noqa: PLC0415
-    from .scan.cross_scan import planar_scan_unfused  # noqa: PLC0415
-
-    saved = oss.planar_scan
-    oss.planar_scan = planar_scan_unfused
+def unfused_planar_scan(net: VmambaIR) -> Iterator[None]:
+    """Run ``net``'s planar scans through ``planar_scan_unfused`` (the authors' data flow) for a while."""
+    net.set_planar_fusion(False)
     try:
         yield
     finally:
-        oss.planar_scan = saved
+        net.set_planar_fusion(True)
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -376,7 +372,7 @@ def bench_case(net: VmambaIR, size: int, device: torch.device, precision: str, m
     fn = _step_fn(net, img, device, precision, mode)
     fused = time_runs(fn, device, repeats=repeats, warmup=warmup)
     fused_mem = peak_memory_mib(fn, device)
-    with unfused_planar_scan():
+    with unfused_planar_scan(net):
         unfused = time_runs(fn, device, repeats=repeats, warmup=warmup)
         unfused_mem = peak_memory_mib(fn, device)
     return fused, unfused, fused_mem, unfused_mem

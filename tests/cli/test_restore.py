@@ -30,7 +30,6 @@ from vmambair_core.weights import convert_checkpoint, write_safetensors
 from vmambair_core.weights.registry import REGISTRY_ENV
 
 runner = CliRunner()
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _tiny(task: str):  # noqa: ANN202 - the seam's own signature
@@ -343,20 +342,10 @@ def test_registry_default_is_sha256_checked(tmp_path: Path, data_dir: Path, tiny
     assert _files(tmp_path / "bad") == []
 
 
-def test_hub_reference_from_prefilled_cache_offline(
-    tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hub_reference_from_prefilled_cache_offline(tmp_path: Path, data_dir: Path, tiny: None, hub_cache) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     w = _weights(tmp_path / "w.safetensors")
-    cache = tmp_path / "hub"
-    repo = cache / "models--someone--vmambair-tiny"
-    snap = repo / "snapshots" / COMMIT / "realsr.safetensors"
-    snap.parent.mkdir(parents=True)
-    snap.write_bytes(w.read_bytes())
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(COMMIT)
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub_cache.add("someone/vmambair-tiny", "realsr.safetensors", w)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", "someone/vmambair-tiny/realsr.safetensors", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["weights"].startswith("someone/vmambair-tiny/realsr.safetensors [hub]")

@@ -69,3 +69,11 @@ def test_gpu_backends_refuse_cpu_tensors(name: str, monkeypatch: pytest.MonkeyPa
         selective_scan(*inputs(), True, backend=name)
     message = str(info.value)
     assert "reference" in message or "install" in message, message
+
+
+def test_auto_keeps_float64_on_the_reference() -> None:
+    """The GPU kernels are float32/bf16/fp16 only: auto must not send float64 there."""
+    from vmambair_core.scan import resolve_backend
+
+    assert resolve_backend("auto", "cuda", torch.float64) == "reference"
+    assert resolve_backend("reference", "cuda", torch.float64) == "reference"

@@ -15,20 +15,6 @@ from vmambair_core.weights import convert_checkpoint, read_weights, resolve_weig
 from vmambair_core.weights.hub import parse_hub_ref
 from vmambair_core.weights.registry import REGISTRY_ENV, load_registry, sha256_of
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def _prefill_hub_cache(cache: Path, repo_id: str, filename: str, payload: Path) -> Path:
-    """The layout huggingface_hub itself writes: blobs, snapshots/<commit>/<file>, refs/main."""
-    repo_dir = cache / f"models--{repo_id.replace('/', '--')}"
-    snap = repo_dir / "snapshots" / COMMIT / filename
-    snap.parent.mkdir(parents=True)
-    snap.write_bytes(payload.read_bytes())
-    (repo_dir / "refs").mkdir()
-    (repo_dir / "refs" / "main").write_text(COMMIT)
-    return snap
-
-
 @pytest.fixture
 def realsr_file(tmp_path: Path) -> Path:
     torch.manual_seed(0)
@@ -53,13 +39,10 @@ def test_no_default_published_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, 
         resolve_weights("realsr")
 
 
-def test_hub_reference_from_prefilled_cache_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, realsr_file: Path) -> None:
-    cache = tmp_path / "hub"
+def test_hub_reference_from_prefilled_cache_offline(hub_cache, tmp_path: Path, realsr_file: Path) -> None:
     out, sha, key = convert_checkpoint(realsr_file, tmp_path / "realsr.safetensors", "realsr")
     assert key == "params_ema"
-    _prefill_hub_cache(cache, "vmambair/realsr", "realsr.safetensors", out)
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub_cache.add("vmambair/realsr", "realsr.safetensors", out)
     r = resolve_weights("realsr", "vmambair/realsr/realsr.safetensors")
     assert r.origin == "hub" and sha256_of(r.path) == sha
     net = load_model("realsr", "vmambair/realsr/realsr.safetensors")

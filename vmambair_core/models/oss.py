@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..scan import selective_scan
-from ..scan.cross_scan import planar_scan
+from ..scan.cross_scan import planar_scan, planar_scan_unfused
 from .blocks import ChannelLayerNorm
 from .config import VmambaIRConfig
 
@@ -61,6 +61,7 @@ class OmniSelectiveScan(nn.Module):
         self.channel_mode = cfg.channel_scan
         self.fusion = cfg.fusion
         self.scan_backend = "auto"
+        self.fused_planar = True  # False: the authors' materialised-copies data flow (benchmarks compare both)
 
         # Own parameters, registered in the checkpoints' order.
         self.x_proj_weight = nn.Parameter(_uniform((DIRECTIONS, r + 2 * n, c), c**-0.5))
@@ -95,7 +96,8 @@ class OmniSelectiveScan(nn.Module):
         x, z = self.in_conv(x).chunk(2, dim=1)
         z = F.silu(z)
         x = F.silu(self.conv2d(x))
-        y = planar_scan(
+        planar = planar_scan if self.fused_planar else planar_scan_unfused
+        y = planar(
             x, self.x_proj_weight, self.dt_projs_weight, self.dt_projs_bias, self.A_logs, self.Ds,
             backend=self.scan_backend,
         )

@@ -97,6 +97,13 @@ class VmambaIR(nn.Module):
                 m.scan_backend = backend
         return self
 
+    def set_planar_fusion(self, enabled: bool) -> "VmambaIR":
+        """Fused omni-scan where the backend has one (default), or the authors' unfused data flow."""
+        for m in self.modules():
+            if isinstance(m, OmniSelectiveScan):
+                m.fused_planar = enabled
+        return self
+
     def forward(self, img: Tensor) -> Tensor:
         if img.dim() != 4 or img.shape[1] != self.config.in_channels:
             raise InputError(f"expected a (B, {self.config.in_channels}, H, W) tensor, got {tuple(img.shape)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Literal, get_args
 
+import torch
 from torch import Tensor
 
 from ..errors import BackendUnavailableError, ConfigError
@@ -48,13 +49,16 @@ def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
     return _status(device_type)
 
 
-def resolve_backend(backend: str, device_type: str) -> str:
-    """Turn ``auto`` into a concrete backend for a device; validate explicit names."""
+def resolve_backend(backend: str, device_type: str, dtype: torch.dtype | None = None) -> str:
+    """Turn ``auto`` into a concrete backend for a device (and input dtype); validate explicit names.
+
+    float64 inputs stay on ``reference``: the GPU kernels are float32/bf16/fp16 only.
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown scan backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
-    if device_type == "cuda":
+    if device_type == "cuda" and dtype != torch.float64:
         status = backend_status("cuda")
         for name in ("triton", "mamba_ssm"):
             if status.get(name) is None:
@@ -79,7 +83,7 @@ def selective_scan(
     u, delta: (b, d, l); A: (d, n) float32; B, C: (b, g, n, l) or (b, n, l), d % g == 0;
     D, delta_bias: (d,) or None. Returns (b, d, l) in u's dtype; state accumulates in float32.
     """
-    name = resolve_backend(backend, u.device.type)
+    name = resolve_backend(backend, u.device.type, u.dtype)
     return _load_backend(name)(u, delta, A, B, C, D, delta_bias, delta_softplus)
 
 
