@@ -22,9 +22,7 @@ Policies, stated once:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import struct
 import zlib
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.errors import ConfigError, InputError, VmambairError
 
 ImageMode = Literal["L", "LA", "RGB", "RGBA"]
@@ -404,42 +403,11 @@ def _encode_png_grey_alpha(grey_alpha: np.ndarray) -> bytes:
 
 
 def _write_atomic(target: Path, payload: bytes) -> None:
-    """Temp file beside the target, fsync, ``os.replace``: readers see the old file or the new one."""
-    folder = target.parent
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = folder / f".{target.name[:120]}.{secrets.token_hex(4)}.tmp"
-        try:
-            # 0o666 minus the umask: the same permissions a plain open() would give.
-            descriptor = os.open(temp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as error:
-            raise VmambairError(f"{target}: cannot write ({error.strerror or error})") from None
+    """Atomic write (see ``vmambair_core.atomic``), with file-system errors worded for users."""
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(error, OSError):
-            raise VmambairError(f"{target}: cannot write ({error.strerror or error})") from None
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable on POSIX; directories cannot be opened this way on Windows.
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        atomic_write_bytes(target, payload)
+    except OSError as error:
+        raise VmambairError(f"{target}: cannot write ({error.strerror or error})") from None
 
 
 # --------------------------------------------------------------------------- alpha

@@ -17,7 +17,6 @@ Files load with ``torch.load(weights_only=True)``: tensors and plain Python valu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vmambair_core.atomic import atomic_write, atomic_write_bytes, fsync_dir
 from vmambair_core.errors import CheckpointError
 from vmambair_core.train.distributed import DistEnv, barrier
 
@@ -36,36 +36,12 @@ CHECKPOINT_VERSION = 1
 LATEST = "latest"
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, fsync, then rename onto it."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    atomic_write_bytes(path, lambda fh: torch.save(obj, fh))
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- RNG states
@@ -153,7 +129,7 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(partial, final)
-        _fsync_dir(root)
+        fsync_dir(root)
         atomic_write_text(root / LATEST, final.name + "\n")
         _prune(root, keep_last)
     barrier(env)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.data.degradations import DegradationConfig
 from vmambair_core.data.rain import RainConfig
 from vmambair_core.errors import ConfigError
@@ -443,8 +444,4 @@ def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike[str]) -> Path:
     """Write the resolved config as JSON (TOML cannot say null); ``--config`` reads it back."""
-    file = Path(path)
-    tmp = file.with_name(f".{file.name}.tmp")
-    tmp.write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, file)
-    return file
+    return atomic_write_bytes(path, (json.dumps(config_to_dict(cfg), indent=2) + "\n").encode("utf-8"))

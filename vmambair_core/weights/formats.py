@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
 
 WRAPPER_KEYS: tuple[str, ...] = ("params_ema", "params", "state_dict", "model", "net_g")
@@ -107,18 +107,10 @@ def write_safetensors(
     state_dict: dict[str, Tensor], path: str | os.PathLike[str], metadata: dict[str, str] | None = None
 ) -> Path:
     """Write tensors + string metadata atomically (temporary file in the same folder, then rename)."""
-    from safetensors.torch import save_file  # noqa: PLC0415
+    from safetensors.torch import save  # noqa: PLC0415
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     meta = {META_FORMAT: FORMAT_VERSION, **(metadata or {})}
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return atomic_write_bytes(p, save(tensors, metadata=meta))
