@@ -74,3 +74,29 @@ def test_device_and_precision_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(BackendUnavailableError, match="no CUDA GPU"):
             resolve_device("cuda:0")
+
+
+def test_cpu_picks_tiles_up_front_when_memory_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU an out-of-memory kills the process, so the tile is chosen before running."""
+    from vmambair_core.inference import engine
+
+    x = torch.rand(1, 3, 96, 80)
+    whole = Restorer(_Nearest4(), torch.device("cpu"))(x)
+    # memory for ~48x48 pixels at the SR rate, doubled by the 50% budget
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: 2 * 48 * 48 * engine.BYTES_PER_PIXEL["sr"])
+    net = _Nearest4()
+    r = Restorer(net, torch.device("cpu"), overlap=16)
+    y = r(x)
+    assert r.last.tile == 48 and r.last.backoffs == 0
+    assert max(max(c[-2:]) for c in net.calls) <= 48  # never the whole image
+    assert torch.allclose(y, whole, atol=1e-5)
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: None)  # unknown memory: whole image
+    assert engine.cpu_tile_for(x, "sr") is None
+
+
+def test_cpu_allocator_failure_counts_as_out_of_memory() -> None:
+    from vmambair_core.inference.tiling import is_out_of_memory
+
+    err = RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
+    assert is_out_of_memory(err)
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))

@@ -198,7 +198,8 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError)):
         return True
     message = str(error).lower()
-    return isinstance(error, RuntimeError) and ("out of memory" in message or "not enough memory" in message)
+    markers = ("out of memory", "not enough memory", "can't allocate memory")  # CUDA, MPS, CPU allocator
+    return isinstance(error, RuntimeError) and any(m in message for m in markers)
 
 
 def run_with_oom_backoff(
