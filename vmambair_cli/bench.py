@@ -95,7 +95,7 @@ def bench(
             progress=None if json_out else (lambda msg: err.print(f"[dim]… {msg}[/]")),
         )
 
-    report = run_guarded(body)
+    report = run_guarded(body, json_out=json_out)
     if json_out:
         typer.echo(json.dumps(report_to_dict(report), indent=2))
         return

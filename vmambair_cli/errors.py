@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -28,8 +29,17 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run_guarded(fn: Callable[[], T], debug: bool = False) -> T:
-    """Run a command body; map known errors to messages and exit codes (tracebacks only with --debug)."""
+def _json_error(message: str, code: int) -> None:
+    """With --json, scripts get a JSON document on stdout even when the command fails."""
+    typer.echo(json.dumps({"error": message, "exit_code": code}))
+
+
+def run_guarded(fn: Callable[[], T], debug: bool = False, json_out: bool = False) -> T:
+    """Run a command body; map known errors to messages and exit codes (tracebacks only with --debug).
+
+    With ``json_out`` the error is also printed as ``{"error": ..., "exit_code": ...}`` on stdout:
+    use it for the steps that run before the command's own JSON document is printed.
+    """
     try:
         return fn()
     except typer.Exit:
@@ -37,6 +47,8 @@ def run_guarded(fn: Callable[[], T], debug: bool = False) -> T:
     except VmambairError as exc:
         if debug or debug_enabled():
             raise
+        if json_out:
+            _json_error(str(exc), EXIT_ERROR)
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         _err.print("[yellow]Interrupted.[/]")
@@ -44,6 +56,8 @@ def run_guarded(fn: Callable[[], T], debug: bool = False) -> T:
     except (OSError, MemoryError) as exc:
         if debug or debug_enabled():
             raise
+        if json_out:
+            _json_error(f"{type(exc).__name__}: {exc}", EXIT_ERROR)
         raise fail(f"{type(exc).__name__}: {exc}") from None
 
 

@@ -154,7 +154,7 @@ def eval_cmd(
                 err.print(f"[yellow]{escape(plan.lpips_note)}[/]", soft_wrap=True)
         return plan
 
-    plan = run_guarded(prepare, debug)
+    plan = run_guarded(prepare, debug, json_out)
     off_note = "LPIPS off (--no-lpips)" if lpips is False else "LPIPS off: the paper reports none here (--lpips to add it)"
 
     def run() -> list[EvalResult]:
@@ -172,7 +172,7 @@ def eval_cmd(
                 ))
         return results
 
-    results = run_guarded(run, debug)
+    results = run_guarded(run, debug, json_out)
     if csv_path is not None:
         run_guarded(lambda: _write_csv(csv_path, results), debug)
     if json_out:

@@ -17,7 +17,7 @@ from .errors import run_guarded
 
 def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
     """Show torch version, devices, which scan backends can run and which `auto` picks, and the presets."""
-    data = run_guarded(collect_info)
+    data = run_guarded(collect_info, json_out=json_out)
     if json_out:
         typer.echo(json.dumps(data, indent=2))
         return

@@ -126,7 +126,7 @@ def restore_cmd(
                             tiles_per_batch=batch_tiles, tta=tta)
         return plan, restorer, origin
 
-    plan, restorer, origin = run_guarded(setup, debug)
+    plan, restorer, origin = run_guarded(setup, debug, json_out)
     settings = RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
     if not quiet and not json_out:
         err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({_dtype_name(restorer)}) "

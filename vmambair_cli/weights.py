@@ -33,7 +33,7 @@ def convert(
         raise fail(f"--output must end in .safetensors, got {output.name}", 2)
     if output.exists() and not overwrite:
         raise fail(f"{output} exists; pass --overwrite to replace it")
-    path, sha, key = run_guarded(lambda: convert_checkpoint(src, output, task, half=half))
+    path, sha, key = run_guarded(lambda: convert_checkpoint(src, output, task, half=half), json_out=json_out)
     if json_out:
         typer.echo(json.dumps({"path": str(path), "sha256": sha, "task": task, "source_key": key}))
         return
@@ -53,7 +53,7 @@ def list_weights(json_out: Annotated[bool, typer.Option("--json", help="Print on
                          "status": cache_status(task)})
         return rows
 
-    rows = run_guarded(collect)
+    rows = run_guarded(collect, json_out=json_out)
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return

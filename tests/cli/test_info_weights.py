@@ -55,3 +55,22 @@ def test_weights_list() -> None:
     r = runner.invoke(app, ["weights", "list", "--json"])
     assert r.exit_code == 0
     assert {row["task"] for row in json.loads(r.output)} == {"realsr", "sisr", "derain"}
+
+
+def test_json_mode_errors_are_json_on_stdout(tmp_path: Path, monkeypatch) -> None:
+    """Scripts using --json get a JSON error document, not only a message on stderr."""
+    reg = tmp_path / "registry.json"
+    reg.write_text(json.dumps({"version": 1, "defaults": {"realsr": None}}))
+    monkeypatch.setenv("VMAMBAIR_WEIGHTS_REGISTRY", str(reg))
+    img = tmp_path / "a.png"
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    r = runner.invoke(app, ["restore", str(img), "-o", str(tmp_path / "out"), "-t", "realsr", "--json"])
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["exit_code"] == 1 and "no default weights are published" in doc["error"]
+    r = runner.invoke(app, ["weights", "convert", str(tmp_path / "missing.pth"), "-o", str(tmp_path / "x.safetensors"),
+                            "--task", "realsr", "--json"])
+    assert r.exit_code == 1 and "not found" in json.loads(r.stdout)["error"]
