@@ -112,15 +112,14 @@ class OmniSelectiveScan(nn.Module):
         pooled = y.mean(dim=(2, 3))  # (B, C)
         if self.channel_mode == "mamba":
             seq = pooled.to(_compute_dtype(pooled)).view(b, 1, c)  # one channel, length C; scanned in fp32
-            merged = self._bidirectional_scan(seq)  # (B, 1, C)
-            out = merged.view(b, c, 1, 1)
+            out = self._bidirectional_scan(seq).view(b, c, 1, 1)
+            out_dtype = y.dtype
         else:
             seq = self.conv_cin(pooled.view(b, 1, c, 1)).squeeze(-1)  # (B, ci, C)
             merged = self._bidirectional_scan(seq)  # (B, ci, C), float32
             out = self.conv_cout(merged.unsqueeze(-1)).transpose(1, 2)  # (B, C, 1, 1)
-            seq_dtype = seq.dtype
-            return self.channel_norm(out).to(seq_dtype)
-        return self.channel_norm(out).to(y.dtype)
+            out_dtype = seq.dtype  # the authors cast back to conv_cin's output dtype
+        return self.channel_norm(out).to(out_dtype)
 
     def _bidirectional_scan(self, seq: Tensor) -> Tensor:
         """Scan (B, ci, C) forwards and backwards with per-direction params; sum in float32."""
