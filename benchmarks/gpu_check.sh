@@ -16,6 +16,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu_check_out}"
 mkdir -p "$OUT"
+# The device tool brings back at most 8 files from $OUT: keep the 7 results there (5 JSON, log.txt,
+# summary.md); small working files (env, step status, best tiles) live in WORK and are copied into
+# log.txt, whose "== steps ==" block lists each step's exit status and seconds.
+WORK="${WORK:-$(mktemp -d)}"
 MODE="gpu"
 [[ "${1:-}" == "--cpu-smoke" ]] && MODE="cpu"
 PY="${PYTHON:-python}"
@@ -28,7 +32,7 @@ run_step() {  # run_step NAME TIMEOUT_S CMD...  (stdout+stderr appended to the l
   timeout --kill-after=10 "$limit" "$@" >>"$OUT/log.txt" 2>&1
   local rc=$?
   log "end $name rc=$rc after $((SECONDS - t0))s"
-  echo "$name $rc $((SECONDS - t0))" >>"$OUT/steps.txt"
+  echo "$name $rc $((SECONDS - t0))" >>"$WORK/steps.txt"
   return 0
 }
 bench_json() {  # bench_json OUTFILE TIMEOUT_S ARGS...  (JSON on stdout -> file, progress/errors -> log)
@@ -39,10 +43,10 @@ bench_json() {  # bench_json OUTFILE TIMEOUT_S ARGS...  (JSON on stdout -> file,
   local rc=$?
   if [[ $rc -eq 0 ]]; then mv "$file.tmp" "$file"; else rm -f "$file.tmp"; fi
   log "end bench $(basename "$file") rc=$rc after $((SECONDS - t0))s"
-  echo "$(basename "$file") $rc $((SECONDS - t0))" >>"$OUT/steps.txt"
+  echo "$(basename "$file") $rc $((SECONDS - t0))" >>"$WORK/steps.txt"
 }
 
-: >"$OUT/steps.txt"
+: >"$WORK/steps.txt"
 {
   date -u +"%Y-%m-%d %H:%M:%S UTC"
   git rev-parse HEAD 2>/dev/null || true
@@ -51,8 +55,8 @@ bench_json() {  # bench_json OUTFILE TIMEOUT_S ARGS...  (JSON on stdout -> file,
   "$PY" -c "import triton; print('triton', triton.__version__)" 2>&1 || true
   "$PY" -c "import selective_scan_cuda; print('mamba-ssm selective_scan_cuda: importable')" 2>/dev/null \
     || echo "mamba-ssm selective_scan_cuda: not importable (baseline = copies + our own kernel)"
-} >"$OUT/env.txt" 2>&1
-cat "$OUT/env.txt" | tee -a "$OUT/log.txt"
+} >"$WORK/env.txt" 2>&1
+cat "$WORK/env.txt" | tee -a "$OUT/log.txt"
 
 if [[ "$MODE" == "gpu" ]]; then
   DEV=cuda
@@ -60,9 +64,9 @@ if [[ "$MODE" == "gpu" ]]; then
   "$PY" -c "import selective_scan_cuda" 2>/dev/null && BACKENDS="triton,mamba_ssm"
   run_step triton_check 130 "$PY" benchmarks/gpu_triton_check.py --device cuda --out "$OUT/triton_check.json"
   run_step omni_bench 120 "$PY" benchmarks/gpu_omni_bench.py --device cuda --out "$OUT/omni_bench.json" \
-    --tiles-out "$OUT/best_tiles.txt"
-  if [[ -s "$OUT/best_tiles.txt" ]]; then
-    export VMAMBAIR_TRITON_TILES="$(cat "$OUT/best_tiles.txt")"
+    --tiles-out "$WORK/best_tiles.txt"
+  if [[ -s "$WORK/best_tiles.txt" ]]; then
+    export VMAMBAIR_TRITON_TILES="$(cat "$WORK/best_tiles.txt")"
     log "whole-network runs use VMAMBAIR_TRITON_TILES=$VMAMBAIR_TRITON_TILES"
   fi
   bench_json "$OUT/bench_presets.json" 130 --device cuda --preset realsr,sisr,derain --sizes 64,128,256 \
@@ -75,7 +79,7 @@ else
   export TRITON_INTERPRET=1
   run_step triton_check 300 "$PY" benchmarks/gpu_triton_check.py --device cpu --out "$OUT/triton_check.json"
   run_step omni_bench 300 "$PY" benchmarks/gpu_omni_bench.py --device cpu --out "$OUT/omni_bench.json" \
-    --tiles-out "$OUT/best_tiles.txt"
+    --tiles-out "$WORK/best_tiles.txt"
   bench_json "$OUT/bench_presets.json" 300 --device cpu --preset realsr --sizes 8 --backend reference \
     --precision fp32 --repeats 1 --warmup 0
   bench_json "$OUT/bench_scaling.json" 300 --device cpu --preset realsr --sizes 8,16 --backend reference \
@@ -86,4 +90,4 @@ fi
 
 "$PY" benchmarks/summarize.py "$OUT" >"$OUT/summary.md" 2>>"$OUT/log.txt"
 log "summary written to $OUT/summary.md"
-cat "$OUT/steps.txt" | tee -a "$OUT/log.txt"
+{ echo "== steps =="; cat "$WORK/steps.txt"; echo "== end steps =="; } | tee -a "$OUT/log.txt"

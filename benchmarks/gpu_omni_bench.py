@@ -11,7 +11,7 @@
 3. The selective scan alone (384 sequences, N=16, L=4096 and 16384): our generic kernel vs mamba-ssm,
    the shapes of docs/performance.md's quoted H100 table.
 
-    python benchmarks/gpu_omni_bench.py --device cuda --out OUT/omni_bench.json --tiles-out OUT/best_tiles.txt
+    python benchmarks/gpu_omni_bench.py --device cuda --out OUT/omni_bench.json --tiles-out WORK/best_tiles.txt
     python benchmarks/gpu_omni_bench.py --device cpu --out /tmp/o.json    # interpreter smoke run, toy sizes
 """
 

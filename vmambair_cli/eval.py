@@ -29,7 +29,7 @@ from vmambair_core.evaluate import (
 )
 from vmambair_core.inference.engine import resolve_device
 from vmambair_core.metrics.lpips import LPIPS
-from vmambair_core.models import VmambaIRConfig, get_preset
+from vmambair_core.models import VmambaIRConfig
 
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
 from .options import BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PrecisionOpt, QuietOpt, TileOpt, TileOverlapOpt, WeightsOpt
@@ -49,9 +49,10 @@ class _Plan:
     lpips_note: str | None = None
 
 
-def _model_config(task: str) -> VmambaIRConfig:
-    """The network a task evaluates: its preset (the one seam tests replace with a tiny config)."""
-    return get_preset(task)
+def _model_config(task: str) -> str | VmambaIRConfig:
+    """What the task's network is built from: the task name, so ``load_model`` takes the preset or the
+    config a trained export carries (the one seam tests replace with a tiny config)."""
+    return task
 
 
 def _fmt(x: float | None, digits: int) -> str:

@@ -195,3 +195,16 @@ def test_usage_errors() -> None:
     assert r.exit_code == 1
     r = runner.invoke(app, ["eval", "--bench", "Set5", "--model", "nope"])
     assert r.exit_code == 2
+
+
+def test_trained_export_evaluates_by_task_name(data_dir: Path, tmp_path: Path) -> None:
+    """A `vmambair train` export of a smaller network needs no seam: its metadata rebuilds it."""
+    from vmambair_core.weights import network_metadata
+
+    cfg = tiny_config("sisr", dim=8, blocks=1)
+    w = write_safetensors(build_model(cfg).state_dict(), tmp_path / "mine.safetensors", network_metadata(cfg, "sisr"))
+    r = runner.invoke(app, ["eval", "--bench", "Set5", "--data-root", str(data_dir / "sr"), "--task", "sisr",
+                            "--weights", str(w), "--limit", "1", "--json", "--no-lpips"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["results"][0]["images_scored"] == 1 and doc["results"][0]["mean"]["psnr"] > 0

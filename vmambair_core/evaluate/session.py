@@ -136,11 +136,12 @@ def build_predictors(
     req: EvalRequest,
     sets: tuple[EvalSet, ...],
     *,
-    config_for: Callable[[str], VmambaIRConfig] = get_preset,
+    config_for: Callable[[str], str | VmambaIRConfig] = str,
 ) -> dict[str, Predictor]:
     """A predictor per set name; one network per distinct task, loaded before any image is scored.
 
-    ``config_for`` maps a task to the network configuration (the preset; tests pass tiny ones).
+    ``config_for`` maps a task to what ``load_model`` builds from: by default the task name itself (the
+    preset, or the config a ``vmambair train`` export carries); tests pass tiny configs.
     """
     out: dict[str, Predictor] = {}
     networks: dict[str, Predictor] = {}
