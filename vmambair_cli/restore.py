@@ -39,7 +39,7 @@ from vmambair_core.inference.restore import (
     prepare_output_dir,
     restore_files,
 )
-from vmambair_core.models import get_preset
+from vmambair_core.models import VmambaIRConfig, get_preset
 
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
 from .options import (
@@ -55,8 +55,12 @@ from .options import (
     WeightsOpt,
 )
 
-#: Task name -> network configuration. A seam for tests, which swap in small networks; users get the presets.
-_preset_config = get_preset
+#: Task name -> what the network is built from. A seam for tests, which swap in small networks.
+def _preset_config(task: str) -> str | VmambaIRConfig:
+    """What the network is built from: the task name (checked here, so an unknown task fails first), letting
+    ``load_model`` take the preset or the config a trained export carries. Tests replace this seam."""
+    get_preset(task)
+    return task
 
 _SHOWN = 10  # names listed before "and N more"
 

@@ -352,3 +352,16 @@ def test_hub_reference_from_prefilled_cache_offline(tmp_path: Path, data_dir: Pa
     assert _files(tmp_path / "out") == ["img0.png"]
     r = _run(img, "-o", tmp_path / "out2", "-t", "realsr", "-w", "someone/vmambair-tiny/other.safetensors")
     assert r.exit_code == 1 and "not in the local Hugging Face cache" in _one_line_error(r)
+
+
+def test_trained_export_restores_by_task_name(tmp_path: Path, data_dir: Path) -> None:
+    """No seam: a `vmambair train` export of a smaller network rebuilds from its own metadata."""
+    from vmambair_core.models import build_model, tiny_config
+    from vmambair_core.weights import network_metadata, write_safetensors
+
+    cfg = tiny_config("realsr", dim=8, blocks=1)
+    w = write_safetensors(build_model(cfg).state_dict(), tmp_path / "mine.safetensors", network_metadata(cfg, "realsr"))
+    (img,) = _images(tmp_path / "in", data_dir, ("0014.jpg",))
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", w, "--json")
+    assert r.exit_code == 0, r.output
+    assert _files(tmp_path / "out") == ["img0.png"]
