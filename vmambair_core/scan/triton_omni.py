@@ -31,7 +31,7 @@ from ..errors import InputError
 from .triton_scan import (
     SUPPORTED_DTYPES,
     ScanLaunchConfig,
-    _first_along_l,
+    _chunk_backward,
     _last_along_l,
     _linear_combine,
     _softplus,
@@ -196,24 +196,10 @@ def _omni_bwd_kernel(
         ct = tl.load(c_rows[:, None] + pix[None, :], mask=m_nl, other=0.0).to(tl.float32)
 
         h0 = tl.load(st_rows[:, None] + ci * d_state + offs_n[None, :], mask=mask_dn, other=0.0)
-        a = tl.exp2(dt[:, None, :] * a2[:, :, None])
-        dtu = dt * u
-        x = dtu[:, None, :] * bt[None, :, :]
-        a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
-        hs = a_cum * h0[:, :, None] + x_cum
-
-        a_next = tl.exp2(dt1[:, None, :] * a2[:, :, None])
-        src = ct[None, :, :] * dy[:, None, :]
-        a_rcum, g_part = tl.associative_scan((a_next, src), axis=2, combine_fn=_linear_combine, reverse=True)
-        gs = a_rcum * g_next[:, :, None] + g_part
-        g_next = _first_along_l(gs, BLOCK_L)
-
-        decay_in = hs - x
-        gb = tl.sum(gs * bt[None, :, :], axis=1)
+        hs, gs, g_next, dtu, gb, ddt, da = _chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L)
+        da_acc += da
         du = dt * gb + dskip[:, None] * dy
         dd_acc += tl.sum(dy * u, axis=1)
-        ddt = u * gb + tl.sum(gs * decay_in * a_nat[:, :, None], axis=1)
-        da_acc += tl.sum(gs * decay_in * dt[:, None, :], axis=2)
         ddt = tl.where(m_dl, ddt * _softplus_grad(z), 0.0)
         dbias_acc += tl.sum(ddt, axis=1)
         tl.atomic_add(dx_ptr + map_rows[:, None] + pix[None, :], du, mask=m_dl, sem="relaxed")

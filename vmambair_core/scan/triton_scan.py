@@ -79,6 +79,31 @@ def _first_along_l(t, BLOCK_L: tl.constexpr):
 
 
 @triton.jit
+def _chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L: tl.constexpr):
+    """One chunk of the backward pass, shared by the generic and the fused omni kernels.
+
+    Recomputes the chunk's states hs from the stored entry state h0, then scans the adjoint
+    g_t = a_{t+1} g_{t+1} + C_t dy_t from the chunk's end (g_next: the adjoint after the chunk).
+    Returns (hs, gs, adjoint entering the chunk, dt*u, gb = sum_n g*B, the scan part of d(dt)
+    before softplus, this chunk's dA contribution).
+    """
+    a = tl.exp2(dt[:, None, :] * a2[:, :, None])
+    dtu = dt * u
+    x = dtu[:, None, :] * bt[None, :, :]
+    a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
+    hs = a_cum * h0[:, :, None] + x_cum
+    a_next = tl.exp2(dt1[:, None, :] * a2[:, :, None])
+    src = ct[None, :, :] * dy[:, None, :]
+    a_rcum, g_part = tl.associative_scan((a_next, src), axis=2, combine_fn=_linear_combine, reverse=True)
+    gs = a_rcum * g_next[:, :, None] + g_part
+    decay_in = hs - x  # a_t * h_{t-1}
+    gb = tl.sum(gs * bt[None, :, :], axis=1)
+    ddt = u * gb + tl.sum(gs * decay_in * a_nat[:, :, None], axis=1)
+    da = tl.sum(gs * decay_in * dt[:, None, :], axis=2)
+    return hs, gs, _first_along_l(gs, BLOCK_L), dtu, gb, ddt, da
+
+
+@triton.jit
 def _selective_scan_fwd_kernel(
     u_ptr, dt_ptr, a_ptr, b_ptr, c_ptr, d_ptr, bias_ptr, y_ptr, state_ptr,
     n_groups, d_per_group, length, d_state, n_chunks,
@@ -210,29 +235,13 @@ def _selective_scan_bwd_kernel(
         bt = tl.load(b_rows[:, None] + t[None, :] * sb_l, mask=m_nl, other=0.0).to(tl.float32)
         ct = tl.load(c_rows[:, None] + t[None, :] * sc_l, mask=m_nl, other=0.0).to(tl.float32)
 
-        # Recompute this chunk's states from the stored entry state.
         h0 = tl.load(st_rows[:, None] + ci * d_state + offs_n[None, :], mask=mask_dn, other=0.0)
-        a = tl.exp2(dt[:, None, :] * a2[:, :, None])
-        dtu = dt * u
-        x = dtu[:, None, :] * bt[None, :, :]
-        a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
-        hs = a_cum * h0[:, :, None] + x_cum
-
-        # Adjoint: g_t = a_{t+1} g_{t+1} + C_t dy_t, scanned from the chunk's end.
-        a_next = tl.exp2(dt1[:, None, :] * a2[:, :, None])
-        src = ct[None, :, :] * dy[:, None, :]
-        a_rcum, g_part = tl.associative_scan((a_next, src), axis=2, combine_fn=_linear_combine, reverse=True)
-        gs = a_rcum * g_next[:, :, None] + g_part
-        g_next = _first_along_l(gs, BLOCK_L)
-
-        decay_in = hs - x  # a_t * h_{t-1}
-        gb = tl.sum(gs * bt[None, :, :], axis=1)
+        hs, gs, g_next, dtu, gb, ddt, da = _chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L)
+        da_acc += da
         du = dt * gb
         if HAS_D:
             du = du + dskip[:, None] * dy
             dd_acc += tl.sum(dy * u, axis=1)
-        ddt = u * gb + tl.sum(gs * decay_in * a_nat[:, :, None], axis=1)
-        da_acc += tl.sum(gs * decay_in * dt[:, None, :], axis=2)
         if SOFTPLUS:
             ddt = ddt * _softplus_grad(z)
         ddt = tl.where(m_dl, ddt, 0.0)
