@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vmambair_core.bench import BenchReport, resolve_device, run_bench
+from vmambair_core.bench import BenchReport, run_bench
+from vmambair_core.inference import resolve_device
 from vmambair_core.errors import ConfigError
 
 from .errors import run_guarded

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from .errors import BackendUnavailableError, ConfigError
 from .models import VmambaIR, VmambaIRConfig, get_preset
+from .inference.engine import resolve_device
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 MODES: tuple[str, ...] = ("forward", "train")
@@ -271,21 +272,6 @@ class BenchReport:
     notes: tuple[str, ...] = field(default=())
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; an explicit unavailable device is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailableError("--device cuda was asked for but torch sees no CUDA GPU")
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"bench runs on cpu or cuda, got {name!r}")
-    return dev
-
-
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
@@ -465,6 +451,6 @@ def scaling_fits(results: Sequence[BenchResult]) -> tuple[ScalingFit, ...]:
 
 __all__ = [
     "FLOP_CONVENTION", "MODES", "PRECISIONS", "BenchReport", "BenchResult", "MacCount", "ScalingFit",
-    "bench_case", "count_macs", "fit_exponent", "peak_memory_mib", "resolve_device", "run_bench", "scan_cost",
+    "bench_case", "count_macs", "fit_exponent", "peak_memory_mib", "run_bench", "scan_cost",
     "scaling_fits", "time_runs", "unfused_planar_scan", "validate_request",
 ]
