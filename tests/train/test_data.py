@@ -22,7 +22,6 @@ from vmambair_core.train.data import (
     dihedral,
     discover_dataset,
     make_loader,
-    pair_key,
     sample_rng,
 )
 
@@ -49,10 +48,40 @@ def test_discovers_the_shared_layouts(data_dir: Path) -> None:
     assert not t91.paired and len(t91) == 91 and all(p.suffix == ".bmp" for p in t91.gt)
 
 
-def test_pair_key() -> None:
-    assert pair_key("babyx4", 4) == pair_key("baby", 4) == "baby"
-    assert pair_key("img_001_SRF_4_LR", 4) == pair_key("img_001_SRF_4_HR", 4) == "img_001_srf_4"
-    assert pair_key("norain-1", 1) == "norain-1"
+def test_jorder_rain_norain_names_pair_for_training(tmp_path: Path) -> None:
+    """JORDER originals (rain/rain-001 + norain/norain-001) pair exactly as eval pairs them (issue 9.3)."""
+    img = np.zeros((8, 8, 3), np.uint8)
+    for i in (1, 2, 10):
+        _write(tmp_path / "rain" / f"rain-{i:03d}.png", img)
+        _write(tmp_path / "norain" / f"norain-{i:03d}.png", img)
+    layout = discover_dataset(tmp_path, scale=1)
+    assert [(a.name, b.name) for a, b in zip(layout.lq, layout.gt)] == [  # type: ignore[arg-type]
+        ("rain-001.png", "norain-001.png"), ("rain-002.png", "norain-002.png"), ("rain-010.png", "norain-010.png")]
+
+
+def test_identical_names_with_tokens_pair_for_training(tmp_path: Path) -> None:
+    img = np.zeros((8, 8, 3), np.uint8)
+    for name in ("img_001_SRF_4_HR.png", "img_002_SRF_4_HR.png"):
+        _write(tmp_path / "LQ" / name, img)
+        _write(tmp_path / "HR" / name, img)
+    layout = discover_dataset(tmp_path, scale=4)
+    assert [(a.name, b.name) for a, b in zip(layout.lq, layout.gt)] == [  # type: ignore[arg-type]
+        ("img_001_SRF_4_HR.png", "img_001_SRF_4_HR.png"), ("img_002_SRF_4_HR.png", "img_002_SRF_4_HR.png")]
+
+
+def test_images_beside_a_gt_folder_are_refused_naming_both(tmp_path: Path) -> None:
+    """HR/ (91 images) plus 200 loose ones used to train on 91 without a word (issue 9.3)."""
+    for i in range(91):
+        (tmp_path / "HR").mkdir(exist_ok=True)
+        (tmp_path / "HR" / f"t{i}.bmp").write_bytes(b"")
+    for i in range(200):
+        (tmp_path / f"{100000 + i}.png").write_bytes(b"")
+    with pytest.raises(InputError, match=r"91 images in HR/ and 200 more beside it \(100000\.png, .* and 188 more\); "
+                       r"move them all into HR/"):
+        discover_dataset(tmp_path, scale=4)
+    (tmp_path / "LR").mkdir()
+    with pytest.raises(InputError, match=r"a paired folder keeps images only in LR/ and HR/"):
+        discover_dataset(tmp_path, scale=4)
 
 
 def test_empty_and_mismatched_folders_are_input_errors(tmp_path: Path) -> None:

@@ -276,6 +276,8 @@ _FORMATS: dict[str, _Format] = {
     ".tiff": _Format(".tiff", (8, 16), alpha=True, grey=True),
     ".bmp": _Format(".bmp", (8,), alpha=False, grey=True),
 }
+#: File extensions vmambair reads and writes (lower case, with the dot); the one list every folder scan uses.
+IMAGE_EXTENSIONS: tuple[str, ...] = tuple(_FORMATS)
 
 
 def write_image(

@@ -17,7 +17,7 @@ from vmambair_core.evaluate.benchmarks import (
     locate_benchmark,
     resolve_data_root,
 )
-from vmambair_core.evaluate.pairing import ImagePair, Pairing, pair_images
+from vmambair_core.data.pairing import ImagePair, Pairing, pair_images
 from vmambair_core.evaluate.predictors import (
     BicubicPredictor,
     IdentityPredictor,

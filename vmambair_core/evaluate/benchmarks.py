@@ -2,7 +2,7 @@
 
 A :class:`Benchmark` is a frozen description (task, scale, image count, accepted folder layouts, metric
 convention); :func:`load_benchmark` finds one under a data root, pairs its files by name
-(:mod:`.pairing`) and refuses a missing or incomplete set with the names expected and found.
+(:mod:`vmambair_core.data.pairing`, shared with training) and refuses a missing or incomplete set with the names expected and found.
 
 Conventions (``shared/notes/ecosystem.md`` §4):
 
@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from vmambair_core.errors import ConfigError, InputError
-from vmambair_core.evaluate.pairing import ImagePair, gt_images, list_images, natural_key, pair_images
+from vmambair_core.data.pairing import ImagePair, Pairing, gt_pairs, list_images, name_list, pair_images
 from vmambair_core.metrics.color import Y_MODES, YMode
 from vmambair_core.metrics.psnr_ssim import CHANNELS, Channel
+from vmambair_core.tasks import Task
 
 __all__ = [
     "BENCHMARKS",
     "ENV_DATA_ROOT",
-    "BenchTask",
     "Benchmark",
     "EvalSet",
     "FolderLayout",
@@ -45,7 +45,6 @@ __all__ = [
     "resolve_data_root",
 ]
 
-BenchTask = Literal["sisr", "realsr", "derain"]
 Degradation = Literal["bicubic", "given"]
 LqSource = Literal["hr", "files"]
 LQ_SOURCES: tuple[str, ...] = get_args(LqSource)
@@ -54,7 +53,6 @@ ENV_DATA_ROOT = "VMAMBAIR_DATA_ROOT"
 # Sub-folders of a data root that may hold the set folders (``../shared/data`` has sr/ and derain/,
 # Restormer's tree has Datasets/test/).
 _GROUPS = ("", "sr", "derain", "real_sr", "realsr", "benchmark", "test", "Datasets/test")
-_SHOW = 12  # names listed in an error before "... and N more"
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,7 @@ class Benchmark:
     """
 
     name: str
-    task: BenchTask
+    task: Task
     scale: int
     counts: tuple[int, ...]
     degradation: Degradation
@@ -247,7 +245,7 @@ class EvalSet:
     """
 
     name: str
-    task: BenchTask | None
+    task: Task | None
     scale: int
     pairs: tuple[ImagePair, ...]
     convention: MetricConvention
@@ -271,11 +269,6 @@ class EvalSet:
 
     def with_convention(self, convention: MetricConvention) -> EvalSet:
         return replace(self, convention=convention)
-
-
-def _names(items: list[str] | tuple[str, ...]) -> str:
-    shown = ", ".join(items[:_SHOW])
-    return shown + (f" ... and {len(items) - _SHOW} more" if len(items) > _SHOW else "")
 
 
 def _choose_layout(bench: Benchmark, folder: Path, lq_source: LqSource) -> FolderLayout:
@@ -313,39 +306,32 @@ def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | 
     layout = _choose_layout(bench, folder, source)
     gt_dir = folder / layout.gt
     if source == "hr":
-        gts = gt_images(gt_dir, layout.gt_pattern)
-        pairs = tuple(ImagePair(k, gts[k], None) for k in sorted(gts, key=natural_key))
-        gt_only: tuple[str, ...] = ()
-        lq_only: tuple[str, ...] = ()
+        pairing = Pairing(gt_pairs(gt_dir, layout.gt_pattern), (), ())
     else:
         pairing = pair_images(folder / layout.lq, gt_dir, lq_pattern=layout.lq_pattern,  # type: ignore[operator]
-                              gt_pattern=layout.gt_pattern)
-        pairs, gt_only, lq_only = pairing.pairs, pairing.gt_only, pairing.lq_only
-    _check_complete(bench, folder, layout.describe(source == "files"), pairs, gt_only, lq_only)
+                              gt_pattern=layout.gt_pattern, scale=bench.scale)
+    _check_complete(bench, folder, layout.describe(source == "files"), pairing)
     return EvalSet(
-        name=bench.name, task=bench.task, scale=bench.scale, pairs=pairs, convention=bench.convention,
+        name=bench.name, task=bench.task, scale=bench.scale, pairs=pairing.pairs, convention=bench.convention,
         lq_from_gt=source == "hr", location=folder, layout=layout.describe(source == "files"), benchmark=bench,
     )
 
 
-def _check_complete(bench: Benchmark, folder: Path, layout: str, pairs: tuple[ImagePair, ...],
-                    gt_only: tuple[str, ...], lq_only: tuple[str, ...]) -> None:
+def _check_complete(bench: Benchmark, folder: Path, layout: str, pairing: Pairing) -> None:
     problems = []
+    pairs = pairing.pairs
     found = [p.key for p in pairs]
     if bench.names is not None:
         missing = [n for n in bench.names if n not in set(found)]
         extra = [k for k in found if k not in set(bench.names)]
         if missing:
-            problems.append(f"missing: {_names(missing)}")
+            problems.append(f"missing: {name_list(missing)}")
         if extra:
-            problems.append(f"not part of the set: {_names(extra)}")
-    if gt_only:
-        problems.append(f"GT without LQ: {_names(gt_only)}")
-    if lq_only:
-        problems.append(f"LQ without GT: {_names(lq_only)}")
+            problems.append(f"not part of the set: {name_list(extra)}")
+    problems += pairing.problems()
     if len(pairs) not in bench.counts or problems:
         want = " or ".join(map(str, bench.counts))
-        detail = "; ".join(problems) or f"found: {_names(found)}"
+        detail = "; ".join(problems) or f"found: {name_list(found)}"
         raise InputError(
             f"{bench.name} at {folder} ({layout}) is incomplete: expected {want} images, found {len(pairs)} "
             f"complete pairs; {detail}."
@@ -353,24 +339,15 @@ def _check_complete(bench: Benchmark, folder: Path, layout: str, pairs: tuple[Im
 
 
 def custom_set(gt_dir: Path, lq_dir: Path | None, *, scale: int, convention: MetricConvention,
-               task: BenchTask | None = None) -> EvalSet:
+               task: Task | None = None) -> EvalSet:
     """A user's own pair of folders (``--lq``/``--gt``), or GT only (LR made by MATLAB bicubic 1/scale)."""
     for d in (gt_dir, lq_dir):
         if d is not None and not d.is_dir():
             raise InputError(f"{d} is not a folder")
     if lq_dir is None:
-        gts = gt_images(gt_dir)
-        pairs = tuple(ImagePair(k, gts[k], None) for k in sorted(gts, key=natural_key))
+        pairs = gt_pairs(gt_dir)
     else:
-        pairing = pair_images(lq_dir, gt_dir)
-        problems = []
-        if pairing.gt_only:
-            problems.append(f"GT without LQ: {_names(pairing.gt_only)}")
-        if pairing.lq_only:
-            problems.append(f"LQ without GT: {_names(pairing.lq_only)}")
-        if problems:
-            raise InputError(f"--lq {lq_dir} and --gt {gt_dir} do not pair up by name; " + "; ".join(problems))
-        pairs = pairing.pairs
+        pairs = pair_images(lq_dir, gt_dir, scale=scale).complete(f"--lq {lq_dir} and --gt {gt_dir}")
     if not pairs:
         raise InputError(f"no images in {gt_dir}")
     if lq_dir is None:

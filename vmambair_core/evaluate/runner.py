@@ -26,7 +26,7 @@ from vmambair_core.data.io import read_image, write_image
 from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.errors import CheckpointError, ConfigError, InputError, VmambairError, WeightsNotFoundError
 from vmambair_core.evaluate.benchmarks import EvalSet, MetricConvention
-from vmambair_core.evaluate.pairing import ImagePair
+from vmambair_core.data.pairing import ImagePair
 from vmambair_core.evaluate.predictors import Predictor
 from vmambair_core.evaluate.published import PublishedScore, published_for
 from vmambair_core.metrics.color import to_uint8

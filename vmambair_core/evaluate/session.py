@@ -16,7 +16,6 @@ from vmambair_core.errors import ConfigError, InputError
 from vmambair_core.evaluate.benchmarks import (
     DERAIN_CONVENTION,
     SR_CONVENTION,
-    BenchTask,
     EvalSet,
     LqSource,
     MetricConvention,
@@ -29,6 +28,7 @@ from vmambair_core.evaluate.predictors import BicubicPredictor, IdentityPredicto
 from vmambair_core.metrics.color import YMode
 from vmambair_core.metrics.psnr_ssim import Channel
 from vmambair_core.models import PRESET_NAMES, VmambaIRConfig, get_preset
+from vmambair_core.tasks import Task
 
 __all__ = ["MODELS", "EvalRequest", "ModelKind", "build_sets", "build_predictors", "lpips_wanted"]
 
@@ -86,7 +86,7 @@ class EvalRequest:
         )
 
 
-def _custom_scale(req: EvalRequest) -> tuple[int, BenchTask | None]:
+def _custom_scale(req: EvalRequest) -> tuple[int, Task | None]:
     if req.model == "bicubic":
         return 4, req.task if req.task in ("sisr", "realsr") else None  # type: ignore[return-value]
     if req.model == "identity":

@@ -29,14 +29,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..data.io import DEFAULT_MAX_PIXELS, read_image, resize_alpha, write_image
+from ..data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image, resize_alpha, write_image
 from ..errors import ConfigError, InputError, VmambairError
 from ..models import VmambaIR, VmambaIRConfig
 from .engine import Restorer
 from .tiling import DeviceMemoryError
-
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
-"""Files with these extensions (any case) are taken from input folders; they are also the output formats."""
 
 Status = Literal["ok", "skipped", "failed"]
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 from ..errors import ConfigError
-
-PresetName = Literal["realsr", "sisr", "derain"]
-PRESET_NAMES: tuple[str, ...] = get_args(PresetName)
+from ..tasks import TASKS as PRESET_NAMES
+from ..tasks import Task as PresetName
 
 ChannelScan = Literal["mamba", "conv"]
 """``mamba``: realsr's 1-channel scan with Mamba (S4D) init; ``conv``: sisr/derain's 1->k->1 conv-wrapped scan."""

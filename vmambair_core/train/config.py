@@ -26,12 +26,11 @@ from vmambair_core.data.degradations import DegradationConfig
 from vmambair_core.data.rain import RainConfig
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import VmambaIRConfig, get_preset, tiny_config
+from vmambair_core.tasks import TASKS, Task
 from vmambair_core.train.losses import PERCEPTUAL_LAYER_WEIGHTS
 from vmambair_core.train.overrides import apply_overrides, flatten_keys, merge_nested, nest_dotted
 
-Task = Literal["sisr", "realsr", "derain"]
 Stage = Literal["l1", "gan"]
-TASKS: tuple[str, ...] = get_args(Task)
 STAGES: dict[str, tuple[str, ...]] = {"sisr": ("l1", "gan"), "realsr": ("l1", "gan"), "derain": ("l1",)}
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 

@@ -2,12 +2,17 @@
 
 Layouts (``discover_dataset``): a folder with an LQ and a GT sub-folder (``lq``/``gt``,
 ``input``/``target``, ``rain``/``norain``, ``LR*``/``HR``) is **paired**, files matched by name
-(``baby.png`` ~ ``babyx4.png``, ``img_001_SRF_4_HR`` ~ ``img_001_SRF_4_LR``); a folder holding
+exactly as ``eval`` matches them (:mod:`vmambair_core.data.pairing`: identical names, ``baby`` ~
+``babyx4``, ``img_001_SRF_4_HR`` ~ ``img_001_SRF_4_LR``, ``rain-001`` ~ ``norain-001``); a folder holding
 only GT images (directly or in a GT sub-folder) is **HR-only** and the LQ side is made on the fly:
 
 * sisr: MATLAB bicubic x1/4 (``data.resize.imresize``) of the uint8 HR crop, in the workers;
 * realsr: the Real-ESRGAN pipeline, batched on the training device (``train.batches``);
 * derain: synthetic rain streaks, batched on the device (an approximation; see ``data.rain``).
+
+Images both in a GT sub-folder and directly beside it (``HR/`` with 91 images plus 200 loose ones)
+are refused, naming both places: training on either part alone would drop images without a word,
+and merging them silently could double-count copies; moving files is the user's one-line fix.
 
 Determinism: the sample at global position ``p`` (iteration t, rank r, slot k of the global
 batch) depends on ``(seed, p)`` only: which image (a per-epoch permutation seeded by
@@ -17,7 +22,6 @@ workers or processes, and resuming at iteration t needs nothing but t.
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,11 +33,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from vmambair_core.data.io import read_image
+from vmambair_core.data.io import IMAGE_EXTENSIONS, read_image
+from vmambair_core.data.pairing import list_images, name_list, pair_images
 from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.errors import ConfigError, InputError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LQ_DIRS = ("lq", "input", "rain", "lr", "lr_bicubic_x4", "lr_bicubic", "lr_x4")
 GT_DIRS = ("gt", "target", "norain", "hr", "clean")
 #: LQ rows/columns kept around a bicubic crop so its inside equals the whole-image resize.
@@ -63,43 +67,11 @@ class DatasetLayout:
         return f"{len(self.gt)} images, {kind}, in {self.root}"
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
 def _subdir(root: Path, names: tuple[str, ...]) -> Path | None:
     found = [d for d in sorted(root.iterdir()) if d.is_dir() and d.name.lower() in names]
     if len(found) > 1:
         raise InputError(f"{root}: ambiguous sub-folders {[d.name for d in found]}; keep one of them")
     return found[0] if found else None
-
-
-def pair_key(stem: str, scale: int) -> str:
-    """Name shared by an LQ/GT pair: lower case without ``_HR``/``_LR``/``_LQ``/``_GT`` or ``x4`` tails."""
-    key = stem.lower()
-    key = re.sub(r"[_-]?(hr|lr|lq|gt)$", "", key)
-    return re.sub(rf"[_-]?x{scale}$", "", key) if scale > 1 else key
-
-
-def _match(gt: list[Path], lq: list[Path], scale: int, root: Path) -> tuple[list[Path], list[Path]]:
-    def index(files: list[Path], side: str) -> dict[str, Path]:
-        out: dict[str, Path] = {}
-        for f in files:
-            key = pair_key(f.stem, scale)
-            if key in out:
-                raise InputError(f"{root}: {out[key].name} and {f.name} ({side}) map to the same pair name {key!r}")
-            out[key] = f
-        return out
-
-    gi, li = index(gt, "GT"), index(lq, "LQ")
-    lonely_gt, lonely_lq = sorted(set(gi) - set(li)), sorted(set(li) - set(gi))
-    if lonely_gt or lonely_lq:
-        raise InputError(
-            f"{root}: LQ and GT files do not pair up by name: GT without LQ {[gi[k].name for k in lonely_gt[:5]]}, "
-            f"LQ without GT {[li[k].name for k in lonely_lq[:5]]} ({len(lonely_gt)} + {len(lonely_lq)} in all)"
-        )
-    keys = sorted(gi)
-    return [gi[k] for k in keys], [li[k] for k in keys]
 
 
 def discover_dataset(root: str | Path, *, scale: int) -> DatasetLayout:
@@ -110,7 +82,17 @@ def discover_dataset(root: str | Path, *, scale: int) -> DatasetLayout:
     gt_dir, lq_dir = _subdir(folder, GT_DIRS), _subdir(folder, LQ_DIRS)
     if lq_dir is not None and gt_dir is None:
         raise InputError(f"{folder}: found LQ images in {lq_dir.name}/ but no GT folder (one of {', '.join(GT_DIRS)})")
-    gt = _images(gt_dir or folder)
+    if gt_dir is not None and (loose := list_images(folder)):
+        fix = (
+            f"a paired folder keeps images only in {lq_dir.name}/ and {gt_dir.name}/: move the loose ones out"
+            if lq_dir is not None
+            else f"move them all into {gt_dir.name}/ to train on every one, or move the loose ones out"
+        )
+        raise InputError(
+            f"{folder}: {len(list_images(gt_dir))} images in {gt_dir.name}/ and {len(loose)} more beside it "
+            f"({name_list([p.name for p in loose])}); {fix}"
+        )
+    gt = list_images(gt_dir or folder)
     if not gt:
         raise InputError(
             f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found"
@@ -118,9 +100,8 @@ def discover_dataset(root: str | Path, *, scale: int) -> DatasetLayout:
         )
     if lq_dir is None:
         return DatasetLayout(folder, tuple(gt), None)
-    lq = _images(lq_dir)
-    gt, lq = _match(gt, lq, scale, folder)
-    return DatasetLayout(folder, tuple(gt), tuple(lq))
+    pairs = pair_images(lq_dir, gt_dir, scale=scale).complete(f"{folder}: {lq_dir.name}/ and {gt_dir.name}/")
+    return DatasetLayout(folder, tuple(p.gt for p in pairs), tuple(p.lq for p in pairs if p.lq is not None))
 
 
 # --------------------------------------------------------------------------- per-sample randomness
