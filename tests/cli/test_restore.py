@@ -348,10 +348,23 @@ def test_hub_reference_from_prefilled_cache_offline(tmp_path: Path, data_dir: Pa
     hub_cache.add("someone/vmambair-tiny", "realsr.safetensors", w)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", "someone/vmambair-tiny/realsr.safetensors", "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["weights"].startswith("someone/vmambair-tiny/realsr.safetensors [hub]")
+    assert json.loads(r.stdout)["weights"].startswith("hf://someone/vmambair-tiny/realsr.safetensors [hub]")
     assert _files(tmp_path / "out") == ["img0.png"]
     r = _run(img, "-o", tmp_path / "out2", "-t", "realsr", "-w", "someone/vmambair-tiny/other.safetensors")
     assert r.exit_code == 1 and "not in the local Hugging Face cache" in _one_line_error(r)
+
+
+def test_missing_weights_path_is_file_not_found(
+    tmp_path: Path, data_dir: Path, hub_cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9.4: a typo in a local path was a Hub request and an HFValidationError traceback."""
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    monkeypatch.chdir(tmp_path)
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", "./checkpoints/net_g_1000.pth")
+    assert r.exit_code == 1 and _one_line_error(r) == "Error: file not found: checkpoints/net_g_1000.pth"
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", "hf://not a/valid/w.pth")
+    assert r.exit_code == 1 and "not a valid Hub name" in _one_line_error(r)
+    assert not (tmp_path / "out").exists()
 
 
 def test_trained_export_restores_by_task_name(tmp_path: Path, data_dir: Path) -> None:

@@ -102,3 +102,110 @@ def test_trained_export_rebuilds_its_own_config(tmp_path: Path) -> None:
         assert torch.equal(loaded(x), net(x))
     with pytest.raises(CheckpointError, match="holds 'sisr' weights"):
         load_model("derain", p)
+
+
+# --------------------------------------------------------------------------- issue 9.4: paths vs Hub files
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder holding only ``runs/`` (a folder a user trained into)."""
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("./checkpoints/net_g_1000.pth", "path"),  # starts with .
+        ("/abs/w.safetensors", "path"),  # starts with /
+        ("~/w.pth", "path"),  # starts with ~
+        ("net_g_1000.pth/x/y", "path"),  # extension in the first part
+        ("model.safetensors", "path"),
+        ("runs/sisr/model.safetensors", "path"),  # first folder exists here
+        ("checkpoints/net_g.pth", "path"),  # two parts cannot be OWNER/REPO/FILE
+        ("org/repo/w.safetensors", "hub"),
+        ("org/repo/sub/w.safetensors@v1", "hub"),
+        ("hf://runs/sisr/model.safetensors", "hub"),  # explicit form wins over an existing folder
+        ("sisr-lite", "name"),
+        ("sisr-v1.2", "name"),  # ".2" is no file extension
+    ],
+)
+def test_classify_spec(in_tmp: Path, spec: str, kind: str) -> None:
+    from vmambair_core.weights.hub import HubRef
+    from vmambair_core.weights.spec import classify_spec
+
+    got = classify_spec(spec)
+    assert {Path: "path", HubRef: "hub", str: "name"}[type(got) if type(got) in (HubRef, str) else Path] == kind
+
+
+@pytest.mark.parametrize(
+    "spec", ["./checkpoints/net_g_1000.pth", "runs/sisr/model.safetensors", "model.safetensors", "a/b.pth", "~/nope.pth"]
+)
+def test_missing_local_file_is_file_not_found_without_hub(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    import huggingface_hub
+
+    def no_hub(*a: object, **k: object) -> None:
+        raise AssertionError("a path must never reach the Hub")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_hub)
+    with pytest.raises(WeightsNotFoundError, match=r"^file not found: ") as err:
+        resolve_weights("sisr", spec)
+    assert str(err.value) == f"file not found: {Path(spec).expanduser()}"
+
+
+def test_hub_short_and_explicit_forms(hub_cache, in_tmp: Path, realsr_file: Path) -> None:
+    out, sha, _ = convert_checkpoint(realsr_file, in_tmp / "realsr.safetensors", "realsr")
+    hub_cache.add("runs/realsr", "realsr.safetensors", out)
+    hub_cache.add("vmambair/realsr", "realsr.safetensors", out)
+    assert resolve_weights("realsr", "vmambair/realsr/realsr.safetensors").origin == "hub"
+    r = resolve_weights("realsr", "hf://runs/realsr/realsr.safetensors")
+    assert (r.origin, r.description, sha256_of(r.path)) == ("hub", "hf://runs/realsr/realsr.safetensors", sha)
+    with pytest.raises(WeightsNotFoundError, match="^file not found: runs/realsr/realsr.safetensors$"):
+        resolve_weights("realsr", "runs/realsr/realsr.safetensors")  # ./runs exists: a local path
+
+
+def _http_errors() -> list[BaseException]:
+    import httpx2
+    from huggingface_hub import errors as hf
+
+    resp = httpx2.Response(401, request=httpx2.Request("GET", "https://huggingface.co/x"))
+    return [
+        hf.GatedRepoError("Access restricted.\nRequest id: 1", response=resp),
+        hf.RepositoryNotFoundError("404 repo\nRequest id: 2", response=resp),
+        hf.RevisionNotFoundError("404 rev\nRequest id: 3", response=resp),
+        hf.RemoteEntryNotFoundError("404 entry\nRequest id: 4", response=resp),
+        hf.DisabledRepoError("403 disabled\nRequest id: 5", response=resp),
+        hf.HfHubHTTPError("500 Server Error\nRequest id: 6", response=resp),
+        hf.LocalEntryNotFoundError("not cached\nmore"),
+        hf.OfflineModeIsEnabled("offline\nmore"),
+        hf.HFValidationError("Repo id must use alphanumeric chars\nmore"),
+        httpx2.ConnectError("connection refused\nmore"),
+        PermissionError(13, "Permission denied", "/cache/x"),
+    ]
+
+
+@pytest.mark.parametrize("exc", _http_errors(), ids=lambda e: type(e).__name__)
+def test_every_hub_exception_is_one_line_with_a_hint(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    import huggingface_hub
+
+    def raise_it(*a: object, **k: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", raise_it)
+    with pytest.raises(WeightsNotFoundError) as err:
+        resolve_weights("realsr", "org/repo/w.safetensors@v2")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("hf://org/repo/w.safetensors@v2: ")
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert any(h in msg for h in ("log in", "cache", "connection", "offline", "drop @REVISION", "check the path",
+                                  "use other weights", "hf://OWNER/REPO/FILE")), msg
+
+
+def test_invalid_repo_name_offline_is_one_line(hub_cache, in_tmp: Path) -> None:
+    """The real huggingface_hub (no stub): an impossible repo id is refused in one line, no traceback."""
+    with pytest.raises(WeightsNotFoundError, match=r"^hf://bad\.\.name/repo/w\.pth: not a valid Hub name"):
+        resolve_weights("realsr", "hf://bad..name/repo/w.pth")

@@ -42,7 +42,7 @@ def load_resolved(
         loaded, origin = weights, weights.source
     else:
         name = task.name if isinstance(task, VmambaIRConfig) else get_preset(task).name
-        resolved = resolve_weights(name, None if weights is None else str(weights))
+        resolved = resolve_weights(name, weights)
         loaded = read_weights(resolved.path)
         note = " (SHA-256 verified)" if resolved.sha256_verified else ""
         origin = f"{resolved.description} [{resolved.origin}]{note}"
@@ -62,7 +62,8 @@ def load_model(
 
     ``task``: a preset name (the network is the preset's, or the config a ``vmambair train`` export
     carries in its metadata) or an explicit ``VmambaIRConfig``. ``weights``: a local
-    ``.safetensors``/``.pth`` path, a Hub reference ``OWNER/REPO/FILE[@REV]``, an already read
+    ``.safetensors``/``.pth`` path, a Hub file ``hf://OWNER/REPO/FILE[@REV]`` (``hf://`` may be left out where
+    the value cannot be a local path: see :mod:`.spec`), an already read
     ``LoadedWeights``, or None for the task's published default (registry, SHA-256 checked).
     """
     return load_resolved(task, weights, device=device, scan_backend=scan_backend)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +10,9 @@ from ..errors import CheckpointError, WeightsNotFoundError
 from ..models import VmambaIRConfig, get_preset
 from .detect import check_state_dict
 from .formats import META_PRESET, META_TASK, read_weights, write_safetensors
-from .hub import HubRef, cached_path, hub_download, parse_hub_ref
+from .hub import HubRef, cached_path, hub_download
 from .registry import WeightsEntry, bundled_dir, load_registry, sha256_of, verify_sha256
+from .spec import classify_spec
 
 
 @dataclass(frozen=True)
@@ -28,29 +30,43 @@ def _entry_file(entry: WeightsEntry, *, local_files_only: bool | None) -> tuple[
     return hub_download(ref, local_files_only=local_files_only), "registry:hub"
 
 
-def resolve_weights(task: str, spec: str | None = None, *, local_files_only: bool | None = None) -> ResolvedWeights:
-    """``spec``: None (the task's registry default), a local file, or ``OWNER/REPO/FILE[@REV]`` on the Hub."""
+def resolve_weights(
+    task: str, spec: str | os.PathLike[str] | None = None, *, local_files_only: bool | None = None
+) -> ResolvedWeights:
+    """``spec``: None (the task's registry default), a local file, or a Hub file (``hf://OWNER/REPO/FILE[@REV]``;
+    see :func:`~vmambair_core.weights.spec.classify_spec` for how a value is read)."""
     if spec is None:
         registry = load_registry()
         entry = registry.get(task)
         if entry is None:
             raise WeightsNotFoundError(
                 f"no default weights are published for task '{task}' yet; pass --weights with a local "
-                ".safetensors/.pth file (e.g. the authors' net_g_*.pth) or a Hub file OWNER/REPO/FILE[@REVISION]"
+                ".safetensors/.pth file (e.g. the authors' net_g_*.pth) or a Hub file hf://OWNER/REPO/FILE[@REVISION]"
             )
         path, origin = _entry_file(entry, local_files_only=local_files_only)
         if not path.is_file():
             raise WeightsNotFoundError(f"default weights for '{task}' ({entry.location}) are missing at {path}")
         verify_sha256(path, entry.sha256, f"default weights for '{task}'")
         return ResolvedWeights(path, origin, entry.location, True)
-    local = Path(spec).expanduser()
-    if local.exists():
-        if not local.is_file():
-            raise CheckpointError(f"--weights {spec}: is a folder, not a weights file")
-        return ResolvedWeights(local, "local", str(local), _verify_if_registered(local))
-    ref = parse_hub_ref(spec)
-    path = hub_download(ref, local_files_only=local_files_only)
-    return ResolvedWeights(path, "hub", str(ref), _verify_if_registered(path, ref))
+    target = classify_spec(spec)
+    if isinstance(target, Path):
+        return _local_file(target, spec)
+    if isinstance(target, HubRef):
+        path = hub_download(target, local_files_only=local_files_only)
+        return ResolvedWeights(path, "hub", str(target), _verify_if_registered(path, target))
+    raise WeightsNotFoundError(
+        f"--weights {target!r}: no registry weights of that name; write ./{target} for a local file "
+        "or hf://OWNER/REPO/FILE[@REVISION] for a Hub file"
+    )
+
+
+def _local_file(path: Path, spec: str | os.PathLike[str]) -> ResolvedWeights:
+    """An existing local weights file; a missing one is ``file not found: PATH`` (never a Hub request)."""
+    if not path.exists():
+        raise WeightsNotFoundError(f"file not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"--weights {spec}: is a folder, not a weights file")
+    return ResolvedWeights(path, "local", str(path), _verify_if_registered(path))
 
 
 def _verify_if_registered(path: Path, ref: HubRef | None = None) -> bool:
