@@ -13,14 +13,14 @@ import torch
 
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import build_model
-from vmambair_core.train import config_from_metadata, export_weights, load_exported, resolve_config, train
+from vmambair_core.train import export_weights, resolve_config, train
 from vmambair_core.train.batches import BatchMaker
 from vmambair_core.train.checkpoint import seed_everything
 from vmambair_core.train.data import PatchDataset, PositionSampler, discover_dataset, make_loader
 from vmambair_core.train.loop import patch_spec
 from vmambair_core.train.steps import build_parts, train_step
 from vmambair_core.train.vgg import VGG19_WEIGHTS_ENV, VGG19FeatureExtractor
-from vmambair_core.weights import load_model, read_weights
+from vmambair_core.weights import config_from_metadata, load_model, read_weights
 
 TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 1, "log_every": 1}
 CPU = torch.device("cpu")
@@ -88,13 +88,13 @@ def test_recipe_runs_end_to_end_and_exports(data_dir: Path, tmp_path: Path, task
         assert [r["iteration"] for r in val] == ["1", "2"] and 5 < float(val[-1]["psnr"]) < 60
         assert (run / "samples" / "iter_00000002" / "t1.png").is_file()
 
-    # The export carries the tiny config, loads by itself and through load_model, and holds the EMA
+    # The export carries the tiny config, loads by task name and by config through load_model, holds the EMA
     # weights (derain keeps no EMA: the trained weights).
     loaded = read_weights(result.weights)
     meta = loaded.metadata
     assert meta["vmambair.task"] == task and meta["vmambair.preset"] == f"{task}-tiny"
     assert config_from_metadata(meta) == cfg.network()
-    net = load_exported(result.weights)
+    net = load_model(task, result.weights)  # rebuilt from the file's own (tiny) config
     state = torch.load(run / "checkpoints" / "iter_00000002" / "state.pt", weights_only=True)
     expected = state["ema"]["module"] if state["ema"] else state["model"]
     for k, v in net.state_dict().items():
@@ -114,7 +114,7 @@ def test_export_fp16_round_trip(tmp_path: Path) -> None:
     loaded = read_weights(path)
     assert loaded.metadata["vmambair.dtype"] == "fp16"
     assert all(v.dtype == torch.float16 for v in loaded.state_dict.values() if v.is_floating_point())
-    back = load_exported(path)
+    back = load_model("sisr", path)
     for k, v in net.state_dict().items():
         assert torch.equal(back.state_dict()[k], v.half().float()), k
 

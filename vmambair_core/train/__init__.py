@@ -24,7 +24,7 @@ from vmambair_core.train.config import (
     resolve_config,
     save_config,
 )
-from vmambair_core.train.export import config_from_metadata, export_checkpoint, export_weights, load_exported
+from vmambair_core.train.export import export_checkpoint, export_weights
 from vmambair_core.train.loop import EXPORT_NAME, TrainingInterrupted, TrainResult, train
 from vmambair_core.train.monitor import NullReporter, Reporter
 from vmambair_core.train.overrides import read_config_file
@@ -32,6 +32,6 @@ from vmambair_core.train.overrides import read_config_file
 __all__ = [
     "EXPORT_NAME", "STAGES", "TASKS", "DataConfig", "LossConfig", "ModelConfig", "NullReporter", "OptimizerConfig",
     "ProgressiveConfig", "Reporter", "SchedulerConfig", "TrainConfig", "TrainResult", "TrainingInterrupted",
-    "ValConfig", "config_from_dict", "config_from_metadata", "config_to_dict", "export_checkpoint", "export_weights",
-    "load_exported", "read_config_file", "recipe", "resolve_config", "save_config", "train",
+    "ValConfig", "config_from_dict", "config_to_dict", "export_checkpoint", "export_weights",
+    "read_config_file", "recipe", "resolve_config", "save_config", "train",
 ]

@@ -5,6 +5,8 @@ model), ``vmambair.task``, ``vmambair.config`` (the full ``VmambaIRConfig`` as J
 and future variants rebuild exactly), plus provenance (stage, iterations, which weights).
 The tensors are the EMA average when the run kept one (what the authors evaluate), else the
 trained weights; ``fp16`` halves the file (inference casts back to the run's precision).
+``vmambair_core.weights.load_model(task, path)`` reads every export back, rebuilding its network
+from this metadata (tiny variants too).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import torch
 from torch import Tensor
 
 from vmambair_core.errors import CheckpointError
-from vmambair_core.models import VmambaIR, VmambaIRConfig
+from vmambair_core.models import VmambaIRConfig
 from vmambair_core.train.config import config_from_dict
-from vmambair_core.weights import LoadedWeights, load_model, read_weights, write_safetensors
-from vmambair_core.weights.metadata import config_from_metadata, network_metadata
+from vmambair_core.weights import write_safetensors
+from vmambair_core.weights.metadata import network_metadata
+
 
 def export_weights(
     state_dict: Mapping[str, Tensor],
@@ -35,15 +38,6 @@ def export_weights(
     tensors = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in state_dict.items()}
     meta = {**network_metadata(cfg, task), "vmambair.dtype": "fp16" if fp16 else "fp32", **(extra or {})}
     return write_safetensors(tensors, path, meta)
-
-
-def load_exported(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> VmambaIR:
-    """A network rebuilt from an exported file's own metadata, weights loaded strictly, in fp32."""
-    loaded = read_weights(path)
-    cfg = config_from_metadata(loaded.metadata)
-    fp32 = {k: (v.float() if v.is_floating_point() else v) for k, v in loaded.state_dict.items()}
-    weights = LoadedWeights(fp32, loaded.source, loaded.container_key, loaded.metadata)
-    return load_model(cfg, weights, device=device)
 
 
 def export_checkpoint(folder: str | os.PathLike[str], path: str | os.PathLike[str], *, fp16: bool = False) -> Path:

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from ..errors import CheckpointError
-from ..models import VmambaIR, VmambaIRConfig, get_preset
+from ..models import VmambaIR, VmambaIRConfig
 
 _SHOWN = 5
 
@@ -53,7 +53,3 @@ def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "
     elif guess is None:
         hint = "; it does not look like a VmambaIR checkpoint"
     raise CheckpointError(f"{source} does not match preset '{cfg.name}': {'; '.join(parts)}{hint}")
-
-
-def config_for(task: str) -> VmambaIRConfig:
-    return get_preset(task)
