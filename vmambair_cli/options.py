@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain.")]
+from vmambair_core.tasks import TASKS
+
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Preset: {', '.join(TASKS)}.")]
 WeightsOpt = Annotated[
     str | None,
     typer.Option("--weights", "-w", help="Local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE\\[@REVISION] (see README); default: the task's published weights."),

@@ -104,7 +104,7 @@ def restore_cmd(
 
     vmambair restore photos/ -o restored/ -t realsr -w net_g_realsr.safetensors
 
-    vmambair restore a.jpg b.png -o out/ -t sisr -w OWNER/REPO/sisr.safetensors --suffix _x4 --ext png
+    vmambair restore a.jpg b.png -o out/ -t sisr -w hf://OWNER/REPO/sisr.safetensors --suffix _x4 --ext png
 
     vmambair restore shots/ -o out/ -t derain -w derain.pth --recursive --skip-existing --tile 512
     """
