@@ -23,8 +23,10 @@ Rain100H copy), ``rain-001.png`` + ``norain-001.png`` (JORDER originals), ``1.pn
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from vmambair_core.data.io import IMAGE_EXTENSIONS
@@ -51,6 +53,7 @@ _PREFIXES = {
 }
 
 
+@lru_cache(maxsize=None)
 def _suffixes(side: str, scale: int | None) -> tuple[re.Pattern[str], ...]:
     """Suffix patterns of one side, most specific first; ``scale`` pins the ``x4``/``SRF_4`` digit."""
     n = r"\d+" if scale is None else str(scale)
@@ -154,7 +157,7 @@ def _by_stem(paths: Iterable[Path], side: str) -> dict[str, Path]:
 def _keyed_pairs(matched: list[tuple[Path, Path]]) -> tuple[ImagePair, ...]:
     """Pairs keyed by ``gt_key`` (the GT stem itself where two pairs would share one), in natural order."""
     keys = [gt_key(gt.stem) for gt, _ in matched]
-    clash = {k for k in keys if keys.count(k) > 1}
+    clash = {k for k, n in Counter(keys).items() if n > 1}
     pairs = [ImagePair(gt.stem if k in clash else k, gt, lq) for k, (gt, lq) in zip(keys, matched)]
     return tuple(sorted(pairs, key=lambda p: natural_key(p.key)))
 
