@@ -78,7 +78,7 @@ def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="a.jpg and a.png|a.png and a.jpg"):
         pair_images(_touch(tmp_path / "lq", "a.png"), gt)
     gt2 = _touch(tmp_path / "gt2", "5.png")
-    with pytest.raises(InputError, match="rain-005.png and rain-5.png both pair with GT 5.png"):
+    with pytest.raises(InputError, match="lq2/rain-005.png and rain-5.png both pair with GT gt2/5.png"):
         pair_images(_touch(tmp_path / "lq2", "rain-5.png", "rain-005.png"), gt2)
 
 
@@ -124,7 +124,7 @@ def test_identical_name_wins_over_a_token_rule(tmp_path: Path) -> None:
 
 def test_two_way_pairing_is_refused_naming_both(tmp_path: Path) -> None:
     gt = _touch(tmp_path / "HR", "a.png", "ax4_HR.png")
-    with pytest.raises(InputError, match=r"LQ ax4\.png could pair with GT a\.png or ax4_HR\.png"):
+    with pytest.raises(InputError, match=r"LQ LQ/ax4\.png could pair with GT HR/a\.png or HR/ax4_HR\.png"):
         pair_images(_touch(tmp_path / "LQ", "ax4.png"), gt)
 
 

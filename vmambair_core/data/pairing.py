@@ -154,6 +154,11 @@ def _by_stem(paths: Iterable[Path], side: str) -> dict[str, Path]:
     return out
 
 
+def _short(path: Path) -> str:
+    """``folder/name``: enough to tell the two sides apart in an error."""
+    return f"{path.parent.name}/{path.name}"
+
+
 def _keyed_pairs(matched: list[tuple[Path, Path]]) -> tuple[ImagePair, ...]:
     """Pairs keyed by ``gt_key`` (the GT stem itself where two pairs would share one), in natural order."""
     keys = [gt_key(gt.stem) for gt, _ in matched]
@@ -175,14 +180,15 @@ def pair_files(lq: Iterable[Path], gt: Iterable[Path], *, scale: int | None = No
         found = sorted(set().union(*(by_key.get(k, set()) for k in name_keys(path.stem, "lq", scale))))
         if len(found) > 1:
             raise InputError(
-                f"LQ {path.name} could pair with GT {gts[found[0]].name} or {gts[found[1]].name}; "
+                f"LQ {_short(path)} could pair with GT {_short(gts[found[0]])} or {_short(gts[found[1]])}; "
                 "rename one so each LQ file matches one GT name"
             )
         if not found:
             continue
         if found[0] in claimed:
             raise InputError(
-                f"LQ {claimed[found[0]].name} and {path.name} both pair with GT {gts[found[0]].name}; keep one of them"
+                f"LQ {_short(claimed[found[0]])} and {path.name} both pair with GT {_short(gts[found[0]])}; "
+                "keep one of them"
             )
         claimed[found[0]] = path
     matched += [(gts[stem], path) for stem, path in claimed.items()]
