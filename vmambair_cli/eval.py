@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vmambair_core.device import resolve_device
 from vmambair_core.evaluate import (
     BENCHMARKS,
     ENV_DATA_ROOT,
@@ -27,7 +28,6 @@ from vmambair_core.evaluate import (
     lpips_wanted,
     prepare_lpips,
 )
-from vmambair_core.inference.engine import resolve_device
 from vmambair_core.metrics.lpips import LPIPS
 from vmambair_core.models import VmambaIRConfig
 

@@ -25,7 +25,8 @@ from rich.table import Table
 
 from vmambair_core.data.io import DEFAULT_MAX_PIXELS
 from vmambair_core.errors import VmambairError
-from vmambair_core.inference import Restorer, resolve_device, resolve_precision
+from vmambair_core.device import precision_name, resolve_device, resolve_precision
+from vmambair_core.inference import Restorer
 from vmambair_core.inference.restore import (
     SKIP_KEPT,
     ImageResult,
@@ -133,7 +134,7 @@ def restore_cmd(
     plan, restorer, origin = run_guarded(setup, debug, json_out)
     settings = RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
     if not quiet and not json_out:
-        err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({_dtype_name(restorer)}) "
+        err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
                   f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.output_dir))}")
 
     results: list[ImageResult] = []
@@ -251,10 +252,6 @@ def _run(
             progress.advance(images)
 
 
-def _dtype_name(restorer: Restorer) -> str:
-    return {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(restorer.dtype), str(restorer.dtype))
-
-
 def _summary_table(summary: RestoreSummary, planned: int, wall: float) -> Table:
     table = Table(title="restore", title_justify="left")
     for name in ("images", "restored", "skipped", "failed", "megapixels in", "seconds", "MP/s"):
@@ -304,7 +301,7 @@ def _document(
         "scale": restorer.scale,
         "weights": origin,
         "device": str(restorer.device),
-        "precision": _dtype_name(restorer),
+        "precision": precision_name(restorer.dtype),
         "tile": restorer.tile,
         "tile_overlap": restorer.overlap,
         "tta": restorer.tta,

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from vmambair_core.data.resize import imresize
+from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
-from vmambair_core.inference.engine import Restorer, resolve_device
+from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
 from vmambair_core.weights import LoadedWeights, load_model
 

@@ -6,21 +6,17 @@ photo come from the same code path.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
-from ..errors import BackendUnavailableError, ConfigError
+from ..device import autocast_for, resolve_precision
+from ..errors import ConfigError
 from ..models import VmambaIR
 from .tiling import is_out_of_memory, release_memory, run_padded, run_tiled, run_with_oom_backoff
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_FALLBACK_TILE = 512
 
 # Peak inference memory per input pixel (fp32, batch 1) with ~25% headroom: measured on this CPU at
@@ -59,48 +55,6 @@ def cpu_tile_for(x: Tensor, head: str, multiple: int = 8) -> int | None:
         return None
     side = int((budget / per_px) ** 0.5) // multiple * multiple
     return max(side, 4 * multiple)
-
-
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; unusable ones are a clear error."""
-    spec = spec.strip().lower()
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise BackendUnavailableError(f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise BackendUnavailableError(f"device {spec!r}: only {torch.cuda.device_count()} GPU(s) present")
-    elif dev.type != "cpu":
-        raise ConfigError(f"device type {dev.type!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return dev
-
-
-def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on GPUs that support it, fp32 elsewhere (CPU bf16 is slow and gains nothing)."""
-    if spec not in PRECISIONS:
-        raise ConfigError(f"unknown precision {spec!r}; choose one of {', '.join(PRECISIONS)}")
-    if spec == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    if spec == "fp16" and device.type == "cpu":
-        raise ConfigError("fp16 is for GPUs; on CPU use fp32 (or bf16)")
-    return _DTYPES[spec]
-
-
-@contextlib.contextmanager
-def autocast_for(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
-    """Autocast to ``dtype`` (no-op for fp32). Scans keep a float32 state whatever the dtype."""
-    if dtype == torch.float32:
-        yield
-        return
-    with torch.autocast(device_type=device.type, dtype=dtype):
-        yield
 
 
 def _dihedral(x: Tensor, k: int) -> Tensor:

@@ -20,8 +20,8 @@ from vmambair_core.data.degradations import degrade_realesrgan
 from vmambair_core.data.io import read_image, write_image
 from vmambair_core.data.rain import add_rain
 from vmambair_core.data.resize import imresize, modcrop
+from vmambair_core.device import autocast_for
 from vmambair_core.errors import InputError
-from vmambair_core.inference.engine import autocast_for
 from vmambair_core.metrics import psnr, ssim
 from vmambair_core.train.batches import derive_seed, quantize8
 from vmambair_core.train.config import TrainConfig
