@@ -15,7 +15,7 @@ from torch import Tensor
 from ..device import autocast_for, resolve_precision
 from ..errors import ConfigError
 from ..models import VmambaIR
-from .tiling import is_out_of_memory, release_memory, run_padded, run_tiled, run_with_oom_backoff
+from .tiling import NetworkOutOfMemory, release_memory, run_padded, run_tiled, run_with_oom_backoff
 
 DEFAULT_FALLBACK_TILE = 512
 
@@ -116,54 +116,61 @@ class Restorer:
             return self.net(x).float()
 
     def _run_once(self, x: Tensor, tile: int | None, on_tile: Callable[[int, int], None] | None) -> Tensor:
+        """One pass on host-side ``x``: the whole image (output left on the device) or tiles (output on the host)."""
         if tile is None:
-            y = run_padded(self._forward, x, self.scale)
+            y = run_padded(self._forward, x, self.scale, device=self.device)
             if on_tile:
                 on_tile(1, 1)
             return y
         return run_tiled(
             self._forward, x, scale=self.scale, tile=tile, overlap=min(self.overlap, tile - 8),
-            tiles_per_batch=self.tiles_per_batch, on_tile=on_tile,
+            tiles_per_batch=self.tiles_per_batch, on_tile=on_tile, device=self.device,
         )
 
-    def _run(self, x: Tensor, on_tile: Callable[[int, int], None] | None) -> Tensor:
-        report = TileReport(self.tile)
+    def _run(self, x: Tensor, tile: int | None, on_tile: Callable[[int, int], None] | None) -> tuple[Tensor, TileReport]:
+        """One pass, starting from ``tile`` (None: whole image first); the output is on ``x``'s device."""
+        report = TileReport(tile)
 
         def count(_old: int, new: int) -> None:
             report.backoffs += 1
             report.tile = new
 
-        tile = self.tile
         if tile is None and self.device.type == "cpu":
             tile = cpu_tile_for(x, self.net.config.head if hasattr(self.net, "config") else "sr")
             report.tile = tile
         if tile is None:
             try:
-                y = self._run_once(x, None, on_tile)
-                self.last = report
-                return y
-            except Exception as exc:  # noqa: BLE001 - only OOM is handled; everything else re-raised
-                if not is_out_of_memory(exc):
-                    raise
-            release_memory(x.device)
-            start = min(DEFAULT_FALLBACK_TILE, max(x.shape[-2:]) // 2 // 8 * 8 or 8)
-            report.backoffs, report.tile = 1, start
-        else:
-            start = tile
-        y, used = run_with_oom_backoff(
-            lambda t, s: self._run_once(t, s, on_tile), x, start, min_tile=min(self.min_tile, start), on_backoff=count
+                return self._run_once(x, None, on_tile).to(x.device), report
+            except NetworkOutOfMemory:
+                pass
+            release_memory(self.device)  # outside the except block: the failed call's tensors are gone
+            tile = min(DEFAULT_FALLBACK_TILE, max(x.shape[-2:]) // 2 // 8 * 8 or 8)
+            report.backoffs, report.tile = 1, tile
+        y, report.tile = run_with_oom_backoff(
+            lambda t, s: self._run_once(t, s, on_tile), x, tile, min_tile=min(self.min_tile, tile),
+            on_backoff=count, device=self.device,
         )
-        report.tile = used
-        self.last = report
-        return y
+        return y, report
 
     @torch.inference_mode()
     def __call__(self, x: Tensor, on_tile: Callable[[int, int], None] | None = None) -> Tensor:
-        """(B, 3, H, W) float in [0, 1] -> (B, 3, sH, sW) float32 in [0, 1] on ``device`` (clamped)."""
-        x = x.to(self.device, torch.float32)
+        """(B, 3, H, W) float in [0, 1] -> (B, 3, sH, sW) float32 in [0, 1] on the CPU (clamped).
+
+        The image and the output stay in host memory; the network's device sees one pass of the
+        whole image or one batch of tiles at a time. With TTA the tile found by the first pass
+        (after any out-of-memory back-off) is where the other seven start.
+        """
+        x = x.to("cpu", torch.float32)
         if not self.tta:
-            return self._run(x, on_tile).clamp_(0, 1)
-        acc = torch.zeros(x.shape[0], x.shape[1], x.shape[2] * self.scale, x.shape[3] * self.scale, device=self.device)
+            y, self.last = self._run(x, self.tile, on_tile)
+            return y.clamp_(0, 1)
+        acc: Tensor | None = None
+        report = TileReport(self.tile)
         for k in range(8):
-            acc += _dihedral_inverse(self._run(_dihedral(x, k), on_tile), k)
+            y, step = self._run(_dihedral(x, k), report.tile, on_tile)
+            report = TileReport(step.tile, report.backoffs + step.backoffs)
+            y = _dihedral_inverse(y, k)
+            acc = y if acc is None else acc.add_(y)
+        assert acc is not None
+        self.last = report
         return (acc / 8).clamp_(0, 1)
