@@ -124,7 +124,7 @@ def load_network_predictor(
     """
     dev = resolve_device(device)
     net = load_model(task, weights, device=dev, scan_backend=scan_backend)
-    name = task.name if isinstance(task, VmambaIRConfig) else task
+    name = net.config.name  # the network built: the preset, or the variant a trained export describes
     if weights is None:
         source = "default weights"
     elif isinstance(weights, LoadedWeights):
