@@ -355,8 +355,13 @@ def _check_write_request(
         raise ConfigError(
             f"{target}: {target.suffix} cannot store alpha; write .png, .webp or .tif, or drop alpha"
         )
+    check_quality(quality)
+
+
+def check_quality(quality: int | None) -> None:
+    """JPEG/WebP quality: None (the format's default) or an integer in 1..100."""
     if quality is not None and not (isinstance(quality, int) and 1 <= quality <= 100):
-        raise ConfigError(f"{target}: quality must be an integer in 1..100, got {quality!r}")
+        raise ConfigError(f"--quality must be an integer in 1..100, got {quality!r}")
 
 
 def _check_plane(target: Path, name: str, plane: np.ndarray, *, ndim: int) -> np.ndarray:

@@ -69,6 +69,29 @@ def _dihedral_inverse(y: Tensor, k: int) -> Tensor:
     return y.flip(-1) if k >= 4 else y
 
 
+@dataclass(frozen=True)
+class TileOptions:
+    """How an image may be cut: checked once, here, for the CLI and the library alike.
+
+    ``tile``: tile side in input pixels, None = whole image (tiles only after an out-of-memory);
+    ``overlap``: overlap in input pixels; ``tiles_per_batch``: tiles per network call.
+    """
+
+    tile: int | None = None
+    overlap: int = 32
+    tiles_per_batch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.tile is not None and self.tile < 8:
+            raise ConfigError(f"--tile must be at least 8 (the network works on multiples of 8), got {self.tile}")
+        if self.overlap < 0:
+            raise ConfigError(f"--tile-overlap must be >= 0, got {self.overlap}")
+        if self.tile is not None and self.tile <= self.overlap:
+            raise ConfigError(f"--tile ({self.tile}) must be larger than --tile-overlap ({self.overlap})")
+        if self.tiles_per_batch < 1:
+            raise ConfigError(f"--batch-tiles must be >= 1, got {self.tiles_per_batch}")
+
+
 @dataclass
 class TileReport:
     tile: int | None  # None: whole image in one pass
@@ -101,6 +124,7 @@ class Restorer:
         min_tile: int = 64,
         tta: bool = False,
     ) -> None:
+        TileOptions(tile, overlap, tiles_per_batch)
         self.net = net.to(device).eval()
         self.device = device
         self.dtype = resolve_precision(precision, device)
@@ -108,8 +132,6 @@ class Restorer:
         self.min_tile, self.tta = min_tile, tta
         self.scale = net.scale
         self.last = TileReport(tile)
-        if tile is not None and tile <= overlap:
-            raise ConfigError(f"--tile ({tile}) must be larger than --tile-overlap ({overlap})")
 
     def _forward(self, x: Tensor) -> Tensor:
         with autocast_for(self.device, self.dtype):
