@@ -335,7 +335,7 @@ def restore_one(
         raise VmambairError(f"cannot create {job.target.parent} ({error.strerror or error})") from None
     try:
         write_image(job.target, np.ascontiguousarray(rgb), alpha=alpha, bit_depth=image.bit_depth,
-                    mode=image.mode, quality=settings.quality)
+                    mode=image.mode, quality=settings.quality, icc_profile=image.icc_profile)
     except (ConfigError, InputError) as error:
         # The chosen format cannot hold this image (16-bit or alpha), or the network produced NaN:
         # specific to this image, so the batch goes on.
