@@ -50,6 +50,7 @@ def test_same_device_compares_type_and_index() -> None:
     assert not same_device(cuda0, cuda1) and not same_device(cpu, cuda0) and not same_device(cuda, cpu)
     assert same_device(cpu, torch.device("cpu", 0))
     assert with_index(cuda, current=3) == torch.device("cuda", 3) and with_index(cuda1) == cuda1
+    assert with_index(torch.device("meta")) == torch.device("meta")
 
 
 def test_degradation_checks_accept_the_index_less_form(monkeypatch: pytest.MonkeyPatch) -> None:

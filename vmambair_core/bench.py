@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .device import autocast_for, precision_name, resolve_device, resolve_precision
+from .device import autocast_for, precision_name, resolve_device, resolve_precision, with_index
 from .errors import BackendUnavailableError, ConfigError
 from .models import VmambaIR, VmambaIRConfig, get_preset
 
@@ -370,7 +370,7 @@ def run_bench(
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Benchmark every (preset, size, backend, precision): forward (or a training step with ``train``)."""
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    dev = with_index(device) if isinstance(device, torch.device) else resolve_device(device)
     if batch < 1:
         raise ConfigError(f"batch must be >= 1, got {batch}")
     resolved = validate_request(presets, sizes, backends, precisions, dev)

@@ -27,16 +27,14 @@ DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16,
 def with_index(device: torch.device, current: int | None = None) -> torch.device:
     """``device`` with an explicit index: ``cuda`` -> ``cuda:{current}`` (the current CUDA device by default).
 
-    CPU devices are returned as ``cpu`` (tensors on the CPU report no index). ``current`` exists so
-    the rule can be checked without a GPU.
+    CPU devices are returned as ``cpu`` (tensors on the CPU report no index); other types unchanged.
+    ``current`` exists so the rule can be checked without a GPU.
     """
     if device.type == "cpu":
         return torch.device("cpu")
-    if device.index is not None:
+    if device.type != "cuda" or device.index is not None:
         return device
-    if current is None:
-        current = torch.cuda.current_device() if device.type == "cuda" else 0
-    return torch.device(device.type, current)
+    return torch.device("cuda", torch.cuda.current_device() if current is None else current)
 
 
 def same_device(a: torch.device, b: torch.device, current: int | None = None) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..device import autocast_for, resolve_precision
+from ..device import autocast_for, resolve_precision, with_index
 from ..errors import ConfigError
 from ..models import VmambaIR
 from .tiling import NetworkOutOfMemory, release_memory, run_padded, run_tiled, run_with_oom_backoff
@@ -125,6 +125,7 @@ class Restorer:
         tta: bool = False,
     ) -> None:
         TileOptions(tile, overlap, tiles_per_batch)
+        device = with_index(device)  # a library caller's torch.device("cuda") names the current GPU
         self.net = net.to(device).eval()
         self.device = device
         self.dtype = resolve_precision(precision, device)
