@@ -35,12 +35,12 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        with torch.autocast(x.device.type, enabled=False):
-            xf = x.float()
-            var, mean = torch.var_mean(xf, dim=1, keepdim=True, correction=0)
-            w = self.body.weight.float()[:, None, None]
-            b = self.body.bias.float()[:, None, None]
-            return ((xf - mean) * torch.rsqrt(var + self.eps) * w + b).to(x.dtype)
+        # Only reductions and element-wise ops: autocast leaves them in their inputs' float32.
+        xf = x.float()
+        var, mean = torch.var_mean(xf, dim=1, keepdim=True, correction=0)
+        w = self.body.weight.float()[:, None, None]
+        b = self.body.bias.float()[:, None, None]
+        return ((xf - mean) * torch.rsqrt(var + self.eps) * w + b).to(x.dtype)
 
 
 class GatedDconvFFN(nn.Module):
