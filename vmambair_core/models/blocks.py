@@ -35,11 +35,12 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        # Only reductions and element-wise ops: autocast leaves them in their inputs' float32.
-        xf = x.float()
+        # At least float32 (float64 stays float64). Only reductions and element-wise ops follow:
+        # autocast leaves them in their inputs' dtype.
+        xf = x.to(torch.promote_types(x.dtype, torch.float32))
         var, mean = torch.var_mean(xf, dim=1, keepdim=True, correction=0)
-        w = self.body.weight.float()[:, None, None]
-        b = self.body.bias.float()[:, None, None]
+        w = self.body.weight.to(xf.dtype)[:, None, None]
+        b = self.body.bias.to(xf.dtype)[:, None, None]
         return ((xf - mean) * torch.rsqrt(var + self.eps) * w + b).to(x.dtype)
 
 
