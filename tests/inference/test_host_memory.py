@@ -83,3 +83,16 @@ def test_out_of_memory_outside_the_network_does_not_shrink_tiles(monkeypatch: py
     with pytest.raises(DeviceMemoryError, match="outside the network"):
         Restorer(net, META, tile=32, overlap=8, min_tile=8)(torch.rand(1, 3, 64, 64))
     assert [s[-1] for _, s in net.seen] == [32]  # one tile batch, then the error: no halving
+
+
+def test_host_out_of_memory_in_tta_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vmambair_core.inference import engine
+
+    def no_memory(y: torch.Tensor, k: int) -> torch.Tensor:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 2469396480 bytes")
+
+    monkeypatch.setattr(engine, "_dihedral_inverse", no_memory)
+    net = _OnDevice()
+    with pytest.raises(DeviceMemoryError, match="outside the network \\(whole image"):
+        Restorer(net, META, tta=True)(torch.rand(1, 3, 16, 16))
+    assert len(net.seen) == 1  # the network ran once; nothing was retried with tiles

@@ -15,7 +15,17 @@ from torch import Tensor
 from ..device import autocast_for, resolve_precision, with_index
 from ..errors import ConfigError
 from ..models import VmambaIR
-from .tiling import NetworkOutOfMemory, release_memory, run_padded, run_tiled, run_with_oom_backoff
+from .tiling import (
+    DeviceMemoryError,
+    NetworkOutOfMemory,
+    first_line,
+    is_out_of_memory,
+    outside_network,
+    release_memory,
+    run_padded,
+    run_tiled,
+    run_with_oom_backoff,
+)
 
 DEFAULT_FALLBACK_TILE = 512
 
@@ -183,6 +193,17 @@ class Restorer:
         whole image or one batch of tiles at a time. With TTA the tile found by the first pass
         (after any out-of-memory back-off) is where the other seven start.
         """
+        message = None
+        try:
+            return self._restore(x, on_tile)
+        except Exception as error:  # noqa: BLE001 - only an out-of-memory is reworded; the rest re-raised
+            if isinstance(error, DeviceMemoryError) or not is_out_of_memory(error):
+                raise
+            message = first_line(error)
+        release_memory(self.device)  # outside the except block: the failed run's tensors are gone
+        raise outside_network(message, self.tile)
+
+    def _restore(self, x: Tensor, on_tile: Callable[[int, int], None] | None) -> Tensor:
         x = x.to("cpu", torch.float32)
         if not self.tta:
             y, self.last = self._run(x, self.tile, on_tile)

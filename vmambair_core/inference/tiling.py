@@ -80,12 +80,12 @@ def _call(fn: TileFn, x: torch.Tensor, scale: int, device: torch.device) -> torc
     except Exception as error:
         if isinstance(error, NetworkOutOfMemory) or not is_out_of_memory(error):
             raise
-        message = _first_line(error)
+        message = first_line(error)
     # Raised outside the except block, so it holds no traceback (and no tensors of the failed call).
     raise NetworkOutOfMemory(message)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -253,7 +253,7 @@ def _axis_total(starts: list[int], windows: list[torch.Tensor], size: int, scale
 def is_out_of_memory(error: BaseException) -> bool:
     """Allocation failures of any torch device (CUDA's typed error, or its message elsewhere)."""
     oom_type = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-    if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError)):
+    if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError, NetworkOutOfMemory)):
         return True
     message = str(error).lower()
     markers = ("out of memory", "not enough memory", "can't allocate memory")  # CUDA, MPS, CPU allocator
@@ -287,14 +287,11 @@ def run_with_oom_backoff(
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            message, in_network = _first_line(error), isinstance(error, NetworkOutOfMemory)
+            message, in_network = first_line(error), isinstance(error, NetworkOutOfMemory)
         # Outside the except block: the traceback (and the tensors its frames hold) is gone now.
         release_memory(device)
         if not in_network:
-            raise DeviceMemoryError(
-                f"out of memory outside the network (tile {tile}; smaller tiles would not help): {message}. "
-                "Use a smaller image or a machine with more memory"
-            )
+            raise outside_network(message, tile)
         smaller = tile // 2
         if smaller < min_tile:
             raise DeviceMemoryError(
@@ -304,6 +301,15 @@ def run_with_oom_backoff(
         if on_backoff is not None:
             on_backoff(tile, smaller)
         tile = smaller
+
+
+def outside_network(message: str, tile: int | None) -> DeviceMemoryError:
+    """The error for an out-of-memory in the image-sized buffers, where smaller tiles would not help."""
+    where = "whole image" if tile is None else f"tile {tile}"
+    return DeviceMemoryError(
+        f"out of memory outside the network ({where}; smaller tiles would not help): {message}. "
+        "Use a smaller image or a machine with more memory"
+    )
 
 
 def release_memory(device: torch.device) -> None:
