@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vmambair_core.bench import BenchReport, run_bench
-from vmambair_core.inference import resolve_device
+from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
 
 from .errors import run_guarded
@@ -71,7 +71,7 @@ def bench(
     backend: Annotated[str, typer.Option(
         "--backend", "-b", help="Comma-separated scan backends (auto, reference, sequential, triton, mamba_ssm).",
     )] = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16 (autocast).")] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16, fp16 (GPU), auto (autocast).")] = "fp32",
     repeats: Annotated[int | None, typer.Option(
         "--repeats", "-n", help="Timed runs per case (median reported). Default 20 on CUDA, 3 on CPU.")] = None,
     warmup: Annotated[int | None, typer.Option(

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vmambair_core.device import resolve_device
 from vmambair_core.evaluate import (
     BENCHMARKS,
     ENV_DATA_ROOT,
@@ -27,9 +28,7 @@ from vmambair_core.evaluate import (
     lpips_wanted,
     prepare_lpips,
 )
-from vmambair_core.inference.engine import resolve_device
 from vmambair_core.metrics.lpips import LPIPS
-from vmambair_core.models import VmambaIRConfig
 
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
 from .options import BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PrecisionOpt, QuietOpt, TileOpt, TileOverlapOpt, WeightsOpt
@@ -47,12 +46,6 @@ class _Plan:
     lpips_for: dict[str, bool]
     lpips: LPIPS | None = None
     lpips_note: str | None = None
-
-
-def _model_config(task: str) -> str | VmambaIRConfig:
-    """What the task's network is built from: the task name, so ``load_model`` takes the preset or the
-    config a trained export carries (the one seam tests replace with a tiny config)."""
-    return task
 
 
 def _fmt(x: float | None, digits: int) -> str:
@@ -123,7 +116,7 @@ def eval_cmd(
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per image to this CSV file.")] = None,
     json_out: JsonOpt = False,
     device: DeviceOpt = "auto",
-    precision: PrecisionOpt = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="fp32 (default: what the published numbers use), bf16, fp16, auto.")] = "fp32",
     tile: TileOpt = None,
     tile_overlap: TileOverlapOpt = 32,
     backend: BackendOpt = "auto",
@@ -145,7 +138,7 @@ def eval_cmd(
             precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
         )
         sets = build_sets(req)
-        plan = _Plan(sets, build_predictors(req, sets, config_for=_model_config),
+        plan = _Plan(sets, build_predictors(req, sets),
                      {d.name: lpips_wanted(req, d) for d in sets})
         if any(plan.lpips_for.values()):
             plan.lpips, plan.lpips_note = prepare_lpips(lpips_net, lpips_weights, device=resolve_device(device))

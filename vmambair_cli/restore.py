@@ -25,7 +25,8 @@ from rich.table import Table
 
 from vmambair_core.data.io import DEFAULT_MAX_PIXELS
 from vmambair_core.errors import VmambairError
-from vmambair_core.inference import Restorer, resolve_device, resolve_precision
+from vmambair_core.device import precision_name, resolve_device, resolve_precision
+from vmambair_core.inference import Restorer, TileOptions
 from vmambair_core.inference.restore import (
     SKIP_KEPT,
     ImageResult,
@@ -33,13 +34,13 @@ from vmambair_core.inference.restore import (
     RestorePlan,
     RestoreSettings,
     RestoreSummary,
+    check_naming,
     load_network,
-    normalise_ext,
     plan_restore,
     prepare_output_dir,
     restore_files,
 )
-from vmambair_core.models import VmambaIRConfig, get_preset
+from vmambair_core.models import get_preset
 
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
 from .options import (
@@ -54,13 +55,6 @@ from .options import (
     TileOverlapOpt,
     WeightsOpt,
 )
-
-#: Task name -> what the network is built from. A seam for tests, which swap in small networks.
-def _preset_config(task: str) -> str | VmambaIRConfig:
-    """What the network is built from: the task name (checked here, so an unknown task fails first), letting
-    ``load_model`` take the preset or the config a trained export carries. Tests replace this seam."""
-    get_preset(task)
-    return task
 
 _SHOWN = 10  # names listed before "and N more"
 
@@ -109,14 +103,14 @@ def restore_cmd(
     vmambair restore shots/ -o out/ -t derain -w derain.pth --recursive --skip-existing --tile 512
     """
     debug = debug or debug_enabled()
-    _check_usage(skip_existing, overwrite, tile, tile_overlap, batch_tiles, quality, max_pixels, ext, suffix)
+    settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext)
     if not debug:
         _quiet_opencv()
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
 
     def setup() -> tuple[RestorePlan, Restorer, str]:
-        config = _preset_config(task)
+        get_preset(task)  # an unknown task fails before the inputs are walked
         plan = plan_restore(inputs, output, recursive=recursive, suffix=suffix, ext=ext)
         if not plan.jobs:
             where = ", ".join(str(p) for p in inputs)
@@ -124,16 +118,15 @@ def restore_cmd(
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
-        net, origin = load_network(config, weights, device=dev, scan_backend=backend)
+        net, origin = load_network(task, weights, device=dev, scan_backend=backend)
         prepare_output_dir(output)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)
         return plan, restorer, origin
 
     plan, restorer, origin = run_guarded(setup, debug, json_out)
-    settings = RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
     if not quiet and not json_out:
-        err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({_dtype_name(restorer)}) "
+        err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
                   f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.output_dir))}")
 
     results: list[ImageResult] = []
@@ -171,33 +164,16 @@ def restore_cmd(
 
 
 def _check_usage(
-    skip_existing: bool, overwrite: bool, tile: int | None, overlap: int, batch_tiles: int, quality: int | None,
-    max_pixels: int, ext: str, suffix: str,
-) -> None:
-    """Flag problems found without touching a file: exit 2, like Typer's own usage errors."""
-    problems = []
-    if skip_existing and overwrite:
-        problems.append("--skip-existing and --overwrite contradict each other; pass one of them")
-    if tile is not None and tile < 8:
-        problems.append(f"--tile must be at least 8 (the network works on multiples of 8), got {tile}")
-    if overlap < 0:
-        problems.append(f"--tile-overlap must be >= 0, got {overlap}")
-    if tile is not None and overlap >= tile:
-        problems.append(f"--tile ({tile}) must be larger than --tile-overlap ({overlap})")
-    if batch_tiles < 1:
-        problems.append(f"--batch-tiles must be >= 1, got {batch_tiles}")
-    if quality is not None and not 1 <= quality <= 100:
-        problems.append(f"--quality must be in 1..100, got {quality}")
-    if max_pixels < 1:
-        problems.append(f"--max-pixels must be positive, got {max_pixels}")
-    if any(sep in suffix for sep in ("/", "\\")):
-        problems.append(f"--suffix {suffix!r} must not contain a path separator")
+    skip_existing: bool, overwrite: bool, max_pixels: int, quality: int | None, tile: int | None, overlap: int,
+    batch_tiles: int, suffix: str, ext: str,
+) -> RestoreSettings:
+    """The library's own checks, run before any file is touched; a problem exits 2, like Typer's usage errors."""
     try:
-        normalise_ext(ext)
+        TileOptions(tile, overlap, batch_tiles)
+        check_naming(suffix, ext)
+        return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
     except VmambairError as error:
-        problems.append(f"--ext: {error}")
-    if problems:
-        raise fail(problems[0], EXIT_USAGE)
+        raise fail(str(error), EXIT_USAGE) from None
 
 
 def _quiet_opencv() -> None:
@@ -251,10 +227,6 @@ def _run(
             progress.advance(images)
 
 
-def _dtype_name(restorer: Restorer) -> str:
-    return {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(restorer.dtype), str(restorer.dtype))
-
-
 def _summary_table(summary: RestoreSummary, planned: int, wall: float) -> Table:
     table = Table(title="restore", title_justify="left")
     for name in ("images", "restored", "skipped", "failed", "megapixels in", "seconds", "MP/s"):
@@ -304,7 +276,7 @@ def _document(
         "scale": restorer.scale,
         "weights": origin,
         "device": str(restorer.device),
-        "precision": _dtype_name(restorer),
+        "precision": precision_name(restorer.dtype),
         "tile": restorer.tile,
         "tile_overlap": restorer.overlap,
         "tta": restorer.tta,

@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from .device import autocast_for, precision_name, resolve_device, resolve_precision, with_index
 from .errors import BackendUnavailableError, ConfigError
 from .models import VmambaIR, VmambaIRConfig, get_preset
-from .inference.engine import resolve_device
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 MODES: tuple[str, ...] = ("forward", "train")
 FLOP_CONVENTION = (
     "multiply-adds (1 MAC = 1 op): convs/linears/einsums via torch FlopCounterMode / 2, "
@@ -288,19 +287,13 @@ def unfused_planar_scan(net: VmambaIR) -> Iterator[None]:
         net.set_planar_fusion(True)
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def _step_fn(net: VmambaIR, img: Tensor, device: torch.device, precision: str, mode: str) -> Callable[[], object]:
+def _step_fn(net: VmambaIR, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str) -> Callable[[], object]:
     """A closure running one forward (inference mode) or one training step (fwd + bwd + Adam)."""
     if mode == "forward":
         net.eval()
 
         def forward() -> Tensor:
-            with torch.inference_mode(), _autocast(device, precision):
+            with torch.inference_mode(), autocast_for(device, dtype):
                 return net(img)
 
         return forward
@@ -313,7 +306,7 @@ def _step_fn(net: VmambaIR, img: Tensor, device: torch.device, precision: str, m
 
     def step() -> Tensor:
         opt.zero_grad(set_to_none=True)
-        with _autocast(device, precision):
+        with autocast_for(device, dtype):
             loss = torch.nn.functional.l1_loss(net(img).float(), target)
         loss.backward()
         opt.step()
@@ -336,8 +329,7 @@ def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[in
         if s < 8 or s % 8:
             raise ConfigError(f"sizes are LQ side lengths, multiples of 8 (>= 8); got {s}")
     for p in precisions:
-        if p not in PRECISIONS:
-            raise ConfigError(f"unknown precision {p!r}; choose from {', '.join(PRECISIONS)}")
+        resolve_precision(p, device)
     status = backend_status(device.type)
     resolved = {}
     for b in backends:
@@ -350,12 +342,12 @@ def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[in
     return resolved
 
 
-def bench_case(net: VmambaIR, size: int, device: torch.device, precision: str, mode: str, *, batch: int,
+def bench_case(net: VmambaIR, size: int, device: torch.device, dtype: torch.dtype, mode: str, *, batch: int,
                repeats: int, warmup: int) -> tuple[list[float], list[float], float | None, float | None]:
     """Time one network at one size both ways: (fused ms list, unfused ms list, fused MiB, unfused MiB)."""
     gen = torch.Generator(device=device).manual_seed(0)
     img = torch.rand((batch, net.config.in_channels, size, size), generator=gen, device=device)
-    fn = _step_fn(net, img, device, precision, mode)
+    fn = _step_fn(net, img, device, dtype, mode)
     fused = time_runs(fn, device, repeats=repeats, warmup=warmup)
     fused_mem = peak_memory_mib(fn, device)
     with unfused_planar_scan(net):
@@ -378,11 +370,12 @@ def run_bench(
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Benchmark every (preset, size, backend, precision): forward (or a training step with ``train``)."""
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    dev = with_index(device) if isinstance(device, torch.device) else resolve_device(device)
     if batch < 1:
         raise ConfigError(f"batch must be >= 1, got {batch}")
     resolved = validate_request(presets, sizes, backends, precisions, dev)
     mode = "train" if train else "forward"
+    dtypes = {precision_name(d): d for d in (resolve_precision(p, dev) for p in precisions)}  # auto -> its name
     results: list[BenchResult] = []
     for preset in presets:
         cfg = preset if isinstance(preset, VmambaIRConfig) else get_preset(preset)
@@ -391,12 +384,12 @@ def run_bench(
             torch.manual_seed(0)
             net = VmambaIR(cfg).set_scan_backend(backend).to(dev)
             params = sum(p.numel() for p in net.parameters())
-            for precision in precisions:
+            for precision, dtype in dtypes.items():
                 for size in sizes:
                     if progress:
                         progress(f"{cfg.name} {size}x{size} {backend}->{resolved[backend]} {precision} {mode}")
                     fused, unfused, mem, unfused_mem = bench_case(
-                        net, size, dev, precision, mode, batch=batch, repeats=repeats, warmup=warmup)
+                        net, size, dev, dtype, mode, batch=batch, repeats=repeats, warmup=warmup)
                     med, med_unfused = statistics.median(fused), statistics.median(unfused)
                     out_pixels = batch * (size * cfg.scale) ** 2
                     m = macs[size]
@@ -450,7 +443,7 @@ def scaling_fits(results: Sequence[BenchResult]) -> tuple[ScalingFit, ...]:
 
 
 __all__ = [
-    "FLOP_CONVENTION", "MODES", "PRECISIONS", "BenchReport", "BenchResult", "MacCount", "ScalingFit",
+    "FLOP_CONVENTION", "MODES", "BenchReport", "BenchResult", "MacCount", "ScalingFit",
     "bench_case", "count_macs", "fit_exponent", "peak_memory_mib", "run_bench", "scan_cost",
     "scaling_fits", "time_runs", "unfused_planar_scan", "validate_request",
 ]

@@ -13,11 +13,10 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from typer.testing import CliRunner
 
-import vmambair_cli.eval as eval_module
 from vmambair_cli.app import app
 from vmambair_core.evaluate.benchmarks import ENV_DATA_ROOT
 from vmambair_core.models import build_model, tiny_config
-from vmambair_core.weights import write_safetensors
+from vmambair_core.weights import network_metadata, write_safetensors
 
 runner = CliRunner()
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
@@ -118,26 +117,31 @@ def _tiny_derain_set(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return pairs
 
 
-def _tiny_args(tmp_path: Path) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray]], torch.nn.Module]:
+def _tiny_args(
+    tmp_path: Path, *, with_config: bool = False
+) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray]], torch.nn.Module]:
+    """A tiny derain set and network; ``with_config``: the file carries its config, as a training export does."""
     pairs = _tiny_derain_set(tmp_path / "set")
     torch.manual_seed(0)
-    net = build_model(tiny_config("derain")).eval()
-    weights = write_safetensors(net.state_dict(), tmp_path / "tiny.safetensors")
+    cfg = tiny_config("derain")
+    net = build_model(cfg).eval()
+    meta = network_metadata(cfg, "derain") if with_config else None
+    weights = write_safetensors(net.state_dict(), tmp_path / "tiny.safetensors", meta)
     args = ["eval", "--lq", str(tmp_path / "set/input"), "--gt", str(tmp_path / "set/target"), "--task", "derain",
             "--weights", str(weights), "--device", "cpu", "--json"]
     return args, pairs, net
 
 
 def test_real_preset_refuses_a_tiny_checkpoint(tmp_path: Path) -> None:
-    """The CLI is honest: without the test seam, --task derain means the full derain network."""
+    """The CLI is honest: a file without a config is for the task's full network."""
     args, _, _ = _tiny_args(tmp_path)
     r = runner.invoke(app, args)
     assert r.exit_code == 1 and "derain" in r.output and "Traceback" not in r.output
 
 
-def test_network_path_with_a_tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    args, pairs, net = _tiny_args(tmp_path)
-    monkeypatch.setattr(eval_module, "_model_config", lambda task: tiny_config(task))
+def test_network_path_with_a_tiny_model(tmp_path: Path) -> None:
+    """A small network goes through the public path: its weights file says what it is."""
+    args, pairs, net = _tiny_args(tmp_path, with_config=True)
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     (res,) = json.loads(r.stdout)["results"]
@@ -150,6 +154,24 @@ def test_network_path_with_a_tiny_model(tmp_path: Path, monkeypatch: pytest.Monk
         out = np.floor(y[0].permute(1, 2, 0).numpy().astype(np.float64) * 255 + 0.5).astype(np.uint8)
         p, s = _ref(out, clean)
         assert img["psnr"] == pytest.approx(p, abs=5e-3) and img["ssim"] == pytest.approx(s, abs=1e-4)
+
+
+def test_scores_in_fp32_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The published numbers are fp32: eval must not switch to bf16 on a GPU by itself."""
+    import vmambair_core.evaluate.session as session  # noqa: PLC0415
+
+    asked: list[str] = []
+    real = session.load_network_predictor
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        asked.append(kwargs["precision"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session, "load_network_predictor", spy)
+    args, _, _ = _tiny_args(tmp_path, with_config=True)
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, [*args, "--precision", "bf16"]).exit_code == 0
+    assert asked == ["fp32", "bf16"]
 
 
 def test_missing_and_incomplete_sets(tmp_path: Path, data_dir: Path) -> None:

@@ -1,12 +1,13 @@
 """`vmambair restore`: exit codes, messages, JSON, existing outputs, interruptions and weights, end to end.
 
-The networks are tiny (2 channels, no blocks) but everything else is the real path: the CLI swaps only
-the task -> configuration table (``_preset_config``), so weights files written here are resolved,
-SHA-256-checked and strictly loaded exactly as a user's would be.
+The networks are tiny (2 channels, no blocks) and reach the CLI the way a user's trained network does:
+their weights files carry their configuration (``network_metadata``), and are resolved, SHA-256-checked
+and strictly loaded exactly as a user's would be.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -22,29 +23,25 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-import vmambair_cli.restore as restore_module
 from vmambair_cli.app import app
 from vmambair_core.inference import Restorer
-from vmambair_core.models import build_model, tiny_config
-from vmambair_core.weights import convert_checkpoint, write_safetensors
+from vmambair_core.inference.restore import load_network
+from vmambair_core.models import VmambaIRConfig, build_model, tiny_config
+from vmambair_core.weights import network_metadata, write_safetensors
 from vmambair_core.weights.registry import REGISTRY_ENV
 
 runner = CliRunner()
 
 
-def _tiny(task: str):  # noqa: ANN202 - the seam's own signature
+def _tiny(task: str) -> VmambaIRConfig:
     return tiny_config(task, dim=2, blocks=0)
 
 
-@pytest.fixture
-def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(restore_module, "_preset_config", _tiny)
-
-
 def _weights(path: Path, task: str = "realsr", seed: int = 0) -> Path:
+    """A tiny network's weights, with the metadata a `vmambair train` export carries."""
     torch.manual_seed(seed)
     cfg = _tiny(task)
-    return write_safetensors(build_model(cfg).state_dict(), path, {"vmambair.preset": cfg.name})
+    return write_safetensors(build_model(cfg).state_dict(), path, network_metadata(cfg, task))
 
 
 def _images(folder: Path, data_dir: Path, names: tuple[str, ...] = ("OST_009.png", "00003.png"), size: int = 24) -> list[Path]:
@@ -93,7 +90,12 @@ def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
         (["--skip-existing", "--overwrite"], "contradict"),
         (["--ext", "gif"], "unknown output extension"),
         (["--tile", "32", "--tile-overlap", "32"], "larger than --tile-overlap"),
-        (["--quality", "0"], "--quality"),
+        (["--quality", "0"], "--quality must be an integer in 1..100"),
+        (["--tile", "4"], "--tile must be at least 8"),
+        (["--tile-overlap", "-1"], "--tile-overlap must be >= 0"),
+        (["--batch-tiles", "0"], "--batch-tiles must be >= 1"),
+        (["--max-pixels", "0"], "--max-pixels must be positive"),
+        (["--suffix", "a/b"], "must not contain a path separator"),
     ):
         r = _run(img, "-o", tmp_path / "out", "-t", "realsr", *extra)
         assert r.exit_code == 2 and needle in _one_line_error(r), extra
@@ -107,7 +109,7 @@ def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
     assert r.exit_code == 1 and "fp16 is for GPUs" in _one_line_error(r)
 
 
-def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     w = _weights(tmp_path / "w.safetensors")
     blocker = tmp_path / "a-file"
@@ -129,7 +131,7 @@ def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path, t
 # --------------------------------------------------------------------------- batches
 
 
-def test_bad_files_are_listed_skipped_and_exit_3(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+def test_bad_files_are_listed_skipped_and_exit_3(tmp_path: Path, data_dir: Path) -> None:
     src = tmp_path / "in"
     _images(src, data_dir)
     (src / "text.png").write_text("hello\n")
@@ -151,7 +153,7 @@ def test_bad_files_are_listed_skipped_and_exit_3(tmp_path: Path, data_dir: Path,
     assert _files(out) == ["img0.png", "img1.png"]
 
 
-def test_human_summary_quiet_and_existing_outputs(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+def test_human_summary_quiet_and_existing_outputs(tmp_path: Path, data_dir: Path) -> None:
     src = tmp_path / "in"
     _images(src, data_dir)
     out = tmp_path / "out"
@@ -176,7 +178,7 @@ def test_human_summary_quiet_and_existing_outputs(tmp_path: Path, data_dir: Path
     assert cv2.imread(str(out / "img1.png")).shape == (96, 96, 3) and (out / "img0.png").read_bytes() == first
 
 
-def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path) -> None:
     src = tmp_path / "фото ü"
     (a,) = _images(src, data_dir, ("OST_009.png",), size=40)
     a.rename(src / "a.png")
@@ -199,7 +201,7 @@ def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path
 
 
 def test_ctrl_c_exits_130_without_partial_files_then_resumes(
-    tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = tmp_path / "in"
     _images(src, data_dir, ("OST_009.png", "00003.png", "children-alpha.png"))
@@ -229,7 +231,7 @@ def test_ctrl_c_exits_130_without_partial_files_then_resumes(
     assert _files(out) == ["img0.png", "img1.png", "img2.png"] and (out / "img0.png").read_bytes() == first
 
 
-def test_sigterm_is_an_interrupt(tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigterm_is_an_interrupt(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "in"
     _images(src, data_dir)
     out = tmp_path / "out"
@@ -251,11 +253,8 @@ def test_sigterm_is_an_interrupt(tmp_path: Path, data_dir: Path, tiny: None, mon
 
 _DRIVER = """
 import sys, time
-import vmambair_cli.restore as r
 from vmambair_core.inference import Restorer
-from vmambair_core.models import tiny_config
 
-r._preset_config = lambda task: tiny_config(task, dim=2, blocks=0)
 slow = Restorer.__call__
 def call(self, x, on_tile=None):
     time.sleep(float(sys.argv[1]))
@@ -298,7 +297,8 @@ def test_killed_run_resumes_with_skip_existing(tmp_path: Path, data_dir: Path) -
 # --------------------------------------------------------------------------- weights through the CLI
 
 
-def test_authors_pth_loads_and_params_ema_is_used(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+def test_authors_pth_loads_and_params_ema_is_used(tmp_path: Path, data_dir: Path) -> None:
+    """An authors'-format .pth (no metadata: the preset's network) through the loader the CLI uses."""
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     cfg = _tiny("realsr")
     torch.manual_seed(1)
@@ -307,28 +307,28 @@ def test_authors_pth_loads_and_params_ema_is_used(tmp_path: Path, data_dir: Path
     plain = build_model(cfg)
     pth = tmp_path / "net_g_latest.pth"
     torch.save({"params": plain.state_dict(), "params_ema": {f"module.{k}": v for k, v in ema.state_dict().items()}}, pth)
-    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", pth, "-q")
-    assert r.exit_code == 0, r.output
+    net, origin = load_network(cfg, pth)
+    assert str(pth) in origin
     x = torch.from_numpy(cv2.imread(str(img))[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
-    expected = Restorer(ema.eval(), torch.device("cpu"))(x)[0].permute(1, 2, 0).numpy()
-    written = cv2.imread(str(tmp_path / "out/img0.png"))[..., ::-1].astype(np.float32) / 255
-    assert np.abs(written - expected).max() <= 0.5 / 255 + 1e-6
+    assert torch.equal(Restorer(net, torch.device("cpu"))(x), Restorer(ema.eval(), torch.device("cpu"))(x))
+    r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", pth, "-q")  # the full preset: shapes differ
+    assert r.exit_code == 1 and "Traceback" not in r.output
 
 
-def test_wrong_task_weights_refused(tmp_path: Path, data_dir: Path, tiny: None) -> None:
+def test_wrong_task_weights_refused(tmp_path: Path, data_dir: Path) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     derain = _weights(tmp_path / "derain.safetensors", "derain")
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", derain)
-    assert r.exit_code == 1 and "holds 'derain-tiny' weights" in _one_line_error(r)
+    assert r.exit_code == 1 and "holds 'derain' weights" in _one_line_error(r)
     assert _files(tmp_path / "out") == []
 
 
-def test_registry_default_is_sha256_checked(tmp_path: Path, data_dir: Path, tiny: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_default_is_sha256_checked(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
-    torch.save({"params_ema": build_model(_tiny("realsr")).state_dict()}, tmp_path / "net.pth")
-    published, sha, _ = convert_checkpoint(tmp_path / "net.pth", tmp_path / "realsr-tiny.safetensors", _tiny("realsr"))
+    published = _weights(tmp_path / "realsr.safetensors")
+    sha = hashlib.sha256(published.read_bytes()).hexdigest()
     registry = tmp_path / "registry.json"
-    registry.write_text(json.dumps({"version": 1, "defaults": {"realsr-tiny": {"bundled": published.name, "sha256": sha}}}))
+    registry.write_text(json.dumps({"version": 1, "defaults": {"realsr": {"bundled": published.name, "sha256": sha}}}))
     monkeypatch.setenv(REGISTRY_ENV, str(registry))
     r = _run(img, "-o", tmp_path / "ok", "-t", "realsr", "--json")
     assert r.exit_code == 0, r.output
@@ -342,7 +342,7 @@ def test_registry_default_is_sha256_checked(tmp_path: Path, data_dir: Path, tiny
     assert _files(tmp_path / "bad") == []
 
 
-def test_hub_reference_from_prefilled_cache_offline(tmp_path: Path, data_dir: Path, tiny: None, hub_cache) -> None:
+def test_hub_reference_from_prefilled_cache_offline(tmp_path: Path, data_dir: Path, hub_cache) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     w = _weights(tmp_path / "w.safetensors")
     hub_cache.add("someone/vmambair-tiny", "realsr.safetensors", w)

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from vmambair_core.errors import BackendUnavailableError, ConfigError
-from vmambair_core.inference import Restorer, resolve_device, resolve_precision
+from vmambair_core.device import resolve_device, resolve_precision
+from vmambair_core.inference import Restorer
 
 
 class _Nearest4(nn.Module):

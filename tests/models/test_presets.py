@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -99,17 +100,44 @@ def test_float64_agrees_with_float32_realsr_full() -> None:
     assert ((y32.double() - y64).abs().max() / y64.abs().max()).item() < 1e-4
 
 
+# Output PSNR of bf16 autocast against fp32, tiny nets (dim 16, seed 0) on a 24x24 crop of a real photo.
+# Measured on a 2-core Xeon, torch 2.13 CPU: realsr 53.4, sisr 52.2, derain 40.0 dB (with bf16 norm
+# statistics derain was 37.1). The floors leave ~5 dB for other CPUs' bf16 kernels; a bf16 path that
+# lost real precision (a bf16 scan state, bf16 statistics) drops far below them.
+BF16_PSNR_FLOOR = {"realsr": 48.0, "sisr": 47.0, "derain": 35.0}
+
+
 @pytest.mark.parametrize("preset", PRESETS_)
-def test_bf16_autocast_finite_and_close(preset: str) -> None:
+def test_bf16_autocast_psnr_against_fp32(preset: str, data_dir: Path) -> None:
+    import cv2  # noqa: PLC0415
+
+    bgr = cv2.imread(str(data_dir / "sr/Set5/HR/baby.png"))[::4, ::4][40:64, 40:64]
+    x = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 255
     torch.manual_seed(0)
     net = build_model(tiny_config(preset, dim=16)).eval()
-    x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         ref = net(x)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             y = net(x)
     assert torch.isfinite(y).all()
-    assert ((y.float() - ref).abs().mean() / ref.abs().mean()).item() < 0.05
+    mse = (y.float().clamp(0, 1) - ref.clamp(0, 1)).square().mean().item()
+    assert 10 * math.log10(1 / mse) >= BF16_PSNR_FLOOR[preset]
+
+
+def test_norm_statistics_are_float32_under_autocast() -> None:
+    """bf16 features with a large common offset: only the output may be rounded to bf16."""
+    from vmambair_core.models.blocks import ChannelLayerNorm  # noqa: PLC0415
+
+    g = torch.Generator().manual_seed(0)
+    x = (20 + torch.randn(2, 48, 8, 8, generator=g)).to(torch.bfloat16)
+    xd = x.double()
+    var, mean = torch.var_mean(xd, dim=1, keepdim=True, correction=0)
+    ref = (xd - mean) / torch.sqrt(var + 1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = ChannelLayerNorm(48)(x)
+    assert y.dtype == torch.bfloat16
+    # One bf16 rounding of the output: relative error <= 2^-8 (bf16 statistics gave ~0.1).
+    assert ((y.double() - ref).abs() / ref.abs().clamp(min=1)).max().item() <= 1.05 * 2**-8
 
 
 def test_gradients_reach_every_parameter() -> None:

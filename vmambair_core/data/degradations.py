@@ -30,6 +30,7 @@ from vmambair_core.data.degrade.config import (
 from vmambair_core.data.degrade.jpeg import jpeg_compress
 from vmambair_core.data.degrade.kernels import filter2d, sample_blur_kernels, sample_final_sinc
 from vmambair_core.data.degrade.noise import random_noise
+from vmambair_core.device import same_device
 from vmambair_core.errors import InputError
 
 __all__ = [
@@ -83,7 +84,7 @@ def _check_inputs(hr: Tensor, cfg: DegradationConfig, generator: torch.Generator
             f"HR size {h}x{w} is below {cfg.min_hr_size()} px, the least for which the blurs' reflect "
             f"padding fits after the smallest resize ({cfg.first.resize_range[0]})"
         )
-    if generator.device != hr.device:
+    if not same_device(generator.device, hr.device):
         raise InputError(
             f"generator is on {generator.device} but the HR batch on {hr.device}: "
             f"use torch.Generator(device={str(hr.device)!r})"

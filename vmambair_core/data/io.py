@@ -3,7 +3,7 @@
 What the usual restoration scripts get wrong and this module does not (ecosystem.md §2):
 non-ASCII paths (bytes are read by Python, decoded by ``cv2.imdecode``), alpha (kept, upscaled
 apart by :func:`resize_alpha`), 16-bit depth (kept), grey (stays grey), EXIF orientation of
-JPEGs (honoured), decompression bombs (refused from the header, before decoding), truncated
+JPEGs (honoured), ICC colour profiles (carried from input to output, :mod:`.icc`), decompression bombs (refused from the header, before decoding), truncated
 files (an error, never a half-grey picture) and interrupted writes (atomic: temp file, fsync,
 ``os.replace``).
 
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from vmambair_core.atomic import atomic_write_bytes
+from vmambair_core.data.icc import embed_icc, png_chunk, read_icc
 from vmambair_core.errors import ConfigError, InputError, VmambairError
 
 ImageMode = Literal["L", "LA", "RGB", "RGBA"]
@@ -54,7 +55,8 @@ class LoadedImage:
 
     ``rgb`` is (H, W, 3) float32 in [0, 1], RGB order; grey images are repeated to three
     channels because the networks take RGB. ``alpha`` is (H, W) float32 in [0, 1] or None.
-    ``mode`` and ``bit_depth`` describe the file, so :func:`write_image` can restore them.
+    ``mode`` and ``bit_depth`` describe the file, so :func:`write_image` can restore them;
+    ``icc_profile`` is the file's embedded colour profile (raw ICC bytes), to be written back too.
     """
 
     rgb: np.ndarray
@@ -62,6 +64,7 @@ class LoadedImage:
     bit_depth: BitDepth
     mode: ImageMode
     source: Path
+    icc_profile: bytes | None = None
 
     @property
     def height(self) -> int:
@@ -123,7 +126,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     if array is None or array.size == 0:
         raise InputError(f"{source}: cannot decode (not an image, truncated, or an unsupported format)")
     _check_pixels(source, array.shape[1], array.shape[0], max_pixels)
-    return _to_loaded(source, array, header)
+    return _to_loaded(source, array, header, read_icc(data, header.kind))
 
 
 def _check_pixels(source: Path, width: int, height: int, max_pixels: int | None) -> None:
@@ -134,7 +137,7 @@ def _check_pixels(source: Path, width: int, height: int, max_pixels: int | None)
         )
 
 
-def _to_loaded(source: Path, array: np.ndarray, header: _Header) -> LoadedImage:
+def _to_loaded(source: Path, array: np.ndarray, header: _Header, icc_profile: bytes | None) -> LoadedImage:
     if array.dtype == np.uint8:
         depth: BitDepth = 8
     elif array.dtype == np.uint16:
@@ -166,7 +169,7 @@ def _to_loaded(source: Path, array: np.ndarray, header: _Header) -> LoadedImage:
         colour = np.repeat(colour, 3, axis=2)
     rgb = np.ascontiguousarray(colour).astype(np.float32) / peak
     alpha = None if alpha_raw is None else alpha_raw.astype(np.float32) / peak
-    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=depth, mode=mode, source=source)
+    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=depth, mode=mode, source=source, icc_profile=icc_profile)
 
 
 def _probe_header(data: bytes) -> _Header:
@@ -288,6 +291,7 @@ def write_image(
     bit_depth: BitDepth = 8,
     mode: ImageMode | None = None,
     quality: int | None = None,
+    icc_profile: bytes | None = None,
 ) -> Path:
     """Encode ``rgb`` ((H, W, 3) float in [0, 1]) in ``mode`` and write it atomically to ``path``.
 
@@ -297,6 +301,8 @@ def write_image(
     a silent downgrade (pass ``bit_depth=8`` or drop ``alpha`` to choose one). WebP stores grey as
     three equal channels and grey+alpha as RGBA (the format has no grey mode); TIFF stores
     grey+alpha as RGBA. ``quality`` (1-100) applies to JPEG (default 95) and WebP (default: lossless).
+    ``icc_profile`` (raw ICC bytes, e.g. :attr:`LoadedImage.icc_profile`) is embedded in PNG, JPEG,
+    WebP and TIFF outputs when its colour space fits the stored channels (BMP gets none).
     Values are clipped to [0, 1] and rounded; NaN or infinite values are an :class:`InputError`
     (they mean the network failed, e.g. fp16 overflow, and would silently become black).
     """
@@ -334,6 +340,8 @@ def write_image(
             planes = [planes[0]] * 3 + planes[-1:]
         array = planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
         encoded = _encode(target, fmt, array, quality)
+    if icc_profile:
+        encoded = embed_icc(encoded, fmt.extension, icc_profile, 1 if mode in ("L", "LA") and fmt.grey else 3)
     _write_atomic(target, encoded)
     return target
 
@@ -357,8 +365,13 @@ def _check_write_request(
         raise ConfigError(
             f"{target}: {target.suffix} cannot store alpha; write .png, .webp or .tif, or drop alpha"
         )
+    check_quality(quality)
+
+
+def check_quality(quality: int | None) -> None:
+    """JPEG/WebP quality: None (the format's default) or an integer in 1..100."""
     if quality is not None and not (isinstance(quality, int) and 1 <= quality <= 100):
-        raise ConfigError(f"{target}: quality must be an integer in 1..100, got {quality!r}")
+        raise ConfigError(f"--quality must be an integer in 1..100, got {quality!r}")
 
 
 def _check_plane(target: Path, name: str, plane: np.ndarray, *, ndim: int) -> np.ndarray:
@@ -395,12 +408,8 @@ def _encode_png_grey_alpha(grey_alpha: np.ndarray) -> bytes:
     depth = 16 if grey_alpha.dtype == np.uint16 else 8
     rows = grey_alpha.astype(">u2" if depth == 16 else np.uint8).view(np.uint8).reshape(height, -1)
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
-
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
-
     ihdr = struct.pack(">IIBBBBB", width, height, depth, 4, 0, 0, 0)
-    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    body = png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw, 6)) + png_chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + body
 
 

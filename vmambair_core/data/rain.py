@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vmambair_core.device import same_device
 from vmambair_core.errors import ConfigError, InputError
 
 BlendMode = Literal["screen", "add"]
@@ -154,7 +155,7 @@ def add_rain(clean: Tensor, cfg: RainConfig, generator: torch.Generator) -> tupl
     """
     if clean.ndim != 4 or not clean.is_floating_point():
         raise InputError(f"expected a float (B, C, H, W) batch in [0, 1], got {tuple(clean.shape)} {clean.dtype}")
-    if generator.device != clean.device:
+    if not same_device(generator.device, clean.device):
         raise InputError(
             f"generator is on {generator.device} but the images on {clean.device}: "
             f"use torch.Generator(device={str(clean.device)!r})"

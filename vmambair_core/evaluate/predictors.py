@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from vmambair_core.data.resize import imresize
+from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
-from vmambair_core.inference.engine import Restorer, resolve_device
+from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
 from vmambair_core.weights import LoadedWeights, load_model
 
@@ -123,7 +124,7 @@ def load_network_predictor(
     """
     dev = resolve_device(device)
     net = load_model(task, weights, device=dev, scan_backend=scan_backend)
-    name = task.name if isinstance(task, VmambaIRConfig) else task
+    name = net.config.name  # the network built: the preset, or the variant a trained export describes
     if weights is None:
         source = "default weights"
     elif isinstance(weights, LoadedWeights):

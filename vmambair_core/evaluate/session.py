@@ -7,7 +7,6 @@ Everything that can fail before the first image is done here, up front: unknown 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
@@ -27,7 +26,7 @@ from vmambair_core.evaluate.benchmarks import (
 from vmambair_core.evaluate.predictors import BicubicPredictor, IdentityPredictor, Predictor, load_network_predictor
 from vmambair_core.metrics.color import YMode
 from vmambair_core.metrics.psnr_ssim import Channel
-from vmambair_core.models import PRESET_NAMES, VmambaIRConfig, get_preset
+from vmambair_core.models import PRESET_NAMES, get_preset
 from vmambair_core.tasks import Task
 
 __all__ = ["MODELS", "EvalRequest", "ModelKind", "build_sets", "build_predictors", "lpips_wanted"]
@@ -57,7 +56,7 @@ class EvalRequest:
     crop_border: int | None = None
     lpips: bool | None = None
     device: str = "auto"
-    precision: str = "auto"
+    precision: str = "fp32"  # what the published numbers are computed in
     tile: int | None = None
     tile_overlap: int = 32
     scan_backend: str = "auto"
@@ -135,13 +134,11 @@ def _task_of(req: EvalRequest, data: EvalSet) -> str:
 def build_predictors(
     req: EvalRequest,
     sets: tuple[EvalSet, ...],
-    *,
-    config_for: Callable[[str], str | VmambaIRConfig] = str,
 ) -> dict[str, Predictor]:
     """A predictor per set name; one network per distinct task, loaded before any image is scored.
 
-    ``config_for`` maps a task to what ``load_model`` builds from: by default the task name itself (the
-    preset, or the config a ``vmambair train`` export carries); tests pass tiny configs.
+    The network is the task's preset, or the config a ``vmambair train`` export carries in its metadata
+    (so small trained variants, and tests' tiny networks, go through the same path).
     """
     out: dict[str, Predictor] = {}
     networks: dict[str, Predictor] = {}
@@ -162,7 +159,7 @@ def build_predictors(
             task = _task_of(req, data)
             if task not in networks:
                 networks[task] = load_network_predictor(
-                    config_for(task), req.weights, device=req.device, precision=req.precision, tile=req.tile,
+                    task, req.weights, device=req.device, precision=req.precision, tile=req.tile,
                     tile_overlap=req.tile_overlap, scan_backend=req.scan_backend,
                 )
             out[data.name] = networks[task]

@@ -1,9 +1,6 @@
-"""Inference: whole-image and tiled runs of a network, with device, precision and OOM handling."""
+"""Inference: whole-image and tiled runs of a network, with OOM handling (devices and precisions: ``device``)."""
 
-from .engine import PRECISIONS, Precision, Restorer, autocast_for, resolve_device, resolve_precision
+from .engine import Restorer, TileOptions
 from .tiling import DeviceMemoryError, run_padded, run_tiled, run_with_oom_backoff
 
-__all__ = [
-    "DeviceMemoryError", "PRECISIONS", "Precision", "Restorer", "autocast_for", "resolve_device",
-    "resolve_precision", "run_padded", "run_tiled", "run_with_oom_backoff",
-]
+__all__ = ["DeviceMemoryError", "Restorer", "TileOptions", "run_padded", "run_tiled", "run_with_oom_backoff"]

@@ -6,21 +6,27 @@ photo come from the same code path.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
-from ..errors import BackendUnavailableError, ConfigError
+from ..device import autocast_for, resolve_precision, with_index
+from ..errors import ConfigError
 from ..models import VmambaIR
-from .tiling import is_out_of_memory, release_memory, run_padded, run_tiled, run_with_oom_backoff
+from .tiling import (
+    DeviceMemoryError,
+    NetworkOutOfMemory,
+    first_line,
+    is_out_of_memory,
+    outside_network,
+    release_memory,
+    run_padded,
+    run_tiled,
+    run_with_oom_backoff,
+)
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_FALLBACK_TILE = 512
 
 # Peak inference memory per input pixel (fp32, batch 1) with ~25% headroom: measured on this CPU at
@@ -61,48 +67,6 @@ def cpu_tile_for(x: Tensor, head: str, multiple: int = 8) -> int | None:
     return max(side, 4 * multiple)
 
 
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; unusable ones are a clear error."""
-    spec = spec.strip().lower()
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise BackendUnavailableError(f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise BackendUnavailableError(f"device {spec!r}: only {torch.cuda.device_count()} GPU(s) present")
-    elif dev.type != "cpu":
-        raise ConfigError(f"device type {dev.type!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return dev
-
-
-def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on GPUs that support it, fp32 elsewhere (CPU bf16 is slow and gains nothing)."""
-    if spec not in PRECISIONS:
-        raise ConfigError(f"unknown precision {spec!r}; choose one of {', '.join(PRECISIONS)}")
-    if spec == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    if spec == "fp16" and device.type == "cpu":
-        raise ConfigError("fp16 is for GPUs; on CPU use fp32 (or bf16)")
-    return _DTYPES[spec]
-
-
-@contextlib.contextmanager
-def autocast_for(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
-    """Autocast to ``dtype`` (no-op for fp32). Scans keep a float32 state whatever the dtype."""
-    if dtype == torch.float32:
-        yield
-        return
-    with torch.autocast(device_type=device.type, dtype=dtype):
-        yield
-
-
 def _dihedral(x: Tensor, k: int) -> Tensor:
     """The k-th of the 8 flips/rotations (k in 0..7)."""
     if k >= 4:
@@ -113,6 +77,29 @@ def _dihedral(x: Tensor, k: int) -> Tensor:
 def _dihedral_inverse(y: Tensor, k: int) -> Tensor:
     y = torch.rot90(y, -(k % 4), dims=(-2, -1))
     return y.flip(-1) if k >= 4 else y
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    """How an image may be cut: checked once, here, for the CLI and the library alike.
+
+    ``tile``: tile side in input pixels, None = whole image (tiles only after an out-of-memory);
+    ``overlap``: overlap in input pixels; ``tiles_per_batch``: tiles per network call.
+    """
+
+    tile: int | None = None
+    overlap: int = 32
+    tiles_per_batch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.tile is not None and self.tile < 8:
+            raise ConfigError(f"--tile must be at least 8 (the network works on multiples of 8), got {self.tile}")
+        if self.overlap < 0:
+            raise ConfigError(f"--tile-overlap must be >= 0, got {self.overlap}")
+        if self.tile is not None and self.tile <= self.overlap:
+            raise ConfigError(f"--tile ({self.tile}) must be larger than --tile-overlap ({self.overlap})")
+        if self.tiles_per_batch < 1:
+            raise ConfigError(f"--batch-tiles must be >= 1, got {self.tiles_per_batch}")
 
 
 @dataclass
@@ -147,6 +134,8 @@ class Restorer:
         min_tile: int = 64,
         tta: bool = False,
     ) -> None:
+        TileOptions(tile, overlap, tiles_per_batch)
+        device = with_index(device)  # a library caller's torch.device("cuda") names the current GPU
         self.net = net.to(device).eval()
         self.device = device
         self.dtype = resolve_precision(precision, device)
@@ -154,62 +143,78 @@ class Restorer:
         self.min_tile, self.tta = min_tile, tta
         self.scale = net.scale
         self.last = TileReport(tile)
-        if tile is not None and tile <= overlap:
-            raise ConfigError(f"--tile ({tile}) must be larger than --tile-overlap ({overlap})")
 
     def _forward(self, x: Tensor) -> Tensor:
         with autocast_for(self.device, self.dtype):
             return self.net(x).float()
 
     def _run_once(self, x: Tensor, tile: int | None, on_tile: Callable[[int, int], None] | None) -> Tensor:
+        """One pass on host-side ``x``: the whole image (output left on the device) or tiles (output on the host)."""
         if tile is None:
-            y = run_padded(self._forward, x, self.scale)
+            y = run_padded(self._forward, x, self.scale, device=self.device)
             if on_tile:
                 on_tile(1, 1)
             return y
         return run_tiled(
             self._forward, x, scale=self.scale, tile=tile, overlap=min(self.overlap, tile - 8),
-            tiles_per_batch=self.tiles_per_batch, on_tile=on_tile,
+            tiles_per_batch=self.tiles_per_batch, on_tile=on_tile, device=self.device,
         )
 
-    def _run(self, x: Tensor, on_tile: Callable[[int, int], None] | None) -> Tensor:
-        report = TileReport(self.tile)
+    def _run(self, x: Tensor, tile: int | None, on_tile: Callable[[int, int], None] | None) -> tuple[Tensor, TileReport]:
+        """One pass, starting from ``tile`` (None: whole image first); the output is on ``x``'s device."""
+        report = TileReport(tile)
 
         def count(_old: int, new: int) -> None:
             report.backoffs += 1
             report.tile = new
 
-        tile = self.tile
         if tile is None and self.device.type == "cpu":
             tile = cpu_tile_for(x, self.net.config.head if hasattr(self.net, "config") else "sr")
             report.tile = tile
         if tile is None:
             try:
-                y = self._run_once(x, None, on_tile)
-                self.last = report
-                return y
-            except Exception as exc:  # noqa: BLE001 - only OOM is handled; everything else re-raised
-                if not is_out_of_memory(exc):
-                    raise
-            release_memory(x.device)
-            start = min(DEFAULT_FALLBACK_TILE, max(x.shape[-2:]) // 2 // 8 * 8 or 8)
-            report.backoffs, report.tile = 1, start
-        else:
-            start = tile
-        y, used = run_with_oom_backoff(
-            lambda t, s: self._run_once(t, s, on_tile), x, start, min_tile=min(self.min_tile, start), on_backoff=count
+                return self._run_once(x, None, on_tile).to(x.device), report
+            except NetworkOutOfMemory:
+                pass
+            release_memory(self.device)  # outside the except block: the failed call's tensors are gone
+            tile = min(DEFAULT_FALLBACK_TILE, max(x.shape[-2:]) // 2 // 8 * 8 or 8)
+            report.backoffs, report.tile = 1, tile
+        y, report.tile = run_with_oom_backoff(
+            lambda t, s: self._run_once(t, s, on_tile), x, tile, min_tile=min(self.min_tile, tile),
+            on_backoff=count, device=self.device,
         )
-        report.tile = used
-        self.last = report
-        return y
+        return y, report
 
     @torch.inference_mode()
     def __call__(self, x: Tensor, on_tile: Callable[[int, int], None] | None = None) -> Tensor:
-        """(B, 3, H, W) float in [0, 1] -> (B, 3, sH, sW) float32 in [0, 1] on ``device`` (clamped)."""
-        x = x.to(self.device, torch.float32)
+        """(B, 3, H, W) float in [0, 1] -> (B, 3, sH, sW) float32 in [0, 1] on the CPU (clamped).
+
+        The image and the output stay in host memory; the network's device sees one pass of the
+        whole image or one batch of tiles at a time. With TTA the tile found by the first pass
+        (after any out-of-memory back-off) is where the other seven start.
+        """
+        message = None
+        try:
+            return self._restore(x, on_tile)
+        except Exception as error:  # noqa: BLE001 - only an out-of-memory is reworded; the rest re-raised
+            if isinstance(error, DeviceMemoryError) or not is_out_of_memory(error):
+                raise
+            message = first_line(error)
+        release_memory(self.device)  # outside the except block: the failed run's tensors are gone
+        raise outside_network(message, self.tile)
+
+    def _restore(self, x: Tensor, on_tile: Callable[[int, int], None] | None) -> Tensor:
+        x = x.to("cpu", torch.float32)
         if not self.tta:
-            return self._run(x, on_tile).clamp_(0, 1)
-        acc = torch.zeros(x.shape[0], x.shape[1], x.shape[2] * self.scale, x.shape[3] * self.scale, device=self.device)
+            y, self.last = self._run(x, self.tile, on_tile)
+            return y.clamp_(0, 1)
+        acc: Tensor | None = None
+        report = TileReport(self.tile)
         for k in range(8):
-            acc += _dihedral_inverse(self._run(_dihedral(x, k), on_tile), k)
+            y, step = self._run(_dihedral(x, k), report.tile, on_tile)
+            report = TileReport(step.tile, report.backoffs + step.backoffs)
+            y = _dihedral_inverse(y, k)
+            acc = y if acc is None else acc.add_(y)
+        assert acc is not None
+        self.last = report
         return (acc / 8).clamp_(0, 1)

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image, resize_alpha, write_image
+from ..data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, check_quality, read_image, resize_alpha, write_image
 from ..errors import ConfigError, InputError, VmambairError
 from ..models import VmambaIR, VmambaIRConfig
 from .engine import Restorer
@@ -69,6 +69,13 @@ def normalise_ext(ext: str | None) -> str | None:
     return value
 
 
+def check_naming(suffix: str, ext: str | None) -> str | None:
+    """Check ``--suffix`` and ``--ext`` (no file is touched); returns the normalised extension."""
+    if any(sep in suffix for sep in ("/", "\\", os.sep)) or suffix in (".", ".."):
+        raise ConfigError(f"--suffix {suffix!r} must not contain a path separator")
+    return normalise_ext(ext)
+
+
 def plan_restore(
     inputs: Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
@@ -84,9 +91,7 @@ def plan_restore(
     become ``<stem><suffix><ext>`` (``ext`` None keeps the input's). Two inputs aiming at one output,
     or an output that would replace its own input, is a :class:`ConfigError` naming them.
     """
-    if any(sep in suffix for sep in ("/", "\\", os.sep)) or suffix in (".", ".."):
-        raise ConfigError(f"--suffix {suffix!r} must not contain a path separator")
-    out_ext = normalise_ext(ext)
+    out_ext = check_naming(suffix, ext)
     out = Path(output_dir).expanduser()
     if not inputs:
         raise ConfigError("no input given; pass image files and/or folders")
@@ -254,7 +259,8 @@ class RestoreSettings:
         if self.skip_existing and self.overwrite:
             raise ConfigError("--skip-existing and --overwrite contradict each other; pass one of them")
         if self.max_pixels is not None and self.max_pixels < 1:
-            raise ConfigError(f"max_pixels must be positive, got {self.max_pixels}")
+            raise ConfigError(f"--max-pixels must be positive, got {self.max_pixels}")
+        check_quality(self.quality)
 
 
 SKIP_DONE = "output exists (--skip-existing)"
@@ -326,7 +332,7 @@ def restore_one(
         raise VmambairError(f"cannot create {job.target.parent} ({error.strerror or error})") from None
     try:
         write_image(job.target, np.ascontiguousarray(rgb), alpha=alpha, bit_depth=image.bit_depth,
-                    mode=image.mode, quality=settings.quality)
+                    mode=image.mode, quality=settings.quality, icc_profile=image.icc_profile)
     except (ConfigError, InputError) as error:
         # The chosen format cannot hold this image (16-bit or alpha), or the network produced NaN:
         # specific to this image, so the batch goes on.

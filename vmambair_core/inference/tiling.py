@@ -14,7 +14,13 @@ way users asked for after years of seams and OOM crashes in other tools (ecosyst
   whose receptive radius r satisfies ``(overlap - blend*overlap) // 2 >= r`` therefore gives
   exactly the whole-image result; a global one (VmambaIR's scans) gives no visible steps.
   Image borders are never attenuated; weights are normalised by their sum, accumulated in
-  float32 on the input's device.
+  float32 on the input's device;
+* the network may run on another ``device``: the image and the full-size accumulators stay where
+  the input is (host memory), and only one batch of tiles at a time is moved there (through a
+  pinned staging buffer when the network is on a GPU) and back. A 12-megapixel photo at x4 is
+  ~2.3 GB per output buffer, which is what a small GPU cannot spare;
+* only an out-of-memory inside the network call (tile batch in, network, output) is a reason to
+  retry with smaller tiles (:class:`NetworkOutOfMemory`); one anywhere else is reported as it is.
 
 A whole-image run is not bit-identical to a tiled one for VmambaIR: its scans see the whole
 (padded) image, so tiling is an approximation that trades fidelity for memory.
@@ -44,17 +50,47 @@ def crop(y: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def run_padded(
-    fn: TileFn, x: torch.Tensor, scale: int, multiple: int = 8, mode: PadMode = "reflect"
+    fn: TileFn,
+    x: torch.Tensor,
+    scale: int,
+    multiple: int = 8,
+    mode: PadMode = "reflect",
+    *,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The authors' whole-image path: pad to ``multiple``, run ``fn`` once, crop to scale*H x scale*W."""
+    """The authors' whole-image path: pad to ``multiple``, run ``fn`` once, crop to scale*H x scale*W.
+
+    ``fn`` runs on ``device`` (default: ``x``'s); the output is left there.
+    """
     _check_scale(scale)
     height, width = x.shape[-2:]
     padded, _ = pad_to_multiple(x, multiple, mode)
-    return crop(_call(fn, padded, scale), height * scale, width * scale)
+    return crop(_call(fn, padded, scale, device or x.device), height * scale, width * scale)
 
 
-def _call(fn: TileFn, x: torch.Tensor, scale: int) -> torch.Tensor:
-    y = fn(x)
+class NetworkOutOfMemory(RuntimeError):
+    """The network call ran out of memory: the one failure that smaller tiles can cure."""
+
+
+def _call(fn: TileFn, x: torch.Tensor, scale: int, device: torch.device) -> torch.Tensor:
+    """``fn`` on ``x`` moved to ``device``; an out-of-memory here becomes :class:`NetworkOutOfMemory`."""
+    message = None
+    try:
+        return _checked(fn(x.to(device, non_blocking=x.is_pinned())), x, scale)
+    except Exception as error:
+        if isinstance(error, NetworkOutOfMemory) or not is_out_of_memory(error):
+            raise
+        message = first_line(error)
+    # Raised outside the except block, so it holds no traceback (and no tensors of the failed call).
+    raise NetworkOutOfMemory(message)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _checked(y: torch.Tensor, x: torch.Tensor, scale: int) -> torch.Tensor:
     expected = (x.shape[0], x.shape[-2] * scale, x.shape[-1] * scale)
     if not isinstance(y, torch.Tensor) or y.ndim != 4 or (y.shape[0], *y.shape[-2:]) != expected:
         found = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
@@ -92,8 +128,12 @@ def run_tiled(
     on_tile: ProgressFn | None = None,
     blend: float = 0.5,
     mode: PadMode = "reflect",
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """Run ``fn`` on overlapping ``tile`` x ``tile`` pieces of ``x`` and blend them (see module doc).
+
+    ``fn`` runs on ``device`` (default: ``x``'s); tiles go there one batch at a time, and the blended
+    result is built and returned on ``x``'s device.
 
     ``tile`` and ``overlap`` are in input pixels; ``tile`` is rounded down to a multiple of
     ``multiple`` (at least ``multiple``). ``blend`` in [0, 1] is the fraction of each overlap that
@@ -109,6 +149,7 @@ def run_tiled(
     if not 0.0 <= blend <= 1.0:
         raise ConfigError(f"blend must be in [0, 1], got {blend!r}")
     height, width = x.shape[-2:]
+    device = x.device if device is None else device
     padded, _ = pad_to_multiple(x, multiple, mode)
     size_h, size_w = padded.shape[-2:]
     tile = max(multiple, tile // multiple * multiple)
@@ -118,10 +159,10 @@ def run_tiled(
             f"(rounded down to a multiple of {multiple})"
         )
     if size_h <= tile and size_w <= tile:
-        out = _call(fn, padded, scale)
+        out = _call(fn, padded, scale, device)
         if on_tile is not None:
             on_tile(1, 1)
-        return crop(out, height * scale, width * scale)
+        return crop(out, height * scale, width * scale).to(x.device)
 
     rows, cols = tile_starts(size_h, tile, overlap), tile_starts(size_w, tile, overlap)
     tile_h, tile_w = min(tile, size_h), min(tile, size_w)
@@ -132,14 +173,15 @@ def run_tiled(
 
     accumulator: torch.Tensor | None = None
     out_dtype = x.dtype
+    staging = _staging((tiles_per_batch * batch, x.shape[1], tile_h, tile_w), x, device)
     for first in range(0, len(boxes), tiles_per_batch):
         group = boxes[first : first + tiles_per_batch]
         pieces = [padded[..., rows[i] : rows[i] + tile_h, cols[j] : cols[j] + tile_w] for i, j in group]
-        out = _call(fn, torch.cat(pieces, dim=0), scale)
+        tiles = torch.cat(pieces, dim=0) if staging is None else torch.cat(pieces, 0, out=staging[: len(group) * batch])
+        out = _call(fn, tiles, scale, device)
         if accumulator is None:
             out_dtype = out.dtype
-            shape = (batch, out.shape[1], size_h * scale, size_w * scale)
-            accumulator = torch.zeros(shape, dtype=torch.float32, device=x.device)
+            accumulator = host_buffer((batch, out.shape[1], size_h * scale, size_w * scale), x.device)
         for k, (i, j) in enumerate(group):
             piece = out[k * batch : (k + 1) * batch].to(device=x.device, dtype=torch.float32)
             top, left = rows[i] * scale, cols[j] * scale
@@ -153,6 +195,22 @@ def run_tiled(
     total_w = _axis_total(cols, weights_w, size_w * scale, scale)
     blended = accumulator / (total_h[:, None] * total_w[None, :])
     return crop(blended, height * scale, width * scale).to(out_dtype)
+
+
+def _staging(shape: tuple[int, ...], x: torch.Tensor, device: torch.device) -> torch.Tensor | None:
+    """A page-locked buffer for one tile batch when tiles go from host memory to a GPU, else None.
+
+    Copies from pinned memory are asynchronous; reusing the buffer is safe because each batch's
+    output is copied back (which waits for the GPU) before the next batch is staged.
+    """
+    if device.type != "cuda" or x.device.type != "cpu" or not torch.cuda.is_available():
+        return None
+    return torch.empty(shape, dtype=x.dtype, pin_memory=True)
+
+
+def host_buffer(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """A zeroed float32 accumulator on the input's device (not the network's)."""
+    return torch.zeros(shape, dtype=torch.float32, device=device)
 
 
 def _axis_weights(
@@ -195,7 +253,7 @@ def _axis_total(starts: list[int], windows: list[torch.Tensor], size: int, scale
 def is_out_of_memory(error: BaseException) -> bool:
     """Allocation failures of any torch device (CUDA's typed error, or its message elsewhere)."""
     oom_type = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-    if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError)):
+    if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError, NetworkOutOfMemory)):
         return True
     message = str(error).lower()
     markers = ("out of memory", "not enough memory", "can't allocate memory")  # CUDA, MPS, CPU allocator
@@ -209,34 +267,49 @@ def run_with_oom_backoff(
     *,
     min_tile: int = 32,
     on_backoff: Callable[[int, int], None] | None = None,
+    device: torch.device | None = None,
 ) -> tuple[torch.Tensor, int]:
-    """``fn_tiled(x, tile)``, halving ``tile`` and restarting the whole image after each OOM.
+    """``fn_tiled(x, tile)``, halving ``tile`` and restarting the whole image after each network OOM.
 
     Nothing from a failed attempt is reused (a half-finished accumulation is garbage). Returns the
     output and the tile that worked; raises :class:`DeviceMemoryError` once ``tile`` would drop
-    below ``min_tile``. ``on_backoff(old, new)`` lets a caller report the retry.
+    below ``min_tile``, or at once for an out-of-memory outside the network call (smaller tiles
+    would not help there). ``device``: where the network runs (default ``x``'s), whose cache is
+    released before a retry. ``on_backoff(old, new)`` lets a caller report the retry.
     """
     if not isinstance(tile, int) or not isinstance(min_tile, int) or tile < min_tile or min_tile < 1:
         raise ConfigError(f"need 1 <= min_tile <= tile, got tile={tile!r}, min_tile={min_tile!r}")
+    device = x.device if device is None else device
     while True:
-        message = None
+        message, in_network = None, False
         try:
             return fn_tiled(x, tile), tile
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            message, in_network = first_line(error), isinstance(error, NetworkOutOfMemory)
         # Outside the except block: the traceback (and the tensors its frames hold) is gone now.
-        release_memory(x.device)
+        release_memory(device)
+        if not in_network:
+            raise outside_network(message, tile)
         smaller = tile // 2
         if smaller < min_tile:
             raise DeviceMemoryError(
-                f"out of memory on {x.device} even with tile {tile} (min_tile={min_tile}): "
+                f"out of memory on {device} even with tile {tile} (min_tile={min_tile}): "
                 f"{message}. Use a smaller image, a smaller min_tile, or another device"
             )
         if on_backoff is not None:
             on_backoff(tile, smaller)
         tile = smaller
+
+
+def outside_network(message: str, tile: int | None) -> DeviceMemoryError:
+    """The error for an out-of-memory in the image-sized buffers, where smaller tiles would not help."""
+    where = "whole image" if tile is None else f"tile {tile}"
+    return DeviceMemoryError(
+        f"out of memory outside the network ({where}; smaller tiles would not help): {message}. "
+        "Use a smaller image or a machine with more memory"
+    )
 
 
 def release_memory(device: torch.device) -> None:

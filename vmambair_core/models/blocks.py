@@ -24,7 +24,9 @@ class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channel axis of a (B, C, H, W) map, computed channels-first.
 
     Equals the authors' "WithBias" LayerNorm (reshape to (B, HW, C), biased variance, eps 1e-5)
-    without the two layout copies.
+    without the two layout copies. Statistics and normalisation run in float32 whatever the input
+    (as ``F.layer_norm`` does under autocast): a bf16 variance loses the small differences a
+    restoration network's features carry. The result has the input's dtype.
     """
 
     def __init__(self, channels: int, eps: float = 1e-5) -> None:
@@ -33,10 +35,13 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
-        w = self.body.weight.to(x.dtype)[:, None, None]
-        b = self.body.bias.to(x.dtype)[:, None, None]
-        return (x - mean) * torch.rsqrt(var + self.eps) * w + b
+        # At least float32 (float64 stays float64). Only reductions and element-wise ops follow:
+        # autocast leaves them in their inputs' dtype.
+        xf = x.to(torch.promote_types(x.dtype, torch.float32))
+        var, mean = torch.var_mean(xf, dim=1, keepdim=True, correction=0)
+        w = self.body.weight.to(xf.dtype)[:, None, None]
+        b = self.body.bias.to(xf.dtype)[:, None, None]
+        return ((xf - mean) * torch.rsqrt(var + self.eps) * w + b).to(x.dtype)
 
 
 class GatedDconvFFN(nn.Module):

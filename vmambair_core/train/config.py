@@ -24,6 +24,7 @@ from typing import Any, Literal, get_args
 from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.data.degradations import DegradationConfig
 from vmambair_core.data.rain import RainConfig
+from vmambair_core.device import Precision
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import VmambaIRConfig, get_preset, tiny_config
 from vmambair_core.tasks import TASKS, Task
@@ -32,7 +33,6 @@ from vmambair_core.train.overrides import apply_overrides, flatten_keys, merge_n
 
 Stage = Literal["l1", "gan"]
 STAGES: dict[str, tuple[str, ...]] = {"sisr": ("l1", "gan"), "realsr": ("l1", "gan"), "derain": ("l1",)}
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 
 def _positive(name: str, value: float) -> None:

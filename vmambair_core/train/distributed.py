@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
-from vmambair_core.inference.engine import resolve_device
 
 EXIT_INTERRUPTED = 130
 

@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from vmambair_core.device import resolve_precision
 from vmambair_core.errors import CheckpointError, ConfigError
-from vmambair_core.inference.engine import resolve_precision
 from vmambair_core.models import build_model
 from vmambair_core.train import distributed as dist_utils
 from vmambair_core.train.batches import BatchMaker

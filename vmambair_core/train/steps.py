@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.optim import Adam, AdamW, Optimizer
 from torch.optim.lr_scheduler import LRScheduler, MultiStepLR
 
-from vmambair_core.inference.engine import autocast_for
+from vmambair_core.device import autocast_for
 from vmambair_core.train.config import OptimizerConfig, SchedulerConfig, TrainConfig
 from vmambair_core.train.discriminator import UNetDiscriminatorSN
 from vmambair_core.train.ema import ModelEMA

@@ -3,8 +3,9 @@
 The set is read once, on rank 0. Paired folders are used as they are (GT mod-cropped to
 scale x LQ); for HR-only folders the LQ side is made deterministically: MATLAB bicubic for
 sisr, the Real-ESRGAN pipeline (fixed seed per image) for realsr, synthetic rain for derain.
-The network runs on the whole image (padded to a multiple of 8 inside, cropped back), in the
-run's precision, and its output is rounded to 8 bits before scoring, like a saved PNG.
+The network runs through the same :class:`~vmambair_core.inference.Restorer` as ``restore`` and
+``eval`` (whole image padded to a multiple of 8, tiles after an out-of-memory), in the run's
+precision, and its output is rounded to 8 bits before scoring, like a saved PNG.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from vmambair_core.data.degradations import degrade_realesrgan
 from vmambair_core.data.io import read_image, write_image
 from vmambair_core.data.rain import add_rain
 from vmambair_core.data.resize import imresize, modcrop
+from vmambair_core.device import precision_name
 from vmambair_core.errors import InputError
-from vmambair_core.inference.engine import autocast_for
+from vmambair_core.inference import Restorer
 from vmambair_core.metrics import psnr, ssim
 from vmambair_core.train.batches import derive_seed, quantize8
 from vmambair_core.train.config import TrainConfig
@@ -81,7 +83,6 @@ def load_val_set(cfg: TrainConfig) -> list[ValImage]:
     return items
 
 
-@torch.no_grad()
 def run_validation(
     net: nn.Module,
     images: list[ValImage],
@@ -94,13 +95,11 @@ def run_validation(
 ) -> dict[str, float]:
     """Mean PSNR/SSIM over ``images``; the first ``samples`` outputs are written to ``sample_dir``."""
     was_training = net.training
-    net.eval()
+    restorer = Restorer(net, device, precision=precision_name(dtype))  # puts net in eval mode
     scores: list[tuple[float, float]] = []
     try:
         for i, item in enumerate(images):
-            with autocast_for(device, dtype):
-                out = net(item.lq.to(device))
-            sr = _u8(out.float().clamp(0, 1)[0].cpu().numpy().transpose(1, 2, 0))
+            sr = _u8(restorer(item.lq)[0].numpy().transpose(1, 2, 0))
             scores.append(
                 (psnr(sr, item.gt, crop_border=crop_border), ssim(sr, item.gt, crop_border=crop_border))
             )

@@ -1,0 +1,104 @@
+"""Where and in what precision things run: the one home for devices, precisions and autocast.
+
+Inference, training, evaluation and benchmarks all resolve ``--device`` and ``--precision`` here,
+so the same spelling means the same thing everywhere.
+
+A CUDA device is always returned *with* its index (``cuda`` -> ``cuda:N``, N the current device):
+``torch.device("cuda") != torch.device("cuda:0")``, yet tensors made on the former report the
+latter, so an index-less device makes device checks fail on a single GPU. :func:`same_device`
+compares two devices the way tensors are placed, for code that receives devices from outside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Literal, get_args
+
+import torch
+
+from .errors import BackendUnavailableError, ConfigError
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def with_index(device: torch.device, current: int | None = None) -> torch.device:
+    """``device`` with an explicit index: ``cuda`` -> ``cuda:{current}`` (the current CUDA device by default).
+
+    CPU devices are returned as ``cpu`` (tensors on the CPU report no index); other types unchanged.
+    ``current`` exists so the rule can be checked without a GPU.
+    """
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.type != "cuda" or device.index is not None:
+        return device
+    return torch.device("cuda", torch.cuda.current_device() if current is None else current)
+
+
+def same_device(a: torch.device, b: torch.device, current: int | None = None) -> bool:
+    """Whether tensors on ``a`` and ``b`` live on the same device (type and index; no index = current one)."""
+    return a.type == b.type and with_index(a, current) == with_index(b, current)
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; unusable ones are a clear error.
+
+    CUDA devices come back with an index (see the module doc).
+    """
+    spec = spec.strip().lower()
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BackendUnavailableError(f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BackendUnavailableError(f"device {spec!r}: only {torch.cuda.device_count()} GPU(s) present")
+        return with_index(dev)
+    if dev.type != "cpu":
+        raise ConfigError(f"device type {dev.type!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def check_precision(spec: str, allowed: tuple[str, ...] = PRECISIONS) -> None:
+    """Refuse a precision name outside ``allowed`` (one wording for every command)."""
+    if spec not in allowed:
+        raise ConfigError(f"unknown precision {spec!r}; choose one of {', '.join(allowed)}")
+
+
+def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on GPUs that support it, fp32 elsewhere (CPU bf16 is slow and gains nothing)."""
+    check_precision(spec)
+    if spec == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if spec == "fp16" and device.type == "cpu":
+        raise ConfigError("precision fp16 is for GPUs; on CPU use fp32 (or bf16)")
+    return DTYPES[spec]
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` -> ``bf16`` (the spelling users type)."""
+    return next((name for name, d in DTYPES.items() if d == dtype), str(dtype))
+
+
+@contextlib.contextmanager
+def autocast_for(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
+    """Autocast to ``dtype`` (no-op for fp32). Scans and norm statistics stay float32 whatever the dtype."""
+    if dtype == torch.float32:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+__all__ = [
+    "DTYPES", "PRECISIONS", "Precision", "autocast_for", "check_precision", "precision_name", "resolve_device",
+    "resolve_precision", "same_device", "with_index",
+]
