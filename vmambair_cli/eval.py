@@ -31,7 +31,7 @@ from vmambair_core.evaluate import (
 from vmambair_core.metrics.lpips import LPIPS
 
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
-from .options import BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PrecisionOpt, QuietOpt, TileOpt, TileOverlapOpt, WeightsOpt
+from .options import BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, TileOpt, TileOverlapOpt, WeightsOpt
 
 _CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "seconds", "error", "model", "channel",
                 "y_mode", "crop_border")
