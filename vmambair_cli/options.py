@@ -9,7 +9,7 @@ import typer
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain.")]
 WeightsOpt = Annotated[
     str | None,
-    typer.Option("--weights", "-w", help="Local .safetensors/.pth, or Hub OWNER/REPO/FILE\\[@REVISION]; default: the task's published weights."),
+    typer.Option("--weights", "-w", help="A registry name (vmambair weights list), a local .safetensors/.pth, or Hub OWNER/REPO/FILE\\[@REVISION]; default: the task's published weights."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")]
