@@ -97,6 +97,10 @@ def test_default_by_task_and_json_names_the_entry(registry: dict, data_dir: Path
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["weights"].startswith("tiny-lite (bundled:tiny-lite.safetensors)")
     assert resolve_weights("sisr").name == "tiny-lite"
+    # The library path with the entry's own declared network config loads the same file.
+    from vmambair_core.weights import load_model
+
+    assert load_model(read_registry().lookup("tiny-lite").network_config(), "tiny-lite").config == CFG
 
 
 def test_sha256_mismatch_refused_by_name(registry: dict, data_dir: Path, tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ def _resolve_entry(entry: WeightsEntry, what: str, *, local_files_only: bool | N
 def resolve_named(task: str, name: str, *, local_files_only: bool | None = None) -> ResolvedWeights:
     """``--weights NAME``: a registry entry by name, checked against the task and pinned by SHA-256."""
     entry = read_registry().lookup(name)
-    if entry.task != task:
+    declared = entry.network_config()
+    if task not in (entry.task, declared.name if declared is not None else None):
         raise CheckpointError(f"weights '{name}' are {entry.task} weights, not {task}; use --task {entry.task} "
                               "or other weights")
     if not entry.published:
