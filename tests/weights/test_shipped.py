@@ -50,6 +50,9 @@ def test_registry_parses_and_every_task_default_is_an_entry_of_that_task() -> No
         assert name is None or reg.entries[name].task == task
     for e in reg.entries.values():
         assert e.name and e.licence and e.training_data and e.training_command, e.name
+        if e.bundled is not None:  # pyproject ships weights/*.safetensors (package data) and nothing else
+            assert e.bundled.endswith(".safetensors") and "/" not in e.bundled, e.bundled
+            assert (REGISTRY.parent / e.bundled).is_file(), f"{e.name}: {e.bundled} is not committed in weights/"
 
 
 def _rgb(path: Path) -> np.ndarray:
