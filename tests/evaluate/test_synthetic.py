@@ -125,3 +125,11 @@ def test_eval_cli_generates_bsd100_realesrgan_on_first_use(data_dir: Path, tmp_p
     # The reference was measured on another machine's floats: a mismatch is a warning, not a failure.
     assert ("matches the reference" in res["lq"]) != ("warning:" in r.stderr)
     assert len(list((tmp_path / "cache/benchmarks/BSD100-realesrgan").glob("*.png"))) == 100
+
+
+def test_missing_source_set_names_both(tmp_path: Path) -> None:
+    from vmambair_core.errors import InputError
+
+    (tmp_path / "Set5").mkdir()
+    with pytest.raises(InputError, match="BSD100-realesrgan is made from BSD100's HR images: benchmark BSD100 not found"):
+        load_benchmark("BSD100-realesrgan", tmp_path)

@@ -187,7 +187,10 @@ def _build_cache(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticReci
 def load_synthetic(bench: Benchmark, root: Path) -> EvalSet:
     """The synthetic set: its source set's HR as GT, the cached LQ (generated now if missing or stale)."""
     recipe = RECIPES[bench.name]
-    source = load_benchmark(recipe.source, root, lq_source="hr")
+    try:
+        source = load_benchmark(recipe.source, root, lq_source="hr")
+    except InputError as exc:
+        raise InputError(f"{bench.name} is made from {recipe.source}'s HR images: {exc}") from None
     hr_sha = _hr_sha256(source.pairs)
     folder = cache_dir(bench.name)
     notes: list[str] = []
