@@ -173,3 +173,6 @@ def test_eval_first_line_names_the_weights(registry: dict, data_dir: Path, tmp_p
     assert r.exit_code == 0, r.output
     first = r.stderr.strip().splitlines()[0]
     assert "tiny-lite (bundled:tiny-lite.safetensors)" in first, first
+    r = runner.invoke(app, ["eval", "--gt", str(gt), "-t", "sisr", "--device", "cpu", "--no-lpips", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["results"][0]["weights"].startswith("tiny-lite (bundled:tiny-lite.safetensors)")
