@@ -140,6 +140,12 @@ def eval_cmd(
         sets = build_sets(req)
         plan = _Plan(sets, build_predictors(req, sets),
                      {d.name: lpips_wanted(req, d) for d in sets})
+        if not quiet and not json_out:  # the first line says which weights are scored
+            for pred in {id(p): p for p in plan.predictors.values() if getattr(p, "weights", "")}.values():
+                err.print(f"{escape(pred.label)} · weights {escape(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
+        for note in (n for d in sets for n in d.notes):
+            if not quiet or note.startswith("warning"):
+                err.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
         if any(plan.lpips_for.values()):
             plan.lpips, plan.lpips_note = prepare_lpips(lpips_net, lpips_weights, device=resolve_device(device))
             if plan.lpips_note:

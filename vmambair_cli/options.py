@@ -11,7 +11,7 @@ from vmambair_core.tasks import TASKS
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Preset: {', '.join(TASKS)}.")]
 WeightsOpt = Annotated[
     str | None,
-    typer.Option("--weights", "-w", help="Local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE\\[@REVISION] (see README); default: the task's published weights."),
+    typer.Option("--weights", "-w", help="A registry name (vmambair weights list), a local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE\\[@REVISION] (see README); default: the task's published weights."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")]

@@ -17,7 +17,7 @@ from vmambair_core.train import (
     resolve_config,
     train,
 )
-from vmambair_core.train.data import check_readable, discover_dataset
+from vmambair_core.train.data import ROOT_SEPARATOR, check_readable, discover_datasets
 from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, torchrun_args, torchrun_env
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
@@ -75,7 +75,8 @@ def _child_argv(params: dict[str, Any]) -> list[str]:
         if value is None or value is False or name in ("gpus", "nnodes", "node_rank", "master_addr", "master_port"):
             continue
         flag = "--" + name.replace("_", "-")
-        argv += [flag] if value is True else [flag, str(value)]
+        for one in value if isinstance(value, list) else [value]:  # repeated flags (--data A --data B)
+            argv += [flag] if one is True else [flag, str(one)]
     return argv
 
 
@@ -83,7 +84,7 @@ def train_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: config, logs, checkpoints, samples, model.safetensors.")],
     task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain (not needed with --resume).")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="l1 (default) or gan (sisr, realsr).")] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="Training folder: LQ/GT sub-folders (paired by name) or HR images only.")] = None,
+    data: Annotated[list[Path] | None, typer.Option("--data", help="Training folder: LQ/GT sub-folders (paired by name) or HR images only; repeat for several (e.g. T91 + BSD200).")] = None,
     val: Annotated[Path | None, typer.Option("--val", help="Validation folder (same layouts); PSNR/SSIM every --val-every iterations.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML/JSON (or YAML with PyYAML) file of config keys; flags override it.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint (config read from it).")] = False,
@@ -121,6 +122,7 @@ def train_cmd(
     given = dict(locals())
     err = Console(stderr=True, highlight=False)
     flags = {key: given[name] for name, key in _OVERRIDES.items()}
+    flags["data.root"] = ROOT_SEPARATOR.join(map(str, data)) if data else None
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
     flags["compile"] = True if compile else None
     flags["export_fp16"] = True if export_fp16 else None
@@ -144,7 +146,7 @@ def train_cmd(
     if distributed and torchrun_env() is None:
         def check() -> None:  # fail here, once, rather than in every worker
             if cfg is not None:
-                check_readable(discover_dataset(cfg.data.root, scale=cfg.scale))
+                check_readable(discover_datasets(cfg.data.root, scale=cfg.scale))
                 if cfg.loss.perceptual > 0:
                     resolve_vgg19_weights(cfg.loss.vgg_weights)
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vmambair_core.models import PRESET_NAMES
-from vmambair_core.weights import cache_status, convert_checkpoint
-from vmambair_core.weights.registry import load_registry
+from vmambair_core.weights import convert_checkpoint, entry_status
+from vmambair_core.weights.registry import Metric, read_registry
 
 from .errors import fail, run_guarded
 
@@ -40,28 +42,51 @@ def convert(
     Console().print(f"wrote [bold]{path}[/] ({task}, from {key or 'bare state dict'})\nsha256 {sha}")
 
 
+def _metric_text(m: Metric) -> str:
+    base = "" if m.baseline_psnr is None else f" ({m.baseline} {m.baseline_psnr:.2f})"
+    ssim = "" if m.ssim is None else f"/{m.ssim:.4f}"
+    return f"{m.benchmark} {m.psnr:.2f}{ssim}{base}"
+
+
+def _rows() -> list[dict[str, Any]]:
+    """One row per registered entry, plus one per task that has none (status 'unpublished')."""
+    reg = read_registry()
+    rows: list[dict[str, Any]] = []
+    for e in reg.entries.values():
+        rows.append({
+            "name": e.name, "task": e.task, "default": reg.default_name(e.task) == e.name, "source": e.location,
+            "sha256": e.sha256, "status": entry_status(e), "parameters": e.parameters, "licence": e.licence,
+            "training_data": e.training_data, "training_command": e.training_command, "wall_time": e.wall_time,
+            "machine": e.machine, "description": e.description, "metrics": [dataclasses.asdict(m) for m in e.metrics],
+        })
+    covered = {r["task"] for r in rows}
+    rows += [{"name": None, "task": t, "default": False, "source": None, "sha256": None, "status": "unpublished",
+              "metrics": []} for t in PRESET_NAMES if t not in covered]
+    return rows
+
+
 @weights_app.command("list")
 def list_weights(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
-    """The default weights of each task, where they come from and whether they are available offline."""
-
-    def collect() -> list[dict[str, str | None]]:
-        reg = load_registry()
-        rows = []
-        for task in PRESET_NAMES:
-            e = reg.get(task)
-            rows.append({"task": task, "source": e.location if e else None, "sha256": e.sha256 if e else None,
-                         "status": cache_status(task)})
-        return rows
-
-    rows = run_guarded(collect, json_out=json_out)
+    """Every named weights entry: task, default or not, where the file comes from, availability and metrics."""
+    rows = run_guarded(_rows, json_out=json_out)
     if json_out:
         typer.echo(json.dumps(rows, indent=2))
         return
-    t = Table(title="default weights")
-    for col in ("task", "source", "sha256", "status"):
-        t.add_column(col)
+    t = Table(title="weights (use one with --weights NAME)", title_justify="left")
+    for col in ("name", "task", "default", "params", "status"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("source")
+    t.add_column("metrics: PSNR/SSIM (baseline PSNR)")
     for r in rows:
-        t.add_row(r["task"] or "", r["source"] or "—", (r["sha256"] or "")[:16], r["status"] or "")
-    Console().print(t)
-    if any(r["status"] == "unpublished" for r in rows):
-        Console().print("Tasks marked 'unpublished' need --weights (a local file or OWNER/REPO/FILE[@REV]).", markup=False)
+        metrics = [Metric(**m) for m in r["metrics"]]
+        t.add_row(escape(r["name"] or "—"), r["task"], "yes" if r["default"] else "",
+                  "" if r.get("parameters") is None else f"{r['parameters']:,}", r["status"],
+                  escape(r["source"] if r["status"] != "pending" and r["source"] else "—"), escape("; ".join(_metric_text(m) for m in metrics) or "—"))
+    con = Console()
+    con.print(t)
+    conventions = sorted({m["convention"] for r in rows for m in r["metrics"]})
+    if conventions:
+        con.print(f"Metrics: PSNR (dB)/SSIM on {', '.join(conventions)}; see weights/README.md.", markup=False)
+    if any(r["status"] in ("unpublished", "pending") for r in rows):
+        con.print("'pending' entries have no file yet; tasks without published weights need --weights "
+                  "(a local file or OWNER/REPO/FILE[@REV]).", markup=False)

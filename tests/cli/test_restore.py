@@ -73,7 +73,10 @@ def _files(folder: Path) -> list[str]:
 # --------------------------------------------------------------------------- refusals
 
 
-def test_without_weights_says_to_pass_weights(tmp_path: Path, data_dir: Path) -> None:
+def test_without_weights_says_to_pass_weights(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = tmp_path / "registry.json"  # a task with no published default (the shipped one may have one)
+    registry.write_text(json.dumps({"version": 2, "defaults": {"realsr": None}}))
+    monkeypatch.setenv(REGISTRY_ENV, str(registry))
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     r = _run(img, "-o", tmp_path / "out", "--task", "realsr")
     assert r.exit_code == 1

@@ -114,3 +114,17 @@ def test_gpus_checks_before_launching(monkeypatch: pytest.MonkeyPatch, tmp_path:
     res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"),
                               "-o", str(tmp_path / "r"), "--gpus", "2", "--nnodes", "2"])
     assert res.exit_code == 1 and "--master-addr" in res.output
+
+
+def test_data_flag_repeats_for_several_folders(calls: list, tmp_path: Path) -> None:
+    import os
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(a), "--data", str(b), "-o", str(tmp_path / "r"),
+                              "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert calls[0]["cfg"].data.root == f"{a}{os.pathsep}{b}"
+    argv = cli_train._child_argv({"data": [a, b], "iters": 5, "gpus": 2})
+    assert argv == ["--data", str(a), "--data", str(b), "--iters", "5"]

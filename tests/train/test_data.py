@@ -261,3 +261,21 @@ def test_realsr_and_rain_batches_on_the_device(data_dir: Path) -> None:
     assert torch.equal(rgt, clean) and torch.equal(rlq * 255, (rlq * 255).round())
     assert (rlq >= torch.floor(clean * 255) / 255 - 1e-6).all()  # screen blending only brightens
     assert (rlq - clean).abs().mean() > 1e-3
+
+
+def test_several_roots_are_one_training_set(data_dir: Path) -> None:
+    """``--data T91 --data BSD200`` (``data.root`` joined by os.pathsep): the 291 images, in the given order."""
+    import os
+
+    from vmambair_core.train.data import discover_datasets
+
+    t91, bsd200 = data_dir / "sr_train" / "T91", data_dir / "sr_train" / "BSD200"
+    both = discover_datasets(f"{t91}{os.pathsep}{bsd200}", scale=4)
+    assert len(both) == 291 and not both.paired
+    assert both.gt[:91] == discover_dataset(t91, scale=4).gt and both.gt[91:] == discover_dataset(bsd200, scale=4).gt
+    assert f"{t91} + {bsd200}" in both.describe()
+    assert discover_datasets(str(t91), scale=4) == discover_dataset(t91, scale=4)
+    with pytest.raises(InputError, match="mix paired and HR-only"):
+        discover_datasets(f"{t91}{os.pathsep}{data_dir / 'sr' / 'Set5'}", scale=4)
+    with pytest.raises(InputError, match="not found"):
+        discover_datasets(f"{t91}{os.pathsep}{data_dir / 'nope'}", scale=4)

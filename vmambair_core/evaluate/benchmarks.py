@@ -11,7 +11,10 @@ Conventions (``shared/notes/ecosystem.md`` §4):
   MATLAB-exact (SelfExSR's BSD100: 1.4% of pixels differ); scored on Y, ``crop_border = 4``;
 * real-world SR sets (NTIRE2020 Track 1, AIM2019): LR given; Y, crop 4 (the authors' ``RealSR/Metric``);
 * deraining sets: rainy input given; Y, no crop (Restormer's ``evaluate_PSNR_SSIM.m``, which VmambaIR
-  ships).
+  ships);
+* synthetic real-world SR sets (``BSD100-realesrgan``): a bicubic set's HR degraded once by the realsr
+  training pipeline with fixed seeds and cached (:mod:`.synthetic`); Y (MATLAB), crop 4, like the
+  real-world sets, so the numbers read like the bicubic tables'.
 
 Y is MATLAB's rounded ``rgb2ycbcr`` luma by default (``y_mode="matlab"``): it reproduces the numbers
 papers print (Set5 bicubic 28.42 dB / 0.8104); BasicSR's float Y (``"basicsr"``) is the alternative.
@@ -45,7 +48,7 @@ __all__ = [
     "resolve_data_root",
 ]
 
-Degradation = Literal["bicubic", "given"]
+Degradation = Literal["bicubic", "given", "synthetic"]
 LqSource = Literal["hr", "files"]
 LQ_SOURCES: tuple[str, ...] = get_args(LqSource)
 ENV_DATA_ROOT = "VMAMBAIR_DATA_ROOT"
@@ -125,7 +128,8 @@ class Benchmark:
         task: the VmambaIR preset evaluated on it.
         scale: LQ -> GT upscaling factor (1 for deraining).
         counts: accepted image counts, the usual one first (Test100: the 98 pairs MSPFN/MPRNet/Restormer use).
-        degradation: ``bicubic`` (LQ may be regenerated from GT) or ``given`` (LQ files are the test).
+        degradation: ``bicubic`` (LQ may be regenerated from GT), ``given`` (LQ files are the test) or
+            ``synthetic`` (LQ generated once from another set's HR and cached: :mod:`.synthetic`).
         layouts: accepted sub-folder layouts, tried in order.
         folders: folder names the set may have under a data root (matched case-insensitively); also aliases.
         convention: default metric convention.
@@ -187,6 +191,8 @@ _ALL = (
           ("NTIRE2020", "NTIRE2020_Track1", "NTIRE2020-RWSR")),
     _real("AIM2019", FolderLayout("valid-gt-clean", "valid-input-noisy"),
           "AIM 2019 real-world SR challenge validation (Lugmayr et al.)", ("AIM19", "AIM-RWSR", "AIM2019-RWSR")),
+    Benchmark("BSD100-realesrgan", "realsr", 4, (100,), "synthetic", _BICUBIC_LAYOUTS, ("BSD100-realesrgan",),
+              SR_CONVENTION, None, False, "BSD100 HR degraded once by the realsr pipeline (fixed seeds), cached"),
     _rain("Rain100L", (100,), "Yang et al. 2017 (JORDER), light rain", ("Rain100L_test", "R100L")),
     _rain("Rain100H", (100,), "Yang et al. 2017 (JORDER), heavy rain", ("Rain100H_test", "R100H")),
     _rain("Test100", (98, 100), "Zhang et al. 2019; 98 pairs in the MSPFN/MPRNet/Restormer copy"),
@@ -253,8 +259,14 @@ class EvalSet:
     location: Path
     layout: str
     benchmark: Benchmark | None = None
+    lq_note: str | None = None
+    """How the LQ was made, when files are not simply given (synthetic sets)."""
+    notes: tuple[str, ...] = ()
+    """Things the user should hear before the scores (a generated cache, a checksum warning)."""
 
     def describe_lq(self) -> str:
+        if self.lq_note:
+            return self.lq_note
         if self.lq_from_gt:
             return f"LR = MATLAB bicubic x1/{self.scale} of HR mod-cropped to {self.scale}"
         return "LQ from files"
@@ -297,6 +309,12 @@ def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | 
     set's LQ folder (the default, and only choice, for sets whose LQ is given).
     """
     bench = get_benchmark(bench) if isinstance(bench, str) else bench
+    if bench.degradation == "synthetic":
+        if lq_source == "hr":
+            raise ConfigError(f"{bench.name} has no bicubic recipe: its LQ is the synthetic degradation")
+        from vmambair_core.evaluate.synthetic import load_synthetic  # noqa: PLC0415 - torch-heavy, only here
+
+        return load_synthetic(bench, root)
     source = lq_source or bench.default_lq_source()
     if source not in LQ_SOURCES:
         raise ConfigError(f"lq_source must be one of {LQ_SOURCES}, got {source!r}")

@@ -21,7 +21,7 @@ from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
 from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
-from vmambair_core.weights import LoadedWeights, load_model
+from vmambair_core.weights import LoadedWeights, load_resolved
 
 __all__ = [
     "BASELINES",
@@ -81,10 +81,12 @@ def baseline(name: str, scale: int = 4) -> BicubicPredictor | IdentityPredictor:
 class NetworkPredictor:
     """A VmambaIR network run by a :class:`Restorer` (device, precision, whole image or tiles, OOM back-off)."""
 
-    def __init__(self, restorer: Restorer, label: str) -> None:
+    def __init__(self, restorer: Restorer, label: str, weights: str = "") -> None:
         self.restorer = restorer
         self.label = label
         self.scale = int(restorer.scale)
+        self.weights = weights
+        """Where the weights came from (registry name, file, Hub), for the first line of ``eval``."""
 
     @classmethod
     def from_network(
@@ -123,7 +125,7 @@ def load_network_predictor(
     ``task`` may be a preset name or a ``VmambaIRConfig`` (non-preset sizes, e.g. tests' tiny nets).
     """
     dev = resolve_device(device)
-    net = load_model(task, weights, device=dev, scan_backend=scan_backend)
+    net, origin = load_resolved(task, weights, device=dev, scan_backend=scan_backend)
     name = net.config.name  # the network built: the preset, or the variant a trained export describes
     if weights is None:
         source = "default weights"
@@ -131,6 +133,8 @@ def load_network_predictor(
         source = str(weights.source)
     else:
         source = os.fspath(weights)
-    return NetworkPredictor.from_network(
+    predictor = NetworkPredictor.from_network(
         net, label=f"vmambair {name} [{source}]", device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
     )
+    predictor.weights = origin
+    return predictor

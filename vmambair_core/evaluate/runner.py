@@ -88,6 +88,8 @@ class EvalResult:
     lpips_name: str | None
     lpips_note: str | None
     published: tuple[PublishedScore, ...]
+    weights: str | None = None
+    """Where the network's weights came from (registry name and file, SHA-256 verified or not); None for baselines."""
 
     @property
     def scored(self) -> tuple[ImageScore, ...]:
@@ -117,7 +119,7 @@ class EvalResult:
     def to_dict(self) -> dict[str, object]:
         conv = self.convention
         return {
-            "benchmark": self.benchmark, "task": self.task, "model": self.model,
+            "benchmark": self.benchmark, "task": self.task, "model": self.model, "weights": self.weights,
             "convention": {"channel": conv.channel, "y_mode": conv.y_mode, "crop_border": conv.crop_border,
                            "text": conv.describe()},
             "lq": self.lq, "location": self.location, "layout": self.layout,
@@ -232,5 +234,5 @@ def evaluate(
         benchmark=data.name, task=data.task, model=predictor.label, convention=data.convention,
         lq=data.describe_lq(), location=str(data.location), layout=data.layout, images=tuple(scores),
         images_in_set=len(data.pairs), lpips_name=lpips.name if lpips is not None else None,
-        lpips_note=lpips_note, published=published,
+        lpips_note=lpips_note, published=published, weights=getattr(predictor, "weights", None) or None,
     )

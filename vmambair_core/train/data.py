@@ -22,6 +22,7 @@ workers or processes, and resuming at iteration t needs nothing but t.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class DatasetLayout:
     root: Path
     gt: tuple[Path, ...]
     lq: tuple[Path, ...] | None
+    more_roots: tuple[Path, ...] = ()
+    """Further folders whose images follow the first root's (``discover_datasets``)."""
 
     @property
     def paired(self) -> bool:
@@ -64,7 +67,7 @@ class DatasetLayout:
 
     def describe(self) -> str:
         kind = f"paired ({self.lq[0].parent.name}/ -> {self.gt[0].parent.name}/)" if self.lq else "HR only"
-        return f"{len(self.gt)} images, {kind}, in {self.root}"
+        return f"{len(self.gt)} images, {kind}, in {' + '.join(str(r) for r in (self.root, *self.more_roots))}"
 
 
 def _subdir(root: Path, names: tuple[str, ...]) -> Path | None:
@@ -102,6 +105,28 @@ def discover_dataset(root: str | Path, *, scale: int) -> DatasetLayout:
         return DatasetLayout(folder, tuple(gt), None)
     pairs = pair_images(lq_dir, gt_dir, scale=scale).complete(f"{folder}: {lq_dir.name}/ and {gt_dir.name}/")
     return DatasetLayout(folder, tuple(p.gt for p in pairs), tuple(p.lq for p in pairs if p.lq is not None))
+
+
+ROOT_SEPARATOR = os.pathsep
+"""Joins several training folders in one ``data.root`` string (``T91:BSD200``, as in ``PATH``)."""
+
+
+def discover_datasets(roots: str | Path, *, scale: int) -> DatasetLayout:
+    """``data.root`` holding one folder or several joined by ``os.pathsep``, as one training set.
+
+    The images are the folders' in the order given (e.g. T91 + BSD200, the classic 291-image set);
+    all folders must be paired, or all HR-only.
+    """
+    parts = [r for r in str(roots).split(ROOT_SEPARATOR) if r]
+    if len(parts) <= 1:
+        return discover_dataset(parts[0] if parts else roots, scale=scale)
+    layouts = [discover_dataset(r, scale=scale) for r in parts]
+    if len({lay.paired for lay in layouts}) > 1:
+        kinds = ", ".join(f"{lay.root} ({'paired' if lay.paired else 'HR only'})" for lay in layouts)
+        raise InputError(f"training folders mix paired and HR-only layouts: {kinds}; use one kind")
+    gt = tuple(f for lay in layouts for f in lay.gt)
+    lq = tuple(f for lay in layouts for f in (lay.lq or ())) if layouts[0].paired else None
+    return DatasetLayout(layouts[0].root, gt, lq, tuple(lay.root for lay in layouts[1:]))
 
 
 # --------------------------------------------------------------------------- per-sample randomness

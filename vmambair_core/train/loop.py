@@ -39,7 +39,7 @@ from vmambair_core.train.checkpoint import (
     set_rng_state,
 )
 from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict, save_config
-from vmambair_core.train.data import PatchSpec, PositionSampler, PatchDataset, check_readable, discover_dataset, make_loader
+from vmambair_core.train.data import PatchSpec, PositionSampler, PatchDataset, check_readable, discover_datasets, make_loader
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
@@ -229,7 +229,7 @@ def _train(
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
 
-    layout = discover_dataset(cfg.data.root, scale=cfg.scale)
+    layout = discover_datasets(cfg.data.root, scale=cfg.scale)
     check_readable(layout)
     spec = patch_spec(cfg, layout.paired)
     dtype = resolve_precision(cfg.precision, env.device)

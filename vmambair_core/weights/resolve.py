@@ -11,7 +11,7 @@ from ..models import VmambaIRConfig, get_preset
 from .detect import check_state_dict
 from .formats import META_PRESET, META_TASK, read_weights, write_safetensors
 from .hub import HubRef, cached_path, hub_download
-from .registry import WeightsEntry, bundled_dir, load_registry, sha256_of, verify_sha256
+from .registry import WeightsEntry, bundled_dir, read_registry, sha256_of, verify_sha256
 from .spec import classify_spec
 
 
@@ -21,6 +21,7 @@ class ResolvedWeights:
     origin: str  # 'local', 'hub', 'bundled', 'registry:hub'
     description: str  # human-readable provenance for logs and JSON output
     sha256_verified: bool
+    name: str | None = None  # the registry entry's name, when the file is one
 
 
 def _entry_file(entry: WeightsEntry, *, local_files_only: bool | None) -> tuple[Path, str]:
@@ -30,34 +31,49 @@ def _entry_file(entry: WeightsEntry, *, local_files_only: bool | None) -> tuple[
     return hub_download(ref, local_files_only=local_files_only), "registry:hub"
 
 
+def _resolve_entry(entry: WeightsEntry, what: str, *, local_files_only: bool | None) -> ResolvedWeights:
+    """An entry's file, fetched if it is on the Hub, present and SHA-256-verified."""
+    path, origin = _entry_file(entry, local_files_only=local_files_only)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{what} ({entry.location}) are missing at {path}")
+    verify_sha256(path, entry.sha256 or "", what)
+    label = f"{entry.name} ({entry.location})" if entry.name and entry.name != entry.task else entry.location
+    return ResolvedWeights(path, origin, label, True, entry.name or None)
+
+
+def resolve_named(task: str, name: str, *, local_files_only: bool | None = None) -> ResolvedWeights:
+    """``--weights NAME``: a registry entry by name, checked against the task and pinned by SHA-256."""
+    entry = read_registry().lookup(name)
+    declared = entry.network_config()
+    if task not in (entry.task, declared.name if declared is not None else None):
+        raise CheckpointError(f"weights '{name}' are {entry.task} weights, not {task}; use --task {entry.task} "
+                              "or other weights")
+    if not entry.published:
+        raise WeightsNotFoundError(f"weights '{name}' are registered but not published yet (no file); pass "
+                                   "--weights with a local .safetensors/.pth file or a Hub file hf://OWNER/REPO/FILE[@REVISION]")
+    return _resolve_entry(entry, f"weights '{name}'", local_files_only=local_files_only)
+
+
 def resolve_weights(
     task: str, spec: str | os.PathLike[str] | None = None, *, local_files_only: bool | None = None
 ) -> ResolvedWeights:
-    """``spec``: None (the task's registry default), a local file, or a Hub file (``hf://OWNER/REPO/FILE[@REV]``;
+    """``spec``: None (the task's registry default), a local file, a registry name (``sisr-lite``), or a Hub file (``hf://OWNER/REPO/FILE[@REV]``;
     see :func:`~vmambair_core.weights.spec.classify_spec` for how a value is read)."""
     if spec is None:
-        registry = load_registry()
-        entry = registry.get(task)
+        entry = read_registry().default_entry(task)
         if entry is None:
             raise WeightsNotFoundError(
                 f"no default weights are published for task '{task}' yet; pass --weights with a local "
                 ".safetensors/.pth file (e.g. the authors' net_g_*.pth) or a Hub file hf://OWNER/REPO/FILE[@REVISION]"
             )
-        path, origin = _entry_file(entry, local_files_only=local_files_only)
-        if not path.is_file():
-            raise WeightsNotFoundError(f"default weights for '{task}' ({entry.location}) are missing at {path}")
-        verify_sha256(path, entry.sha256, f"default weights for '{task}'")
-        return ResolvedWeights(path, origin, entry.location, True)
+        return _resolve_entry(entry, f"default weights for '{task}'", local_files_only=local_files_only)
     target = classify_spec(spec)
     if isinstance(target, Path):
         return _local_file(target, spec)
     if isinstance(target, HubRef):
         path = hub_download(target, local_files_only=local_files_only)
         return ResolvedWeights(path, "hub", str(target), _verify_if_registered(path, target))
-    raise WeightsNotFoundError(
-        f"--weights {target!r}: no registry weights of that name; write ./{target} for a local file "
-        "or hf://OWNER/REPO/FILE[@REVISION] for a Hub file"
-    )
+    return resolve_named(task, target, local_files_only=local_files_only)
 
 
 def _local_file(path: Path, spec: str | os.PathLike[str]) -> ResolvedWeights:
@@ -71,15 +87,15 @@ def _local_file(path: Path, spec: str | os.PathLike[str]) -> ResolvedWeights:
 
 def _verify_if_registered(path: Path, ref: HubRef | None = None) -> bool:
     """A file the registry names (same Hub file, or same bundled name) must carry the pinned hash."""
-    for entry in load_registry().values():
-        if entry is None:
+    for entry in read_registry().entries.values():
+        if not entry.published:
             continue
         same_hub = ref is not None and (entry.repo_id, entry.filename) == (ref.repo_id, ref.filename) and (
             ref.revision in (None, entry.revision)
         )
         same_bundled = entry.bundled is not None and path.resolve() == (bundled_dir() / entry.bundled).resolve()
         if same_hub or same_bundled:
-            verify_sha256(path, entry.sha256, f"weights {entry.location}")
+            verify_sha256(path, entry.sha256 or "", f"weights {entry.location}")
             return True
     return False
 
@@ -107,12 +123,17 @@ def convert_checkpoint(
     return out, sha256_of(out), w.container_key
 
 
-def cache_status(task: str) -> str:
-    """'bundled', 'cached', 'not cached', 'unpublished' or 'missing' for ``vmambair weights list``."""
-    entry = load_registry().get(task)
-    if entry is None:
-        return "unpublished"
+def entry_status(entry: WeightsEntry) -> str:
+    """'bundled', 'cached', 'not cached', 'missing' or 'pending' (registered, no file yet)."""
+    if not entry.published:
+        return "pending"
     if entry.bundled:
         return "bundled" if (bundled_dir() / entry.bundled).is_file() else "missing"
     found = cached_path(HubRef(entry.repo_id or "", entry.filename or "", entry.revision))
     return "cached" if found else "not cached"
+
+
+def cache_status(task: str) -> str:
+    """Status of the task's default (``entry_status``), or 'unpublished' when it has none."""
+    entry = read_registry().default_entry(task)
+    return "unpublished" if entry is None else entry_status(entry)
