@@ -41,7 +41,7 @@ from vmambair_core.data.io import read_image
 from vmambair_core.data.resize import modcrop
 from vmambair_core.errors import InputError
 from vmambair_core.evaluate.benchmarks import Benchmark, EvalSet, load_benchmark
-from vmambair_core.evaluate.pairing import ImagePair
+from vmambair_core.data.pairing import ImagePair
 from vmambair_core.metrics.color import to_uint8
 
 __all__ = [
