@@ -1,4 +1,4 @@
-"""Interrupt + resume equals an uninterrupted run (bitwise on CPU); atomic checkpoints; clear refusals."""
+"""Interrupt + resume continues an uninterrupted run (exact data/RNG, weights within noise); atomic checkpoints."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 
 from vmambair_core.errors import CheckpointError, ConfigError
-from vmambair_core.train import NullReporter, TrainingInterrupted, config_to_dict, resolve_config, train
+from vmambair_core.train import loop as loop_module
+from vmambair_core.train import (
+    NullReporter, TrainingInterrupted, TrainResult, config_to_dict, resolve_config, train,
+)
 from vmambair_core.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from vmambair_core.train.data import PatchDataset
 from vmambair_core.train.distributed import DistEnv
 
 TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 1, "log_every": 1}
@@ -41,45 +46,185 @@ class _SignalAt(NullReporter):
             signal.raise_signal(signal.SIGTERM)
 
 
-def _assert_same(a: Any, b: Any, path: str = "") -> None:
-    if isinstance(a, dict):
-        assert set(a) == set(b), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same(x, y, f"{path}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
+# Two runs of the same job agree only up to floating-point noise on some CPUs (an Intel Xeon gave
+# 1e-9..3e-8 on most weights and 3e-5 on one bias between two uninterrupted runs in one process), so
+# exact equality is asserted only for what holds by construction: counters, data positions, RNG
+# states, which samples make each batch, the config. A floating-point tensor of the resumed run may
+# differ from the uninterrupted run ("whole") by K times the spread measured between two
+# uninterrupted runs (whole, whole2), plus an absolute floor:
+#   * K = 10: the resumed run carries the same kind of noise as whole2, over the same iterations;
+#     one measurement of it is a rough estimate, and 10x leaves room for that.
+#   * ATOL_STEPS = 0.01 of one optimiser step for weights: Adam moves each weight by up to about lr
+#     per step, so a skipped or repeated batch moves weights by a sizeable fraction of lr, far above
+#     this floor; on a deterministic CPU the spread is 0 and the floor alone is the tolerance.
+#   * optimiser moments have no lr scale: their floor is RTOL_STATE of the tensor's own magnitude
+#     (a different batch changes a gradient moment by a large fraction of itself).
+#   * the realsr pair queue holds 8-bit images: one level (1/255) is the floor, since noise just
+#     below a rounding boundary can flip the stored level; another batch changes whole images.
+#   * losses are logged with 6 significant digits (metrics.csv): one unit of the 6th digit.
+K = 10.0
+ATOL_STEPS = 0.01
+RTOL_STATE = 1e-4
+LOSS_RTOL = 1e-5
+
+
+def _leaves(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        for k in obj:
+            yield from _leaves(obj[k], f"{path}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _leaves(v, f"{path}[{i}]")
     else:
-        assert a == b, path
+        yield path, obj
 
 
-def _losses(run: Path) -> list[tuple[str, str]]:
+def _floor(path: str, x: torch.Tensor, lr: float) -> float:
+    if path.startswith((".model.", ".ema.", ".net_d.")):
+        return ATOL_STEPS * lr
+    if path.startswith(".batches."):
+        return 1.0 / 255.0
+    return RTOL_STATE * float(x.abs().max()) if x.numel() else 0.0
+
+
+def _as_float(path: str, x: torch.Tensor) -> torch.Tensor | None:
+    """The tensor in comparable float units, or None where it must match exactly."""
+    if path.startswith(".batches.") and x.dtype == torch.uint8:
+        return x.double() / 255.0  # 8-bit images (pair queue)
+    if x.is_floating_point() and not path.endswith(".step"):  # Adam's step counter is exact
+        return x.double()
+    return None
+
+
+def _differences(whole: dict[str, Any], whole2: dict[str, Any], other: dict[str, Any], lr: float) -> list[str]:
+    """What in ``other`` is not the uninterrupted run ``whole`` (``whole2`` measures the noise)."""
+    a, a2, b = dict(_leaves(whole)), dict(_leaves(whole2)), dict(_leaves(other))
+    assert set(a) == set(a2), "two uninterrupted runs must save the same structure"
+    if set(a) != set(b):
+        return [f"keys differ: {sorted(set(a) ^ set(b))[:5]}"]
+    out = []
+    for path, x in a.items():
+        y, x2 = b[path], a2[path]
+        xf = _as_float(path, x) if isinstance(x, torch.Tensor) else None
+        if xf is None:
+            assert _equal(x, x2), f"{path} differs between two uninterrupted runs; it should be exact"
+            if not _equal(x, y):
+                out.append(f"{path}: {y!r} != {x!r}")
+            continue
+        yf, x2f = _as_float(path, y), _as_float(path, x2)
+        if yf is None or yf.shape != xf.shape:
+            out.append(f"{path}: {y!r} is not like {x!r}")
+            continue
+        spread = float((xf - x2f).abs().max()) if xf.numel() else 0.0
+        tol = K * spread + _floor(path, x, lr)
+        err = float((yf - xf).abs().max()) if xf.numel() else 0.0
+        if err > tol:
+            out.append(f"{path}: off by {err:.3g} > {tol:.3g} (run-to-run spread {spread:.3g})")
+    return out
+
+
+def _equal(x: Any, y: Any) -> bool:
+    if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+        return isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and torch.equal(x, y)
+    return bool(x == y)
+
+
+def _state(result: TrainResult) -> dict[str, Any]:
+    """Shared and rank-0 state of a run's final checkpoint, and its logged losses."""
+    folder = result.checkpoint
+    shared = torch.load(folder / "state.pt", weights_only=True)
+    rank = torch.load(folder / "rank_0.pt", weights_only=True)
+    return {**shared, "rng": rank["rng"], "batches": rank["batches"], "losses": _losses(result.run_dir)}
+
+
+def _loss_differences(whole: list[tuple[int, float]], whole2: list[tuple[int, float]],
+                      other: list[tuple[int, float]]) -> list[str]:
+    """Iterations logged must be the same rows; loss values within noise (see LOSS_RTOL)."""
+    if [i for i, _ in other] != [i for i, _ in whole]:
+        return [f"logged iterations {[i for i, _ in other]} != {[i for i, _ in whole]}"]
+    spread = max(abs(x - y) for (_, x), (_, y) in zip(whole, whole2))
+    return [f"loss at {i}: {y} vs {x}" for (i, x), (_, y) in zip(whole, other)
+            if abs(y - x) > K * spread + LOSS_RTOL * abs(x)]
+
+
+def _losses(run: Path) -> list[tuple[int, float]]:
     with open(run / "metrics.csv", newline="", encoding="utf-8") as fh:
-        return [(r["iteration"], r["l_pix"]) for r in csv.DictReader(fh)]
+        return [(int(r["iteration"]), float(r["l_pix"])) for r in csv.DictReader(fh)]
+
+
+def _all_differences(whole: dict[str, Any], whole2: dict[str, Any], other: dict[str, Any], lr: float) -> list[str]:
+    drop = ("losses",)
+    out = _differences({k: v for k, v in whole.items() if k not in drop},
+                       {k: v for k, v in whole2.items() if k not in drop},
+                       {k: v for k, v in other.items() if k not in drop}, lr)
+    return out + _loss_differences(whole["losses"], whole2["losses"], other["losses"])
+
+
+class _Spy:
+    """Which (image index, sample position) items the loader fetched, in order (workers=0)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.items: list[tuple[int, int]] = []
+        original = PatchDataset.__getitem__
+
+        def getitem(ds: PatchDataset, item: tuple[int, int]) -> dict[str, torch.Tensor]:
+            self.items.append((int(item[0]), int(item[1])))
+            return original(ds, item)
+
+        monkeypatch.setattr(PatchDataset, "__getitem__", getitem)
+
+    def take(self) -> list[tuple[int, int]]:
+        out, self.items = self.items, []
+        return out
+
+
+def _shifted_sampler(monkeypatch: pytest.MonkeyPatch, shift: int) -> None:
+    """A broken resume: the data continue ``shift`` batches off (+1 skips one, -1 repeats one)."""
+    original = loop_module.PositionSampler
+
+    def make(*args: Any, start_iteration: int = 0, **kwargs: Any) -> Any:
+        return original(*args, start_iteration=start_iteration + shift if start_iteration else 0, **kwargs)
+
+    monkeypatch.setattr(loop_module, "PositionSampler", make)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["sisr", "realsr"])
-def test_sigterm_then_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path, task: str) -> None:
-    """realsr adds the device-side degradation and the pair queue (filled at iteration 2, used at 3)."""
+def test_sigterm_then_resume_equals_uninterrupted(
+    data_dir: Path, tmp_path: Path, task: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """realsr adds the device-side degradation and the pair queue (filled at iteration 2, used at 3).
+
+    Negative control: the same check on a resume whose data skip or repeat one batch must fail,
+    both on the samples fed and on the trained state (so the tolerance is tight enough to see it).
+    """
     cfg = _cfg(data_dir, task, iters=3)
-    whole = train(cfg, tmp_path / "a", device="cpu")
+    lr = cfg.optim_g.lr
+    spy = _Spy(monkeypatch)
+    whole = _state(train(cfg, tmp_path / "a", device="cpu"))
+    whole_items = spy.take()
+    whole2 = _state(train(cfg, tmp_path / "a2", device="cpu"))
+    assert spy.take() == whole_items
     with pytest.raises(TrainingInterrupted) as stop:
         train(cfg, tmp_path / "b", device="cpu", reporter=_SignalAt(2))
     assert stop.value.iteration == 2 and stop.value.checkpoint.name == "iter_00000002"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    first_items = spy.take()
+    for shift in (1, -1):
+        shutil.copytree(tmp_path / "b", tmp_path / f"broken{shift}")
     resumed = train(None, tmp_path / "b", device="cpu", resume=True)
+    assert resumed.iterations == 3
+    assert first_items + spy.take() == whole_items  # the same samples make each batch
+    assert _all_differences(whole, whole2, _state(resumed), lr) == []
 
-    a = torch.load(whole.checkpoint / "state.pt", weights_only=True)
-    b = torch.load(resumed.checkpoint / "state.pt", weights_only=True)
-    for key in ("model", "ema", "optimizers", "schedulers", "scaler", "data"):
-        _assert_same(a[key], b[key], key)
-    _assert_same(torch.load(whole.checkpoint / "rank_0.pt", weights_only=True)["batches"],
-                 torch.load(resumed.checkpoint / "rank_0.pt", weights_only=True)["batches"], "batches")
-    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")  # logged rows past the checkpoint replaced
+    for shift in (1, -1):
+        with monkeypatch.context() as m:
+            _shifted_sampler(m, shift)
+            broken = _state(train(None, tmp_path / f"broken{shift}", device="cpu", resume=True))
+        assert first_items + spy.take() != whole_items
+        problems = _all_differences(whole, whole2, broken, lr)
+        # sisr: the weights show it; realsr trains iteration 3 on a queued pair, so the queue shows it.
+        assert any(p.startswith((".model.", ".batches.pool.")) for p in problems), (shift, problems)
 
 
 @pytest.mark.slow

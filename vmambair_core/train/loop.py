@@ -5,7 +5,8 @@ environment). Rank 0 alone writes logs, validation results, samples and the expo
 rank takes part in checkpoints (each saves its own RNG and queue states). Ctrl-C or SIGTERM
 lets the current iteration finish, saves a checkpoint on every rank and raises
 :class:`TrainingInterrupted` (the CLI exits 130); ``resume=True`` continues from the newest
-checkpoint exactly (bitwise on CPU), with the config read back from it.
+checkpoint with the config read back from it: the same data, random draws and schedule as an
+uninterrupted run (exact), and weights within the floating-point noise two runs differ by anyway.
 """
 
 from __future__ import annotations
@@ -243,7 +244,6 @@ def _train(
     if ckpt is not None:
         parts.load_state_dict(ckpt.shared)
         batches.load_state_dict(ckpt.per_rank["batches"])
-        set_rng_state(ckpt.per_rank["rng"])
         start = ckpt.iteration
         if ckpt.shared["data"]["position"] != start * cfg.data.batch_size * env.world_size:
             raise CheckpointError(f"{ckpt.folder}: data position {ckpt.shared['data']['position']} does not match "
@@ -256,6 +256,8 @@ def _train(
     )
     loader = iter(make_loader(PatchDataset(layout, spec, cfg.seed), sampler, workers=cfg.data.workers,
                               pin_memory=env.device.type == "cuda"))
+    if ckpt is not None:  # after the loader, which draws its base seed from the global generator
+        set_rng_state(ckpt.per_rank["rng"])
     val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []
     logs = RunLogs(run_dir, parts.loss_names, resume_at=start if resume else None, tensorboard=cfg.tensorboard) \
         if env.master else None
