@@ -22,6 +22,7 @@ from vmambair_core.train import loop as loop_module
 from vmambair_core.train import (
     NullReporter, TrainingInterrupted, TrainResult, config_to_dict, resolve_config, train,
 )
+from vmambair_core.train import checkpoint as checkpoint_module
 from vmambair_core.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from vmambair_core.train.data import PatchDataset
 from vmambair_core.train.distributed import DistEnv
@@ -276,6 +277,43 @@ def test_checkpoints_are_atomic_and_pruned(tmp_path: Path) -> None:
     (folder / "state.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="cannot read"):
         load_checkpoint(folder, env)
+
+
+@pytest.mark.parametrize("fail_at", [2, 3])
+def test_a_crash_while_saving_the_same_iteration_again_keeps_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    """A resume interrupted at once saves its iteration again: a fault between moving the old folder
+    aside and installing the new one (2), or before ``latest`` is rewritten (3), loses nothing."""
+    env = DistEnv()
+    for it in (1, 2):
+        save_checkpoint(tmp_path, it, env, shared={"x": torch.tensor([it])}, per_rank={}, meta={}, keep_last=2)
+    real_replace, real_write = os.replace, checkpoint_module.atomic_write_text
+
+    def replace(src: Any, dst: Any) -> None:
+        if fail_at == 2 and Path(src).name == ".iter_00000002.partial":
+            raise KeyboardInterrupt  # the old iter_00000002 is out of the way, the new one not yet in
+        real_replace(src, dst)
+
+    def write(path: Path, text: str) -> None:
+        if fail_at == 3 and path.name == "latest":
+            raise KeyboardInterrupt
+        real_write(path, text)
+
+    monkeypatch.setattr(checkpoint_module.os, "replace", replace)
+    monkeypatch.setattr(checkpoint_module, "atomic_write_text", write)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, 2, env, shared={"x": torch.tensor([20])}, per_rank={}, meta={}, keep_last=2)
+    monkeypatch.undo()
+    folder = latest_checkpoint(tmp_path)
+    assert folder is not None
+    ck = load_checkpoint(folder, env)
+    assert ck.iteration == 2 and int(ck.shared["x"]) in (2, 20)
+    # The next save puts back what the crash left aside, then keeps the last two.
+    save_checkpoint(tmp_path, 3, env, shared={"x": torch.tensor([3])}, per_rank={}, meta={}, keep_last=2)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if not p.name.endswith(".partial"))
+    assert names == ["iter_00000002", "iter_00000003", "latest"]
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "iter_00000003"
 
 
 def test_resume_refusals(data_dir: Path, tmp_path: Path) -> None:
