@@ -98,7 +98,7 @@ def train_cmd(
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Stop (checkpoint, validate, export) after this much training time; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
-    log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations.")] = None,
+    log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations (with several processes, also how often they check for a stop).")] = None,
     device: DeviceOpt = "auto",
     precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the generator.")] = False,

@@ -93,6 +93,27 @@ def _stop_on_signals() -> Iterator[_StopFlag]:
             signal.signal(s, h)
 
 
+@dataclass(frozen=True)
+class StopPoll:
+    """When the ranks compare their reasons to stop (a signal, the time limit).
+
+    Comparing is an all-reduce plus ``.item()``: a host sync. Under DDP it happens every
+    ``every`` iterations (``log_every``, where the loss log syncs anyway) at the same iterations
+    on every rank, so all ranks still stop at one iteration; a single process needs no
+    agreement and looks at its flags after every iteration.
+    """
+
+    env: DistEnv
+    every: int
+
+    def __call__(self, iteration: int, signalled: bool, out_of_time: bool) -> tuple[bool, bool]:
+        """(stop requested, time is up) as every rank sees it; (False, False) between polls."""
+        if self.env.ddp and iteration % self.every:
+            return False, False
+        stop, late = dist_utils.any_ranks(self.env, (signalled, out_of_time))
+        return stop, late
+
+
 def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
     """What the loader delivers: pairs, bicubic pairs (sisr), or GT crops degraded on the device."""
     if paired:
@@ -297,6 +318,7 @@ def _train(
     window, last_val, t0 = _Window(), None, time.perf_counter()
     deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
     folder, final = (ckpt.folder if ckpt is not None else None), start
+    poll = StopPoll(env, cfg.log_every)
     try:
         with _stop_on_signals() as stop:
             for it in range(start + 1, cfg.iters + 1):
@@ -304,7 +326,8 @@ def _train(
                 lq, gt = batches(next(loader), it)
                 window.add(train_step(parts, lq, gt, env.device))
                 reporter.iteration_done(it)
-                out_of_time = deadline is not None and dist_utils.any_rank(env, time.monotonic() > deadline)
+                stop_requested, out_of_time = poll(
+                    it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)
                 ending = it == cfg.iters or out_of_time
                 if it % cfg.log_every == 0 or ending:
                     values, speed = window.flush(env)
@@ -322,8 +345,8 @@ def _train(
                     folder = checkpoint(it)
                 if ending:
                     break
-                if dist_utils.any_rank(env, stop.signum is not None):
-                    note(f"stop requested (signal {stop.signum}); saving iteration {it}")
+                if stop_requested:
+                    note(f"stop requested (signal {stop.signum or 'on another rank'}); saving iteration {it}")
                     if it % cfg.save_every:
                         folder = checkpoint(it)
                     raise TrainingInterrupted(it, folder or run_dir)
