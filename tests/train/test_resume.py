@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from vmambair_core.train import checkpoint as checkpoint_module
 from vmambair_core.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from vmambair_core.train.data import PatchDataset
 from vmambair_core.train.distributed import DistEnv
+from vmambair_core.train.resume import continue_config
 
 TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 1, "log_every": 1}
 
@@ -334,4 +336,10 @@ def test_resume_refusals(data_dir: Path, tmp_path: Path) -> None:
     bigger = resolve_config("sisr", overrides={**TINY, "data.root": cfg.data.root, "model.dim": 8})
     with pytest.raises(ConfigError, match="cannot resume as"):
         train(bigger, run, device="cpu", resume=True)
+    with pytest.raises(ConfigError, match="not shorten it: iters is 3 in the saved run, 2 now"):
+        train(dataclasses.replace(cfg, iters=2), run, device="cpu", resume=True)
+    # A whole config may only extend iters; the schedule stays the saved one (a re-resolved one differs).
+    assert continue_config(cfg, dataclasses.replace(cfg, iters=5)) == dataclasses.replace(cfg, iters=5)
+    with pytest.raises(ConfigError, match=r"sched_g\.milestones is \[.*\] in the saved run"):
+        continue_config(cfg, _cfg(Path(cfg.data.root).parents[1], "sisr", iters=5))
     shutil.rmtree(run)

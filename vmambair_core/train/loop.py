@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -44,6 +43,7 @@ from vmambair_core.train.data import PatchSpec, PositionSampler, PatchDataset, c
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
+from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
 from vmambair_core.weights import load_into, read_weights
@@ -126,29 +126,6 @@ def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
     return PatchSpec(mode, cfg.data.patch_size, cfg.scale, cfg.data.hflip, cfg.data.rotate, crop)  # type: ignore[arg-type]
 
 
-def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _diff(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
-    return out
-
-
-def _resume_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
-    if requested is None or requested == saved:
-        return saved
-    if requested.task != saved.task or requested.network() != saved.network():
-        raise ConfigError(
-            f"the checkpoint was trained as {saved.task} ({saved.network().name}); it cannot resume as "
-            f"{requested.task} ({requested.network().name})"
-        )
-    changes = _diff(config_to_dict(saved), config_to_dict(requested))
-    raise ConfigError(f"--resume continues the saved config; these settings differ: {'; '.join(changes[:6])}")
-
-
 def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv) -> None:
     if latest_checkpoint(run_dir) is not None:
         raise ConfigError(f"{run_dir} already holds a run with checkpoints: pass --resume to continue it, or use another -o")
@@ -209,7 +186,8 @@ def train(
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
     ``cfg`` may be None when resuming (the checkpoint's config is used; a given one must equal
-    it; ``expect_task`` refuses a run of another task). ``workers`` overrides ``data.workers``
+    it, except for a larger ``iters``, which extends the run with the saved schedule; see
+    ``train.resume``; ``expect_task`` refuses a run of another task). ``workers`` overrides ``data.workers``
     (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
     been reached (checkpoint, validation, export), once that much wall time has passed in this
     call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later.
@@ -243,7 +221,9 @@ def _train(
         saved = config_from_dict(ckpt.shared["config"])
         if expect_task is not None and expect_task != saved.task:
             raise ConfigError(f"{run_dir} holds a {saved.task} run; it cannot resume as --task {expect_task}")
-        cfg = _resume_config(saved, cfg)
+        cfg = continue_config(saved, cfg)
+        if env.master and cfg != saved:  # extended: config.json says what the run now is
+            save_config(cfg, run_dir / "config.json")
     elif cfg is None:
         raise ConfigError("a new run needs a config")
     else:
