@@ -145,7 +145,8 @@ def test_lpips_distance_on_numpy(weight_files: dict[str, tuple[Path, Path]]) -> 
         torch.from_numpy(b).permute(2, 0, 1)[None].float() / 127.5 - 1,
     )  # fmt: skip
     assert lpips_distance(model, a, b) == pytest.approx(float(expected[0]), rel=1e-5)
-    assert lpips_distance(model, a / 255.0, a.astype(np.float64) / 255.0, float_range=1.0) == pytest.approx(0.0, abs=1e-6)
+    same = lpips_distance(model, a / 255.0, a.astype(np.float64) / 255.0, float_range=1.0)
+    assert same == pytest.approx(0.0, abs=1e-6)
 
 
 def test_env_vars_and_folders(weight_files: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch) -> None:

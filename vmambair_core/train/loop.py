@@ -186,9 +186,9 @@ def train(
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
     ``cfg`` may be None when resuming (the checkpoint's config is used; a given one must equal
-    it, except for a larger ``iters``, which extends the run with the saved schedule; see
-    ``train.resume``; ``expect_task`` refuses a run of another task). ``workers`` overrides ``data.workers``
-    (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
+    it, except for a larger ``iters``, which extends the run with the saved schedule, see
+    ``train.resume``; ``expect_task`` refuses a run of another task). ``workers`` overrides
+    ``data.workers`` (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
     been reached (checkpoint, validation, export), once that much wall time has passed in this
     call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later.
     """

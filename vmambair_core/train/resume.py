@@ -99,7 +99,8 @@ def resume_config(saved: TrainConfig, given: Mapping[str, Any]) -> TrainConfig:
     for key in ("task", "stage"):
         value = given.pop(key, None)
         if value is not None and value != getattr(saved, key):
-            raise ConfigError(f"the checkpoint holds a {saved.task}/{saved.stage} run; it cannot resume as --{key} {value}")
+            raise ConfigError(
+                f"the checkpoint holds a {saved.task}/{saved.stage} run; it cannot resume as --{key} {value}")
     iters = given.pop("iters", None)
     extended = saved if iters is None else _extend(saved, int(iters))
     _refuse_differences(extended, apply_overrides(extended, given), given)
@@ -109,7 +110,8 @@ def resume_config(saved: TrainConfig, given: Mapping[str, Any]) -> TrainConfig:
 def _refuse_differences(saved: TrainConfig, requested: TrainConfig, given: Mapping[str, Any] | None = None) -> None:
     a, b = _flat(config_to_dict(saved)), _flat(config_to_dict(requested))
     keys = sorted(set(_flat(given)) if given is not None else set(a) | set(b))
-    changed = [f"{k} is {a.get(k)!r} in the saved run, {b.get(k)!r} now" for k in keys if not _same(k, a.get(k), b.get(k))]
+    changed = [f"{k} is {a.get(k)!r} in the saved run, {b.get(k)!r} now"
+               for k in keys if not _same(k, a.get(k), b.get(k))]
     if changed:
         raise ConfigError(
             f"--resume continues the saved config; {'; '.join(changed[:6])}{' ...' if len(changed) > 6 else ''} "
