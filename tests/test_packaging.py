@@ -32,3 +32,21 @@ def test_core_never_imports_cli() -> None:
                 names = [node.module]
             offenders += [f"{path.name}: {n}" for n in names if n.startswith(("vmambair_cli", "typer"))]
     assert not offenders
+
+
+def test_python_310_floor_has_its_toml_parser() -> None:
+    """requires-python allows 3.10, which has no tomllib: every import of it is guarded by a version
+    check that falls back to tomli, and tomli is a dependency on exactly those versions."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.10"
+    assert any(d.replace(" ", "").startswith("tomli>=") and "python_version<'3.11'" in d.replace(" ", "")
+               for d in project["dependencies"])
+    unguarded = []
+    for path in (REPO / "vmambair_core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        checks = [node for node in ast.walk(tree) if isinstance(node, ast.If) and "version_info" in ast.unparse(node.test)]
+        guarded = {id(n) for node in checks for n in ast.walk(node)}
+        unguarded += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names)
+                      and id(node) not in guarded]
+    assert not unguarded, f"tomllib is 3.11+: guard these imports: {unguarded}"

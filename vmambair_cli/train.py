@@ -18,6 +18,8 @@ from vmambair_core.train import (
     train,
 )
 from vmambair_core.train.data import ROOT_SEPARATOR, check_readable, discover_datasets
+from vmambair_core.train.overrides import merge_nested, nest_dotted
+from vmambair_core.train.resume import resume_config, saved_config
 from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, torchrun_args, torchrun_env
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
@@ -87,7 +89,7 @@ def train_cmd(
     data: Annotated[list[Path] | None, typer.Option("--data", help="Training folder: LQ/GT sub-folders (paired by name) or HR images only; repeat for several (e.g. T91 + BSD200).")] = None,
     val: Annotated[Path | None, typer.Option("--val", help="Validation folder (same layouts); PSNR/SSIM every --val-every iterations.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML/JSON (or YAML with PyYAML) file of config keys; flags override it.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint (config read from it).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint with its saved config; flags must equal it, except a larger --iters (extends the run).")] = False,
     iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations (the recipe's schedule is rescaled).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Batch per process (the authors': sisr 8, realsr 9, derain 8 at most).")] = None,
     patch_size: Annotated[int | None, typer.Option("--patch-size", min=8, help="GT patch side (derain: turns progressive patches off).")] = None,
@@ -99,7 +101,7 @@ def train_cmd(
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Stop (checkpoint, validate, export) after this much training time; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
-    log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations.")] = None,
+    log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations (with several processes, also how often they check for a stop).")] = None,
     device: DeviceOpt = "auto",
     precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the generator.")] = False,
@@ -128,15 +130,11 @@ def train_cmd(
     flags["export_fp16"] = True if export_fp16 else None
 
     def prepare() -> Any:
-        if resume:
-            changed = [k for k, v in flags.items() if v is not None]
-            if config is not None or stage is not None or changed:
-                raise ConfigError(
-                    f"--resume continues the saved config; drop {', '.join(changed) or '--config/--stage'} "
-                    "(only --device, --workers and the launch flags may change)"
-                )
-            return None
-        cfg = resolve_config(task, stage, file=read_config_file(config) if config else None, overrides=flags)
+        file = read_config_file(config) if config else None
+        if resume:  # the same command again: settings equal to the saved ones pass, --iters may grow
+            named = {k: v for k, v in {"task": task, "stage": stage, **flags}.items() if v is not None}
+            return resume_config(saved_config(output), merge_nested(dict(file or {}), nest_dotted(named)))
+        cfg = resolve_config(task, stage, file=file, overrides=flags)
         if not cfg.data.root:
             raise ConfigError("no training data: pass --data DIR (or set data.root in the config file)")
         return cfg

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import vmambair_cli.train as cli_train
 from vmambair_cli.app import app
-from vmambair_core.train import TrainingInterrupted, TrainResult
+from vmambair_core.train import TrainConfig, TrainingInterrupted, TrainResult, config_to_dict, resolve_config
+from vmambair_core.train.checkpoint import save_checkpoint
+from vmambair_core.train.distributed import DistEnv
 
 runner = CliRunner()
 
@@ -64,13 +70,75 @@ def test_config_errors_exit_1(calls: list, tmp_path: Path) -> None:
     assert not calls
 
 
-def test_resume_takes_the_saved_config(calls: list, tmp_path: Path) -> None:
-    res = runner.invoke(app, ["train", "-o", str(tmp_path / "run"), "--resume", "--task", "sisr", "--workers", "2"])
+def _saved_run(run: Path, data: str, **overrides: Any) -> TrainConfig:
+    """A run folder holding one checkpoint of ``vmambair train --task sisr --data DATA --iters 4 ...``."""
+    cfg = resolve_config("sisr", overrides={"data.root": data, "iters": 4, "data.batch_size": 2,
+                                            "data.patch_size": 32, **overrides})
+    save_checkpoint(run, 2, DistEnv(), shared={"config": config_to_dict(cfg)}, per_rank={}, meta={})
+    return cfg
+
+
+SAME = ["--task", "sisr", "--iters", "4", "--batch-size", "2", "--patch-size", "32"]
+
+
+def test_resume_accepts_the_same_command(calls: list, tmp_path: Path) -> None:
+    """A job script re-queued with --resume: flags equal to the saved config are accepted."""
+    run, data = tmp_path / "run", _data(tmp_path)
+    saved = _saved_run(run, data)
+    res = runner.invoke(app, ["train", *SAME, "--data", data, "-o", str(run), "--resume", "--workers", "2"])
     assert res.exit_code == 0, res.output
-    assert calls[0]["cfg"] is None and calls[0]["resume"] and calls[0]["expect_task"] == "sisr"
+    assert calls[0]["cfg"] == saved and calls[0]["resume"] and calls[0]["expect_task"] == "sisr"
     assert calls[0]["workers"] == 2
-    res = runner.invoke(app, ["train", "-o", str(tmp_path / "run"), "--resume", "--iters", "5"])
-    assert res.exit_code == 1 and "--resume continues the saved config" in res.output and "iters" in res.output
+    # the same place spelled another way is the same data folder
+    res = runner.invoke(app, ["train", "-o", str(run), "--resume", "--data", data + "/../data"])
+    assert res.exit_code == 0, res.output
+    f = tmp_path / "run.toml"
+    f.write_text("task = 'sisr'\n[data]\nbatch_size = 2\n", encoding="utf-8")
+    res = runner.invoke(app, ["train", "-o", str(run), "--resume", "--config", str(f)])
+    assert res.exit_code == 0, res.output
+    assert calls[-1]["cfg"] == saved
+
+
+def test_resume_with_more_iters_extends_the_run_with_the_saved_schedule(calls: list, tmp_path: Path) -> None:
+    run, data = tmp_path / "run", _data(tmp_path)
+    saved = _saved_run(run, data)
+    res = runner.invoke(app, ["train", *SAME[:2], "--iters", "6", "--data", data, "-o", str(run), "--resume"])
+    assert res.exit_code == 0, res.output
+    cfg = calls[0]["cfg"]
+    assert cfg.iters == 6 and cfg.sched_g == saved.sched_g  # milestones not rescaled
+    assert cfg == replace(saved, iters=6)
+    res = runner.invoke(app, ["train", "-o", str(run), "--resume", "--iters", "3"])
+    assert res.exit_code == 1 and "not shorten it: iters is 4 in the saved run, 3 now" in res.output
+
+
+def test_resume_refuses_a_different_setting_by_name(calls: list, tmp_path: Path) -> None:
+    run, data = tmp_path / "run", _data(tmp_path)
+    _saved_run(run, data)
+    res = runner.invoke(app, ["train", *SAME, "--batch-size", "3", "--data", data, "-o", str(run), "--resume"])
+    assert res.exit_code == 1
+    assert "data.batch_size is 2 in the saved run, 3 now" in " ".join(res.output.split())
+    res = runner.invoke(app, ["train", "-o", str(run), "--resume", "--stage", "gan"])
+    assert res.exit_code == 1 and "cannot resume as --stage gan" in res.output
+    res = runner.invoke(app, ["train", "-o", str(tmp_path / "empty"), "--resume"])
+    assert res.exit_code == 1 and "nothing to resume" in res.output
+    assert not calls
+
+
+def test_resume_with_gpus_checks_the_flags_before_launching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            data_dir: Path) -> None:
+    launched: list[list[str]] = []
+    monkeypatch.setattr(cli_train, "launch_torchrun", lambda launcher, entry, **_k: launched.append(entry) or 0)
+    monkeypatch.setattr(cli_train, "train", lambda *a, **k: pytest.fail("the parent must not train"))
+    run, data = tmp_path / "run", str(data_dir / "sr_train" / "T91")
+    _saved_run(run, data)
+    res = runner.invoke(app, ["train", *SAME, "--batch-size", "3", "--data", data, "-o", str(run), "--resume",
+                              "--gpus", "2"])
+    assert res.exit_code == 1 and "data.batch_size" in res.output and not launched
+    res = runner.invoke(app, ["train", *SAME[:2], "--iters", "6", "--data", data, "-o", str(run), "--resume",
+                              "--gpus", "2", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    (entry,) = launched
+    assert "--resume" in entry and entry[entry.index("--iters") + 1] == "6"
 
 
 def test_interrupt_exits_130_with_a_resume_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -128,3 +196,26 @@ def test_data_flag_repeats_for_several_folders(calls: list, tmp_path: Path) -> N
     assert calls[0]["cfg"].data.root == f"{a}{os.pathsep}{b}"
     argv = cli_train._child_argv({"data": [a, b], "iters": 5, "gpus": 2})
     assert argv == ["--data", str(a), "--data", str(b), "--iters", "5"]
+
+
+@pytest.mark.slow
+def test_rerunning_the_command_with_resume_and_more_iters_trains_on(tmp_path: Path, data_dir: Path) -> None:
+    """The reported case end to end: the same line with --iters 6 --resume continues from 4 to 6."""
+    run = tmp_path / "run"
+    line = ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"), "--batch-size", "2",
+            "--patch-size", "32", "-o", str(run), "--model-dim", "4", "--model-blocks", "1", "--workers", "0",
+            "--device", "cpu", "--log-every", "1", "--quiet"]
+    assert runner.invoke(app, [*line, "--iters", "4"]).exit_code == 0
+    res = runner.invoke(app, [*line, "--iters", "6", "--resume"])
+    assert res.exit_code == 0, res.output
+    with open(run / "metrics.csv", newline="", encoding="utf-8") as fh:
+        assert [int(r["iteration"]) for r in csv.DictReader(fh)] == [1, 2, 3, 4, 5, 6]
+    saved = json.loads((run / "checkpoints" / "iter_00000004" / "meta.json").read_text())
+    assert saved["iteration"] == 4
+    state = torch.load(run / "checkpoints" / "iter_00000006" / "state.pt", weights_only=True)
+    assert state["config"]["iters"] == 6 and json.loads((run / "config.json").read_text())["iters"] == 6
+    sched = state["config"]["sched_g"]
+    four = resolve_config("sisr", overrides={"iters": 4})
+    assert sched["milestones"] == list(four.sched_g.milestones)  # the saved schedule, not rescaled to 6
+    passed = sum(m <= 6 for m in four.sched_g.milestones)
+    assert state["schedulers"]["g"]["_last_lr"][0] == pytest.approx(four.optim_g.lr * four.sched_g.gamma**passed)

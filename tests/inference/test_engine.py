@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 from torch import nn
 
 from vmambair_core.errors import BackendUnavailableError, ConfigError
 from vmambair_core.device import resolve_device, resolve_precision
-from vmambair_core.inference import Restorer
+from vmambair_core.inference import Restorer, engine
+
+FAKE_AVAILABLE = 64 * 2**30
+
+
+@pytest.fixture(autouse=True)
+def _fake_meminfo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine reads /proc/meminfo to tile CPU runs up front; the machine's real memory must not
+    decide what these tests see, so they read a fake one with 64 GiB available."""
+    real_open = open
+
+    def fake_open(file: object, *args: object, **kwargs: object) -> io.StringIO:
+        if file == "/proc/meminfo":
+            return io.StringIO(f"MemTotal:       {2 * FAKE_AVAILABLE // 1024} kB\n"
+                               f"MemAvailable:   {FAKE_AVAILABLE // 1024} kB\n")
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(engine, "open", fake_open, raising=False)
 
 
 class _Nearest4(nn.Module):
@@ -34,6 +53,7 @@ class _Nearest4(nn.Module):
 
 
 def test_whole_image_then_tiles_after_oom() -> None:
+    assert engine.available_memory_bytes() == FAKE_AVAILABLE
     x = torch.rand(1, 3, 64, 48)
     ref = Restorer(_Nearest4(), torch.device("cpu"))(x)
     net = _Nearest4(oom_above=40 * 40)
@@ -79,8 +99,6 @@ def test_device_and_precision_resolution() -> None:
 
 def test_cpu_picks_tiles_up_front_when_memory_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
     """On the CPU an out-of-memory kills the process, so the tile is chosen before running."""
-    from vmambair_core.inference import engine
-
     x = torch.rand(1, 3, 96, 80)
     whole = Restorer(_Nearest4(), torch.device("cpu"))(x)
     # memory for ~48x48 pixels at the SR rate, doubled by the 50% budget

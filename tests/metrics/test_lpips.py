@@ -121,8 +121,10 @@ def test_lpips_properties_and_reference(net: str, weight_files: dict[str, tuple[
     with torch.no_grad():
         d_xy, d_yx, d_xx = model(x, y), model(y, x), model(x, x)
     assert d_xy.shape == (2,)
-    assert torch.all(d_xx == 0)
-    assert torch.equal(d_xy, d_yx)
+    # Identity and symmetry hold exactly in arithmetic; in float32 the two inputs' features are
+    # separate computations (some CPUs do not repeat them bitwise), so: float32 noise of the sum.
+    torch.testing.assert_close(d_xx, torch.zeros_like(d_xx), rtol=0, atol=1e-6)
+    torch.testing.assert_close(d_yx, d_xy, rtol=1e-5, atol=1e-7)
     assert torch.all(d_xy > 0)
     ref = _reference_lpips(net, backbone, heads, x, y)
     torch.testing.assert_close(d_xy, ref, rtol=1e-5, atol=1e-7)
@@ -143,7 +145,8 @@ def test_lpips_distance_on_numpy(weight_files: dict[str, tuple[Path, Path]]) -> 
         torch.from_numpy(b).permute(2, 0, 1)[None].float() / 127.5 - 1,
     )  # fmt: skip
     assert lpips_distance(model, a, b) == pytest.approx(float(expected[0]), rel=1e-5)
-    assert lpips_distance(model, a / 255.0, a.astype(np.float64) / 255.0, float_range=1.0) == 0.0
+    same = lpips_distance(model, a / 255.0, a.astype(np.float64) / 255.0, float_range=1.0)
+    assert same == pytest.approx(0.0, abs=1e-6)
 
 
 def test_env_vars_and_folders(weight_files: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch) -> None:

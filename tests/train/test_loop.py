@@ -17,7 +17,9 @@ from vmambair_core.train import export_weights, resolve_config, train
 from vmambair_core.train.batches import BatchMaker
 from vmambair_core.train.checkpoint import seed_everything
 from vmambair_core.train.data import PatchDataset, PositionSampler, discover_dataset, make_loader
-from vmambair_core.train.loop import patch_spec
+from vmambair_core.train import distributed as dist_utils
+from vmambair_core.train.distributed import DistEnv
+from vmambair_core.train.loop import StopPoll, patch_spec
 from vmambair_core.train.steps import build_parts, train_step
 from vmambair_core.train.vgg import VGG19_WEIGHTS_ENV, VGG19FeatureExtractor
 from vmambair_core.weights import config_from_metadata, load_model, read_weights
@@ -180,3 +182,31 @@ def test_gan_step_in_bf16_updates_both_networks(tmp_path: Path) -> None:
     assert all(p.dtype == torch.float32 for p in parts.net.parameters())
     assert all(p.requires_grad for p in parts.net_d.parameters())
     assert parts.ema.num_updates == 1
+
+
+def test_ranks_compare_stop_flags_only_every_log_every_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under DDP the stop/time flags cost an all-reduce and a host sync: only at multiples of
+    ``every``, where every rank polls, so all stop at the first poll after any rank was signalled."""
+    other_rank_signalled_at = 4
+    reduced: list[int] = []
+    iteration = 0
+
+    def fake_any_ranks(env: DistEnv, flags: tuple[bool, ...]) -> tuple[bool, ...]:
+        reduced.append(iteration)
+        return (flags[0] or iteration >= other_rank_signalled_at, flags[1])
+
+    monkeypatch.setattr(dist_utils, "any_ranks", fake_any_ranks)
+    poll = StopPoll(DistEnv(rank=0, world_size=2), every=3)
+    stops = []
+    for iteration in range(1, 10):
+        stop, late = poll(iteration, signalled=False, out_of_time=False)
+        assert not late
+        if stop:
+            stops.append(iteration)
+    assert reduced == [3, 6, 9]
+    assert stops == [6, 9]  # the first poll after iteration 4
+
+    monkeypatch.undo()
+    single = StopPoll(DistEnv(), every=3)  # one process: its own flags, every iteration
+    assert single(1, signalled=True, out_of_time=False) == (True, False)
+    assert single(2, signalled=False, out_of_time=True) == (False, True)

@@ -11,7 +11,9 @@ Layout (nanochat's split of shared state and per-rank shards)::
 
 Every rank writes into ``.iter_XXXXXXXX.partial/``; after a barrier rank 0 renames the folder
 and rewrites ``latest`` (temp file + ``os.replace``), so a crash at any moment leaves the
-previous checkpoint intact. With several machines the run folder must be on a shared filesystem.
+previous checkpoint intact. Saving an iteration again moves its old folder aside first (see
+``_install``); ``latest_checkpoint`` falls back to the newest complete folder if ``latest``
+names a missing one. With several machines the run folder must be on a shared filesystem.
 Files load with ``torch.load(weights_only=True)``: tensors and plain Python values only.
 """
 
@@ -126,32 +128,69 @@ def save_checkpoint(
         atomic_write_text(partial / "meta.json", json.dumps(info, indent=2) + "\n")
     barrier(env)
     if env.master:
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(partial, final)
-        fsync_dir(root)
-        atomic_write_text(root / LATEST, final.name + "\n")
+        _install(root, partial, final)
         _prune(root, keep_last)
     barrier(env)
     return final
 
 
+def _install(root: Path, partial: Path, final: Path) -> None:
+    """Rename ``partial`` to ``final`` and point ``latest`` at it; a crash at any step loses nothing.
+
+    Saving an iteration that already has a folder (a resume interrupted at once saves the same
+    iteration again) moves the old folder aside first and deletes it only after ``latest`` is
+    rewritten: between the renames ``latest`` names a missing folder, and ``latest_checkpoint``
+    then falls back to the newest complete one, which the moved-aside folder still is.
+    """
+    aside = root / f".{final.name}.old"
+    if final.exists():
+        shutil.rmtree(aside, ignore_errors=True)
+        os.replace(final, aside)
+    os.replace(partial, final)
+    fsync_dir(root)
+    atomic_write_text(root / LATEST, final.name + "\n")
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _iteration_of(folder: Path) -> int | None:
+    """``iter_N`` or a moved-aside ``.iter_N.old`` -> N; anything else (``.partial``) -> None."""
+    name = folder.name.removeprefix(".").removesuffix(".old") if folder.name.endswith(".old") else folder.name
+    digits = name.removeprefix("iter_")
+    return int(digits) if name.startswith("iter_") and digits.isdigit() else None
+
+
 def _prune(root: Path, keep_last: int) -> None:
+    for aside in root.glob(".iter_*.old"):  # left by a crash inside _install: put back or drop
+        back = root / aside.name[1 : -len(".old")]
+        if back.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(aside, back)
     done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("iter_"))
     for old in done[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run (via ``latest``), or None when there is none."""
+    """The newest complete checkpoint of a run, or None when there is none.
+
+    Normally the folder ``latest`` names; if that is missing or incomplete (a crash inside a save),
+    the complete checkpoint folder with the highest iteration, the moved-aside copy included.
+    """
     root = checkpoint_dir(run_dir)
     pointer = root / LATEST
     if not pointer.is_file():
         return None
     folder = root / pointer.read_text(encoding="utf-8").strip()
-    if not (folder / "state.pt").is_file():
-        raise CheckpointError(f"{pointer} names {folder.name}, which is missing or incomplete")
-    return folder
+    if (folder / "state.pt").is_file():
+        return folder
+    complete = [(it, not p.name.startswith("."), p) for p in root.iterdir()
+                if p.is_dir() and (it := _iteration_of(p)) is not None and (p / "state.pt").is_file()
+                and (p / "meta.json").is_file()]
+    if not complete:
+        raise CheckpointError(f"{pointer} names {folder.name}, which is missing or incomplete, and no other "
+                              "complete checkpoint is left")
+    return max(complete)[2]
 
 
 @dataclass

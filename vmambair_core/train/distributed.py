@@ -82,11 +82,16 @@ def barrier(env: DistEnv) -> None:
 
 def any_rank(env: DistEnv, flag: bool) -> bool:
     """True on every rank when ``flag`` is true on any (all ranks stop at the same iteration)."""
+    return any_ranks(env, (flag,))[0]
+
+
+def any_ranks(env: DistEnv, flags: Sequence[bool]) -> tuple[bool, ...]:
+    """:func:`any_rank` of several flags in one all-reduce (one host sync)."""
     if not env.ddp:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=env.device)
+        return tuple(flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=env.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+    return tuple(bool(v > 0) for v in t.tolist())
 
 
 def mean_across(env: DistEnv, values: dict[str, float]) -> dict[str, float]:

@@ -5,7 +5,8 @@ environment). Rank 0 alone writes logs, validation results, samples and the expo
 rank takes part in checkpoints (each saves its own RNG and queue states). Ctrl-C or SIGTERM
 lets the current iteration finish, saves a checkpoint on every rank and raises
 :class:`TrainingInterrupted` (the CLI exits 130); ``resume=True`` continues from the newest
-checkpoint exactly (bitwise on CPU), with the config read back from it.
+checkpoint with the config read back from it: the same data, random draws and schedule as an
+uninterrupted run (exact), and weights within the floating-point noise two runs differ by anyway.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -43,6 +43,7 @@ from vmambair_core.train.data import PatchSpec, PositionSampler, PatchDataset, c
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
+from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
 from vmambair_core.weights import load_into, read_weights
@@ -92,6 +93,27 @@ def _stop_on_signals() -> Iterator[_StopFlag]:
             signal.signal(s, h)
 
 
+@dataclass(frozen=True)
+class StopPoll:
+    """When the ranks compare their reasons to stop (a signal, the time limit).
+
+    Comparing is an all-reduce plus ``.item()``: a host sync. Under DDP it happens every
+    ``every`` iterations (``log_every``, where the loss log syncs anyway) at the same iterations
+    on every rank, so all ranks still stop at one iteration; a single process needs no
+    agreement and looks at its flags after every iteration.
+    """
+
+    env: DistEnv
+    every: int
+
+    def __call__(self, iteration: int, signalled: bool, out_of_time: bool) -> tuple[bool, bool]:
+        """(stop requested, time is up) as every rank sees it; (False, False) between polls."""
+        if self.env.ddp and iteration % self.every:
+            return False, False
+        stop, late = dist_utils.any_ranks(self.env, (signalled, out_of_time))
+        return stop, late
+
+
 def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
     """What the loader delivers: pairs, bicubic pairs (sisr), or GT crops degraded on the device."""
     if paired:
@@ -102,29 +124,6 @@ def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
         mode = "hr"
     crop = cfg.data.hr_crop if (mode == "hr" and cfg.task == "realsr") else None
     return PatchSpec(mode, cfg.data.patch_size, cfg.scale, cfg.data.hflip, cfg.data.rotate, crop)  # type: ignore[arg-type]
-
-
-def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _diff(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
-    return out
-
-
-def _resume_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
-    if requested is None or requested == saved:
-        return saved
-    if requested.task != saved.task or requested.network() != saved.network():
-        raise ConfigError(
-            f"the checkpoint was trained as {saved.task} ({saved.network().name}); it cannot resume as "
-            f"{requested.task} ({requested.network().name})"
-        )
-    changes = _diff(config_to_dict(saved), config_to_dict(requested))
-    raise ConfigError(f"--resume continues the saved config; these settings differ: {'; '.join(changes[:6])}")
 
 
 def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv) -> None:
@@ -187,8 +186,9 @@ def train(
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
     ``cfg`` may be None when resuming (the checkpoint's config is used; a given one must equal
-    it; ``expect_task`` refuses a run of another task). ``workers`` overrides ``data.workers``
-    (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
+    it, except for a larger ``iters``, which extends the run with the saved schedule, see
+    ``train.resume``; ``expect_task`` refuses a run of another task). ``workers`` overrides
+    ``data.workers`` (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
     been reached (checkpoint, validation, export), once that much wall time has passed in this
     call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later.
     """
@@ -221,7 +221,9 @@ def _train(
         saved = config_from_dict(ckpt.shared["config"])
         if expect_task is not None and expect_task != saved.task:
             raise ConfigError(f"{run_dir} holds a {saved.task} run; it cannot resume as --task {expect_task}")
-        cfg = _resume_config(saved, cfg)
+        cfg = continue_config(saved, cfg)
+        if env.master and cfg != saved:  # extended: config.json says what the run now is
+            save_config(cfg, run_dir / "config.json")
     elif cfg is None:
         raise ConfigError("a new run needs a config")
     else:
@@ -243,7 +245,6 @@ def _train(
     if ckpt is not None:
         parts.load_state_dict(ckpt.shared)
         batches.load_state_dict(ckpt.per_rank["batches"])
-        set_rng_state(ckpt.per_rank["rng"])
         start = ckpt.iteration
         if ckpt.shared["data"]["position"] != start * cfg.data.batch_size * env.world_size:
             raise CheckpointError(f"{ckpt.folder}: data position {ckpt.shared['data']['position']} does not match "
@@ -256,6 +257,8 @@ def _train(
     )
     loader = iter(make_loader(PatchDataset(layout, spec, cfg.seed), sampler, workers=cfg.data.workers,
                               pin_memory=env.device.type == "cuda"))
+    if ckpt is not None:  # after the loader, which draws its base seed from the global generator
+        set_rng_state(ckpt.per_rank["rng"])
     val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []
     logs = RunLogs(run_dir, parts.loss_names, resume_at=start if resume else None, tensorboard=cfg.tensorboard) \
         if env.master else None
@@ -295,6 +298,7 @@ def _train(
     window, last_val, t0 = _Window(), None, time.perf_counter()
     deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
     folder, final = (ckpt.folder if ckpt is not None else None), start
+    poll = StopPoll(env, cfg.log_every)
     try:
         with _stop_on_signals() as stop:
             for it in range(start + 1, cfg.iters + 1):
@@ -302,7 +306,8 @@ def _train(
                 lq, gt = batches(next(loader), it)
                 window.add(train_step(parts, lq, gt, env.device))
                 reporter.iteration_done(it)
-                out_of_time = deadline is not None and dist_utils.any_rank(env, time.monotonic() > deadline)
+                stop_requested, out_of_time = poll(
+                    it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)
                 ending = it == cfg.iters or out_of_time
                 if it % cfg.log_every == 0 or ending:
                     values, speed = window.flush(env)
@@ -320,8 +325,8 @@ def _train(
                     folder = checkpoint(it)
                 if ending:
                     break
-                if dist_utils.any_rank(env, stop.signum is not None):
-                    note(f"stop requested (signal {stop.signum}); saving iteration {it}")
+                if stop_requested:
+                    note(f"stop requested (signal {stop.signum or 'on another rank'}); saving iteration {it}")
                     if it % cfg.save_every:
                         folder = checkpoint(it)
                     raise TrainingInterrupted(it, folder or run_dir)

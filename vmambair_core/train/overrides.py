@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tomllib
+import sys
 import types
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,6 +18,11 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from vmambair_core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI (pyproject.toml installs it there)
+    import tomli as tomllib
 
 
 def _type_name(tp: Any) -> str:
