@@ -101,14 +101,13 @@ def main() -> int:
     from vmambair_core.scan import backend_status  # noqa: PLC0415
     from vmambair_core.scan.cross_scan import planar_scan_unfused  # noqa: PLC0415
     from vmambair_core.scan.triton_omni import planar_scan_triton  # noqa: PLC0415
-    from vmambair_core.scan.triton_scan import TILES_ENV, selective_scan_triton  # noqa: PLC0415
+    from vmambair_core.scan.triton_scan import SWEEP_TILES, TILES_ENV, selective_scan_triton  # noqa: PLC0415
 
     dev = args.device
     t_start = time.time()
     have_mamba = dev == "cuda" and backend_status("cuda")["mamba_ssm"] is None
     if dev == "cuda":
-        tiles = [(1, 64, 4), (1, 128, 4), (1, 256, 8), (2, 64, 4), (2, 128, 8), (2, 256, 8), (4, 64, 8),
-                 (4, 128, 8)]
+        tiles = list(SWEEP_TILES)
         sweep_shape, maps, channels, precisions = (64, 96), (64, 128), (48, 96, 192, 384), ("fp32", "bf16")
         repeats, warmup, scan_lengths, scan_rows = 20, 5, (4096, 16384), 384
     else:  # interpreter smoke run: every code path, toy sizes
