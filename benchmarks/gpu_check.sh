@@ -66,10 +66,11 @@ bench_json() {  # bench_json OUTFILE TIMEOUT_S ARGS...  (JSON on stdout -> file,
 cat "$WORK/env.txt" | tee -a "$OUT/log.txt"
 
 log "start preflight (limit 60s)"
-timeout --kill-after=10 60 "$PY" benchmarks/gpu_preflight.py 2>&1 | tee -a "$OUT/log.txt"
+SMOKE_FLAG=(); [[ "$MODE" == "cpu" ]] && SMOKE_FLAG=(--cpu-smoke)
+timeout --kill-after=10 60 "$PY" benchmarks/gpu_preflight.py "${SMOKE_FLAG[@]}" 2>&1 | tee -a "$OUT/log.txt"
 preflight_rc=${PIPESTATUS[0]}
 echo "preflight $preflight_rc" >>"$WORK/steps.txt"
-if [[ "$MODE" == "gpu" && "$preflight_rc" != "0" ]]; then
+if [[ "$preflight_rc" != "0" ]]; then
   log "preflight failed (rc=$preflight_rc, see above): nothing measured"
   { echo "== steps =="; cat "$WORK/steps.txt"; echo "== end steps =="; } | tee -a "$OUT/log.txt"
   exit 1

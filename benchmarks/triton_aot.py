@@ -23,6 +23,7 @@ import re
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,22 @@ def compile_launch(launch: Launch, cc: int) -> dict[str, Any]:
             "seconds": round(seconds, 2)}
 
 
+def compile_unit(unit: tuple[str, tuple[int, int, int], str, int, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """Compile the kernels of one (dtype, tiles, target): one launch capture, up to four compiles."""
+    from vmambair_core.scan.triton_scan import ScanLaunchConfig  # noqa: PLC0415
+
+    dtype_name, tiles, label, cc, keep = unit
+    rows = []
+    for launch in capture_launches(dtype_name, ScanLaunchConfig(*tiles)):
+        if keep and launch.kernel.__name__ not in keep:
+            continue
+        row = {"dtype": dtype_name, "tiles": label, "BLOCK_D": tiles[0], "BLOCK_L": tiles[1], "num_warps": tiles[2]}
+        row |= compile_launch(launch, cc)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cc", default="90,80", help="compute capabilities, e.g. 90,80")
@@ -148,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="'default' (every choice of default_config for the network's scans), 'big' (its choice for "
                          "a 64x64 layer), 'sweep' (SWEEP_TILES) and/or triples block_d x block_l x num_warps: 1x128x8")
     ap.add_argument("--kernels", default="", help="comma-separated kernel names to keep (default: all four)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="compile processes")
     args = ap.parse_args(argv)
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         raise SystemExit("unset TRITON_INTERPRET: the interpreter never compiles")
@@ -166,23 +184,17 @@ def main(argv: list[str] | None = None) -> int:
             configs += [("sweep", ScanLaunchConfig(*t)) for t in SWEEP_TILES]
         else:
             configs.append(("given", ScanLaunchConfig(*(int(v) for v in item.split("x")))))
-    keep = set(filter(None, args.kernels.split(",")))
-    rows, seen = [], set()
-    for dtype_name in filter(None, args.dtypes.split(",")):
-        for label, config in configs:
-            for launch in capture_launches(dtype_name, config):
-                if keep and launch.kernel.__name__ not in keep:
-                    continue
-                tiles = {k: launch.kwargs[k] for k in ("BLOCK_D", "BLOCK_L")} | {"num_warps": launch.kwargs["num_warps"]}
-                for cc in (int(c) for c in args.cc.split(",")):
-                    key = (launch.kernel.__name__, dtype_name, cc, *tiles.values())
-                    if key in seen:  # same specialisation: Triton's cache would skip ptxas (and its report)
-                        continue
-                    seen.add(key)
-                    row = {"dtype": dtype_name, "tiles": label, **tiles}
-                    row |= compile_launch(launch, cc)
-                    rows.append(row)
-                    print(json.dumps(row), file=sys.stderr, flush=True)
+    unique: dict[tuple[int, int, int], str] = {}  # tiles -> first label ("default" wins over "sweep")
+    for label, config in configs:
+        unique.setdefault((config.block_d, config.block_l, config.num_warps), label)
+    keep = tuple(filter(None, args.kernels.split(",")))
+    units = [(dtype_name, tiles, label, cc, keep) for dtype_name in filter(None, args.dtypes.split(","))
+             for tiles, label in unique.items() for cc in (int(c) for c in args.cc.split(","))]
+    rows: list[dict[str, Any]] = []
+    # Each unit compiles in its own process (a fresh interpreter per worker; compiles are single-threaded).
+    with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(units)))) as pool:
+        for unit_rows in pool.map(compile_unit, units):
+            rows += unit_rows
     print(json.dumps({"compiles": rows}, indent=1))
     return 0
 
