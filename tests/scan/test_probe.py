@@ -80,7 +80,8 @@ FAILURES = {
 def scan_inputs(dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(5)
     b, d, n, g, length = 1, 4, 4, 2, 70
-    return [torch.randn(b, d, length, generator=gen).to(dtype), (torch.randn(b, d, length, generator=gen) - 1).to(dtype),
+    return [torch.randn(b, d, length, generator=gen).to(dtype),
+            (torch.randn(b, d, length, generator=gen) - 1).to(dtype),
             -torch.rand(d, n, generator=gen) * 4, torch.randn(b, g, n, length, generator=gen).to(dtype),
             torch.randn(b, g, n, length, generator=gen).to(dtype), torch.randn(d, generator=gen),
             torch.rand(d, generator=gen)]
@@ -95,7 +96,8 @@ def assert_fallback_output_correct(backend: str) -> None:
     gen = torch.Generator().manual_seed(6)
     c, n, r = 3, 4, 1
     omni = [torch.randn(1, c, 5, 7, generator=gen), torch.randn(4, r + 2 * n, c, generator=gen) * 0.5,
-            torch.randn(4, c, r, generator=gen), torch.randn(4, c, generator=gen) - 2, torch.randn(4 * c, n, generator=gen),
+            torch.randn(4, c, r, generator=gen), torch.randn(4, c, generator=gen) - 2,
+            torch.randn(4 * c, n, generator=gen),
             torch.randn(4 * c, generator=gen)]
     y = planar_scan(*omni, backend=backend)
     ref = planar_scan_unfused(*[t.double() for t in omni], backend="sequential")
@@ -201,7 +203,8 @@ def test_auto_on_cuda_probes_once_per_device_then_costs_a_lookup(monkeypatch: py
     assert resolve_backend("auto", "cpu") == "reference"
     find_spec_calls: list[str] = []
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda *a, **k: find_spec_calls.append(a[0]) or real_find_spec(*a, **k))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda *a, **k: find_spec_calls.append(a[0]) or real_find_spec(*a, **k))
     for _ in range(3):
         assert resolve_backend("auto", "cuda:1", torch.bfloat16) == "mamba_ssm"
         assert resolve_backend("auto", torch.device("cuda", 0)) == "triton"

@@ -43,7 +43,9 @@ class ProbeResult:
 
     def summary(self) -> str:
         why = "; ".join(f"{name} failed its self-test ({reason})" for name, reason in self.rejected)
-        return f"{self.backend}" + (f" ({why})" if why else " (self-test passed)" if self.backend != "reference" else "")
+        if why:
+            return f"{self.backend} ({why})"
+        return f"{self.backend} (self-test passed)" if self.backend != "reference" else self.backend
 
 
 _RESULTS: dict[str, ProbeResult] = {}

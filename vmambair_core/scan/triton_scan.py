@@ -494,5 +494,5 @@ def selective_scan_triton(
     return SelectiveScanTritonFn.apply(u, delta, A, B, C, D, delta_bias, delta_softplus, config)
 
 
-__all__ = ["DEFAULT_SPILL_BUDGET", "SWEEP_SPILL_BUDGET", "SWEEP_TILES", "TILES_ENV", "ScanLaunchConfig", "SelectiveScanTritonFn", "default_config", "parse_config", "scan_bwd",
-           "scan_fwd", "selective_scan_triton"]
+__all__ = ["DEFAULT_SPILL_BUDGET", "SWEEP_SPILL_BUDGET", "SWEEP_TILES", "TILES_ENV", "ScanLaunchConfig",
+           "SelectiveScanTritonFn", "default_config", "parse_config", "scan_bwd", "scan_fwd", "selective_scan_triton"]
