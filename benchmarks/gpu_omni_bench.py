@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gpu_util  # noqa: E402
+import gpu_util  # noqa: E402  (puts the checkout on sys.path: the project is not installed on the GPU machine)
 
 EXP_PER_S_H100 = 4e12  # SFU exp2: 16/clk/SM x 132 SMs x ~1.9 GHz (docs/performance.md)
 
@@ -98,19 +98,21 @@ def main() -> int:
 
     import torch  # noqa: PLC0415
 
+    import vmambair_core.bench  # noqa: F401, PLC0415  (time_runs; imported before the first CUDA need)
     from vmambair_core.scan import backend_status  # noqa: PLC0415
     from vmambair_core.scan.cross_scan import planar_scan_unfused  # noqa: PLC0415
     from vmambair_core.scan.triton_omni import planar_scan_triton  # noqa: PLC0415
-    from vmambair_core.scan.triton_scan import TILES_ENV, selective_scan_triton  # noqa: PLC0415
+    from vmambair_core.scan.triton_scan import SWEEP_TILES, TILES_ENV, selective_scan_triton  # noqa: PLC0415
 
     dev = args.device
+    if dev == "cuda":
+        gpu_util.require_cuda("gpu_omni_bench")
     t_start = time.time()
     have_mamba = dev == "cuda" and backend_status("cuda")["mamba_ssm"] is None
     if dev == "cuda":
-        tiles = [(1, 64, 4), (1, 128, 4), (1, 256, 8), (2, 64, 4), (2, 128, 8), (2, 256, 8), (4, 64, 8),
-                 (4, 128, 8)]
+        tiles = list(SWEEP_TILES)
         sweep_shape, maps, channels, precisions = (64, 96), (64, 128), (48, 96, 192, 384), ("fp32", "bf16")
-        repeats, warmup, scan_lengths, scan_rows = 20, 5, (4096, 16384), 384
+        repeats, warmup, scan_lengths, scan_rows = 10, 3, (4096, 16384), 384
     else:  # interpreter smoke run: every code path, toy sizes
         tiles = [(1, 8, 4), (2, 16, 4)]
         sweep_shape, maps, channels, precisions = (4, 3), (4,), (2,), ("fp32",)

@@ -11,6 +11,7 @@
 #   SMOKE=1 OUT=/tmp/smoke DATA=gpu_data bash benchmarks/gpu_train_sisr.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the checkout, not an installed project (no network there)
 OUT="${OUT:-$PWD/gpu_train_out}"
 DATA="${DATA:-gpu_data}"
 MINUTES="${MINUTES:-7}"
@@ -33,6 +34,11 @@ fi
   "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 } 2>&1 | tee -a "$OUT/log.txt"
 
+if [[ "$DEVICE" == "cuda" ]]; then  # every import from this checkout, a GPU, the kernel self-test; else stop
+  timeout --kill-after=10 60 "$PY" benchmarks/gpu_preflight.py 2>&1 | tee -a "$OUT/log.txt"
+  rc=${PIPESTATUS[0]}
+  if [[ $rc -ne 0 ]]; then log "preflight failed (rc=$rc): nothing trained"; exit 1; fi
+fi
 log "train: sisr L1 on $DATA/T91 for at most $MINUTES min on $DEVICE"
 t0=$SECONDS
 "$PY" -m vmambair_cli train --task sisr --data "$DATA/T91" --val "$DATA/sr/Set5" -o "$RUN" --device "$DEVICE" \

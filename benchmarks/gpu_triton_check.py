@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gpu_util  # noqa: E402
+import gpu_util  # noqa: E402  (puts the checkout on sys.path: the project is not installed on the GPU machine)
 
 FP32_OUT, FP32_GRAD, BF16 = 2e-5, 2e-4, 3e-2
 
@@ -131,9 +131,15 @@ def main() -> int:
     gpu_util.setup(args.device)
     import torch  # noqa: PLC0415
 
+    # Everything the checks import, before the first CUDA need (the CPU rehearsal test relies on it).
+    import vmambair_core.models  # noqa: F401, PLC0415
+    import vmambair_core.scan.cross_scan  # noqa: F401, PLC0415
+    import vmambair_core.scan.triton_omni  # noqa: F401, PLC0415
     from vmambair_core.scan.triton_scan import ScanLaunchConfig  # noqa: PLC0415
 
     dev = args.device
+    if dev == "cuda":
+        gpu_util.require_cuda("gpu_triton_check")
     if dev == "cuda":
         scan_cases = [  # (name, (b, d, l, n, g), dtype, reference, config)
             ("grouped, odd L", (2, 8, 300, 16, 2), "fp32", "sequential", None),

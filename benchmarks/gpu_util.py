@@ -1,7 +1,9 @@
-"""Shared helpers of the GPU check scripts (gpu_triton_check.py, gpu_omni_bench.py).
+"""Shared helpers of the GPU check scripts (gpu_triton_check.py, gpu_omni_bench.py, gpu_preflight.py).
 
-``setup(device)`` must run before anything imports triton: on CPU it switches Triton to its
-interpreter, so the same scripts run as a smoke test (toy sizes) on a machine without a GPU.
+The GPU machine has the checkout but not the project installed (and no network to install it), so
+importing this module puts the checkout first on ``sys.path``. ``setup(device)`` must run before
+anything imports triton: on CPU it switches Triton to its interpreter, so the same scripts run as a
+smoke test (toy sizes) on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -13,12 +15,41 @@ import sys
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+NO_CUDA = "no CUDA GPU"
+
 
 def setup(device: str) -> None:
     if device == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
         if "triton" in sys.modules:
             raise SystemExit("triton was imported before TRITON_INTERPRET=1 could be set")
+
+
+
+def require_cuda(script: str) -> None:
+    """Stop with one clear line (exit 3) where a CUDA GPU is needed and torch sees none."""
+    import torch  # noqa: PLC0415
+
+    if not torch.cuda.is_available():
+        raise SystemExit(f"{script}: {NO_CUDA}: torch {torch.__version__} (CUDA build {torch.version.cuda}) sees "
+                         "no CUDA device; run on the GPU machine, or pass --device cpu for the interpreter smoke run")
+
+
+def synthetic_images(folder: str | Path, count: int = 8, side: int = 256) -> None:
+    """Smooth random RGB PNGs (upsampled noise): HR training images that need no data upload."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        base = (rng.random((side // 8, side // 8, 3)) * 255).astype(np.uint8)
+        cv2.imwrite(str(out / f"{i:03d}.png"), cv2.resize(base, (side, side), interpolation=cv2.INTER_CUBIC))
 
 
 def rel_err(a, ref) -> float:
@@ -53,3 +84,9 @@ def write_json(path: str | Path, doc: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2, default=str))
+
+
+if __name__ == "__main__":  # `python benchmarks/gpu_util.py images FOLDER [COUNT SIDE]` (used by gpu_check.sh)
+    if len(sys.argv) < 3 or sys.argv[1] != "images":
+        raise SystemExit("usage: gpu_util.py images FOLDER [COUNT SIDE]")
+    synthetic_images(sys.argv[2], *(int(v) for v in sys.argv[3:5]))

@@ -197,8 +197,8 @@ def test_gpu_check_script_cpu_smoke_run(tmp_path) -> None:
     log = (tmp_path / "log.txt").read_text()
     block = log.split("== steps ==\n")[-1].split("== end steps ==")[0]
     steps = dict(line.split()[:2] for line in block.splitlines())
-    assert steps == {"triton_check": "0", "omni_bench": "0", "bench_presets.json": "0", "bench_scaling.json": "0",
-                     "bench_train.json": "0"}, log[-3000:]
+    assert steps == {"preflight": "0", "triton_check": "0", "omni_bench": "0", "bench_presets.json": "0",
+                     "bench_scaling.json": "0", "bench_train.json": "0", "realsr_train": "0"}, log[-3000:]
     assert json.loads((tmp_path / "triton_check.json").read_text())["all_pass"] is True
     omni = json.loads((tmp_path / "omni_bench.json").read_text())
     assert omni["best_tiles"] and omni["layers"] and omni["scan_alone"]

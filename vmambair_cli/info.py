@@ -34,6 +34,8 @@ def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON d
                           for d in data["backends"]])
     t.add_row("[bold]auto picks[/]", *[f"[bold]{data['auto'][d]}[/]" for d in data["backends"]])
     con.print(t)
+    for dev, summary in data["self_test"].items():
+        con.print(f"GPU kernel self-test on {dev}: auto uses {escape(summary)}")
     p = Table(title="presets")
     for col in ("task", "parameters", "blocks", "refine", "channel scan", "fusion", "scale"):
         p.add_column(col, no_wrap=True)

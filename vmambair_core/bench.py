@@ -335,7 +335,7 @@ def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[in
     for b in backends:
         if b not in BACKENDS:
             raise ConfigError(f"unknown scan backend {b!r}; choose one of {', '.join(BACKENDS)}")
-        name = resolve_backend(b, device.type)
+        name = resolve_backend(b, device)
         if status.get(name) is not None:
             raise BackendUnavailableError(f"scan backend {name!r} cannot run on {device.type}: {status[name]}")
         resolved[b] = name

@@ -19,6 +19,15 @@ def count_parameters(cfg_name: str) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+def cuda_self_tests() -> dict[str, str]:
+    """``auto``'s choice on every CUDA device after the GPU kernels' self-test there (``scan.probe``)."""
+    from .scan.probe import probe_results  # noqa: PLC0415
+
+    for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        resolve_backend("auto", torch.device("cuda", i))
+    return {dev: result.summary() for dev, result in sorted(probe_results().items())}
+
+
 def collect_info() -> dict[str, Any]:
     from . import __version__  # noqa: PLC0415
 
@@ -41,5 +50,6 @@ def collect_info() -> dict[str, Any]:
         "devices": devices,
         "backends": {d: backend_status(d) for d in device_types},
         "auto": {d: resolve_backend("auto", d) for d in device_types},
+        "self_test": cuda_self_tests(),
         "presets": presets,
     }

@@ -7,6 +7,7 @@ authors' CUDA kernel. ``auto`` picks the fastest one that can run on the inputs'
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Literal, get_args
 
 import torch
@@ -49,21 +50,39 @@ def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
     return _status(device_type)
 
 
-def resolve_backend(backend: str, device_type: str, dtype: torch.dtype | None = None) -> str:
+def resolve_backend(backend: str, device: str | torch.device, dtype: torch.dtype | None = None) -> str:
     """Turn ``auto`` into a concrete backend for a device (and input dtype); validate explicit names.
 
-    float64 inputs stay on ``reference``: the GPU kernels are float32/bf16/fp16 only.
+    float64 inputs stay on ``reference``: the GPU kernels are float32/bf16/fp16 only. On a CUDA device
+    ``auto`` takes the first GPU backend that passes its self-test there (``probe``). Resolved once per
+    (device, float64 or not) and cached: later calls cost a dict lookup.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown scan backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
-    if device_type == "cuda" and dtype != torch.float64:
-        status = backend_status("cuda")
-        for name in ("triton", "mamba_ssm"):
-            if status.get(name) is None:
-                return name
+    dev = torch.device(device)
+    index = dev.index
+    if dev.type == "cuda" and index is None and torch.cuda.is_available():  # tensors always carry an index
+        index = torch.cuda.current_device()
+    return _resolve_auto(dev.type, index, dtype == torch.float64)
+
+
+@functools.cache
+def _resolve_auto(device_type: str, index: int | None, float64: bool) -> str:
+    if device_type == "cuda" and not float64:
+        from .probe import choose_backend  # noqa: PLC0415
+
+        return choose_backend(torch.device("cuda", index), backend_status("cuda")).backend
     return "reference"
+
+
+def clear_backend_cache() -> None:
+    """Forget every ``auto`` resolution and self-test result (tests; after installing a backend)."""
+    from .probe import clear_probe_results  # noqa: PLC0415
+
+    _resolve_auto.cache_clear()
+    clear_probe_results()
 
 
 def selective_scan(
@@ -83,7 +102,7 @@ def selective_scan(
     u, delta: (b, d, l); A: (d, n) float32; B, C: (b, g, n, l) or (b, n, l), d % g == 0;
     D, delta_bias: (d,) or None. Returns (b, d, l) in u's dtype; state accumulates in float32.
     """
-    name = resolve_backend(backend, u.device.type, u.dtype)
+    name = resolve_backend(backend, u.device, u.dtype)
     return _load_backend(name)(u, delta, A, B, C, D, delta_bias, delta_softplus)
 
 
@@ -91,6 +110,7 @@ __all__ = [
     "BACKENDS",
     "BackendName",
     "backend_status",
+    "clear_backend_cache",
     "resolve_backend",
     "selective_scan",
     "selective_scan_chunked",

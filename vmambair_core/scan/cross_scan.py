@@ -87,7 +87,7 @@ def planar_scan(
     ``triton_omni``: no copies, merged output written once. Every other backend has no fused form
     and runs ``planar_scan_unfused`` with that backend's selective scan.
     """
-    name = resolve_backend(backend, x.device.type, x.dtype)
+    name = resolve_backend(backend, x.device, x.dtype)
     if name == "triton":
         try:
             from .triton_omni import planar_scan_triton  # noqa: PLC0415  (imports triton only when asked for)

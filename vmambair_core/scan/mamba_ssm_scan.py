@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ..errors import BackendUnavailableError, InputError
+from .guard import device_guard
 
 try:  # the compiled extension only; see the module docstring
     import selective_scan_cuda  # type: ignore[import-not-found]
@@ -61,7 +62,8 @@ class SelectiveScanMambaFn(torch.autograd.Function):
         A_ = A.float().contiguous()
         D_ = D.float().contiguous() if D is not None else None
         bias_ = delta_bias.float().contiguous() if delta_bias is not None else None
-        out, x, *_ = selective_scan_cuda.fwd(u_, delta_, A_, B_, C_, D_, None, bias_, bool(delta_softplus))
+        with device_guard(u_):
+            out, x, *_ = selective_scan_cuda.fwd(u_, delta_, A_, B_, C_, D_, None, bias_, bool(delta_softplus))
         ctx.save_for_backward(u_, delta_, A_, B_, C_, D_, bias_, x)
         ctx.meta = (bool(delta_softplus), squeeze_b, squeeze_c,
                     tuple(t.dtype if t is not None else None for t in (delta, A, B, C, D, delta_bias)))
@@ -71,9 +73,10 @@ class SelectiveScanMambaFn(torch.autograd.Function):
     def backward(ctx, dout):  # type: ignore[override]
         u, delta, A, B, C, D, bias, x = ctx.saved_tensors
         softplus, squeeze_b, squeeze_c, dtypes = ctx.meta
-        du, ddelta, dA, dB, dC, dD, dbias, *_ = selective_scan_cuda.bwd(
-            u, delta, A, B, C, D, None, bias, _unit_stride(dout.to(u.dtype)), x, None, None, softplus, False
-        )
+        with device_guard(u):
+            du, ddelta, dA, dB, dC, dD, dbias, *_ = selective_scan_cuda.bwd(
+                u, delta, A, B, C, D, None, bias, _unit_stride(dout.to(u.dtype)), x, None, None, softplus, False
+            )
         if squeeze_b:
             dB = dB.squeeze(1)
         if squeeze_c:

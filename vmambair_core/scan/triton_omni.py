@@ -28,6 +28,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ..errors import InputError
+from .guard import device_guard
 from .triton_scan import (
     SUPPORTED_DTYPES,
     ScanLaunchConfig,
@@ -41,6 +42,7 @@ from .triton_scan import (
 )
 
 DIRECTIONS = 4
+INT32_LIMIT = 2**31
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,16 +82,18 @@ def _omni_fwd_kernel(
 ):
     """Grid (B*4, cdiv(C, BLOCK_D)). proj (B, 4, R+2N, L) contiguous, rows [dt (R), B (N), C (N)];
     wdt (4, C, R), bias/D (4C,), A (4C, N) contiguous; y (B, C, H, W) fp32 contiguous, zeroed."""
-    pid_bk = tl.program_id(0).to(tl.int64)
-    pid_d = tl.program_id(1).to(tl.int64)
-    bi = pid_bk // 4
+    # Per-step index math (t, pixel, direction) is int32: no emulated 64-bit div/rem in the loop. Row bases
+    # are int64 (bi is), so only final offsets are 64-bit; the host keeps pixel offsets below 2**31.
+    pid_bk = tl.program_id(0)
+    pid_d = tl.program_id(1)
+    bi = (pid_bk // 4).to(tl.int64)
     k = pid_bk % 4
     length = height * width
     n_proj = rank + 2 * d_state
-    chan = pid_d * BLOCK_D + tl.arange(0, BLOCK_D).to(tl.int64)
+    chan = (pid_d * BLOCK_D + tl.arange(0, BLOCK_D)).to(tl.int64)
     mask_d = chan < channels
     kchan = k * channels + chan  # row of A, D, bias, states
-    offs_n = tl.arange(0, BLOCK_N).to(tl.int64)
+    offs_n = tl.arange(0, BLOCK_N)
     mask_n = offs_n < d_state
     mask_dn = mask_d[:, None] & mask_n[None, :]
 
@@ -108,7 +112,7 @@ def _omni_fwd_kernel(
 
     h = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     for ci in range(0, n_chunks):
-        t = ci * BLOCK_L + tl.arange(0, BLOCK_L).to(tl.int64)
+        t = ci * BLOCK_L + tl.arange(0, BLOCK_L)
         mask_t = t < length
         hh, ww = _direction_pixel(t, k, height, width, length)
         pix = hh * width + ww
@@ -140,16 +144,17 @@ def _omni_bwd_kernel(
 ):
     """dy, dx: (B, C, H, W) fp32 contiguous (dx zeroed, atomics); dproj (B, 4, R+2N, L) fp32 zeroed
     (B/C rows by atomics); ddelta (B, 4, C, L) fp32 in pixel order; da (B, 4C, N), dd/dbias (B, 4C)."""
-    pid_bk = tl.program_id(0).to(tl.int64)
-    pid_d = tl.program_id(1).to(tl.int64)
-    bi = pid_bk // 4
+    # 32-bit per-step index math, 64-bit row bases: as in _omni_fwd_kernel.
+    pid_bk = tl.program_id(0)
+    pid_d = tl.program_id(1)
+    bi = (pid_bk // 4).to(tl.int64)
     k = pid_bk % 4
     length = height * width
     n_proj = rank + 2 * d_state
-    chan = pid_d * BLOCK_D + tl.arange(0, BLOCK_D).to(tl.int64)
+    chan = (pid_d * BLOCK_D + tl.arange(0, BLOCK_D)).to(tl.int64)
     mask_d = chan < channels
     kchan = k * channels + chan
-    offs_n = tl.arange(0, BLOCK_N).to(tl.int64)
+    offs_n = tl.arange(0, BLOCK_N)
     mask_n = offs_n < d_state
     mask_dn = mask_d[:, None] & mask_n[None, :]
 
@@ -176,7 +181,7 @@ def _omni_bwd_kernel(
     dbias_acc = tl.zeros((BLOCK_D,), dtype=tl.float32)
     for cr in range(0, n_chunks):
         ci = n_chunks - 1 - cr
-        t = ci * BLOCK_L + tl.arange(0, BLOCK_L).to(tl.int64)
+        t = ci * BLOCK_L + tl.arange(0, BLOCK_L)
         mask_t = t < length
         mask_t1 = (t + 1) < length
         hh, ww = _direction_pixel(t, k, height, width, length)
@@ -232,6 +237,9 @@ def _check(x: Tensor, proj: Tensor, dt_projs_weight: Tensor, dt_projs_bias: Tens
     n = A.shape[1]
     if tuple(proj.shape) != (b, DIRECTIONS, r + 2 * n, h * w):
         raise InputError(f"x_proj_weight must be (4, R+2N={r + 2 * n}, C={c}); projection is {tuple(proj.shape)}")
+    if (r + 2 * n) * h * w >= INT32_LIMIT:
+        raise InputError(f"a {h}x{w} map is too large for the fused triton scan's 32-bit pixel indexing "
+                         "(use backend='reference', or restore in tiles)")
     if tuple(dt_projs_bias.shape) != (DIRECTIONS, c) or tuple(Ds.shape) != (DIRECTIONS * c,):
         raise InputError(f"dt_projs_bias must be (4, {c}) and Ds ({DIRECTIONS * c},), got "
                          f"{tuple(dt_projs_bias.shape)} and {tuple(Ds.shape)}")
@@ -253,12 +261,13 @@ def omni_fwd(x: Tensor, proj: Tensor, wdt: Tensor, bias: Tensor, A: Tensor, Ds: 
     y = torch.zeros((b, c, h, w), dtype=torch.float32, device=x.device)
     states = torch.empty((b, DIRECTIONS * c, n_chunks, n), dtype=torch.float32, device=x.device) if store_states else None
     grid = (b * DIRECTIONS, triton.cdiv(c, cfg.block_d))
-    _omni_fwd_kernel[grid](
-        x, proj, wdt, bias, A, Ds, y, states if states is not None else y,
-        c, h, w, r, n, n_chunks, *x.stride(),
-        STORE_STATES=store_states, BLOCK_D=cfg.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=cfg.block_l,
-        num_warps=cfg.num_warps,
-    )
+    with device_guard(x):
+        _omni_fwd_kernel[grid](
+            x, proj, wdt, bias, A, Ds, y, states if states is not None else y,
+            c, h, w, r, n, n_chunks, *x.stride(),
+            STORE_STATES=store_states, BLOCK_D=cfg.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=cfg.block_l,
+            num_warps=cfg.num_warps,
+        )
     return y, states, cfg
 
 
@@ -276,12 +285,13 @@ def omni_bwd(x: Tensor, proj: Tensor, wdt: Tensor, bias: Tensor, A: Tensor, Ds: 
     dd = torch.empty((b, DIRECTIONS * c), **f32)
     dbias = torch.empty((b, DIRECTIONS * c), **f32)
     grid = (b * DIRECTIONS, triton.cdiv(c, config.block_d))
-    _omni_bwd_kernel[grid](
-        x, proj, wdt, bias, A, Ds, dy, states, dx, dproj, ddelta, da, dd, dbias,
-        c, h, w, r, n, states.shape[2], *x.stride(),
-        BLOCK_D=config.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=config.block_l,
-        num_warps=config.num_warps,
-    )
+    with device_guard(x):
+        _omni_bwd_kernel[grid](
+            x, proj, wdt, bias, A, Ds, dy, states, dx, dproj, ddelta, da, dd, dbias,
+            c, h, w, r, n, states.shape[2], *x.stride(),
+            BLOCK_D=config.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=config.block_l,
+            num_warps=config.num_warps,
+        )
     return dx, dproj, ddelta, da.sum(0), dd.sum(0), dbias.sum(0)
 
 
@@ -296,6 +306,8 @@ class OmniScanTritonFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, proj, wdt, bias, A, Ds, config):  # type: ignore[override]
         _check(x, proj, wdt, bias, A, Ds)
+        if (x.shape[2] - 1) * x.stride(2) + (x.shape[3] - 1) * x.stride(3) >= INT32_LIMIT:
+            x = x.contiguous()  # the kernel's in-image offsets are int32
         proj = proj.contiguous()
         wdt_c, bias_c, A_c, Ds_c = (t.contiguous() for t in (wdt, bias.reshape(-1), A, Ds))
         needs_grad = any(ctx.needs_input_grad[:6])

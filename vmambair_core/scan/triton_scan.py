@@ -36,6 +36,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ..errors import BackendUnavailableError, ConfigError, InputError
+from .guard import device_guard
 
 LOG2E = 1.4426950408889634
 SOFTPLUS_THRESHOLD = 20.0
@@ -283,6 +284,17 @@ class ScanLaunchConfig:
                 raise ConfigError(f"{name} must be a positive power of two, got {v}")
 
 
+SWEEP_TILES: tuple[tuple[int, int, int], ...] = (
+    (1, 64, 4), (1, 128, 8), (2, 64, 4), (2, 64, 8), (2, 128, 8), (4, 32, 4), (4, 64, 8),
+)
+"""(block_d, block_l, num_warps) tried by benchmarks/gpu_omni_bench.py's tile sweep. Each is compiled for
+sm_90 and sm_80 in CI (tests/scan/test_triton_aot.py) and must stay within SWEEP_SPILL_BUDGET; configs that
+spilled hundreds of bytes in the backward kernels (block_l=256, (4, 128, 8), (1, 128, 4)) are left out."""
+
+DEFAULT_SPILL_BUDGET = 0
+SWEEP_SPILL_BUDGET = 32
+"""Register spill stores (bytes per thread, from ptxas) allowed for the default tiles / any sweep config."""
+
 TILES_ENV = "VMAMBAIR_TRITON_TILES"
 """Override the tile heuristic, e.g. ``block_d=2,block_l=128,num_warps=8`` (set by benchmarks/gpu_check.sh
 after its sweep, so a whole-network benchmark runs the tiles measured best on that card)."""
@@ -304,17 +316,22 @@ def default_config(n_rows: int, length: int, d_state: int = 16) -> ScanLaunchCon
 
     More channels per program reuse B/C more but leave fewer programs: grow block_d only while at
     least ~2 programs per SM of a 132-SM card remain. Longer chunks mean fewer serial chunk steps.
-    Untuned guesses until benchmarks/gpu_check.sh has measured them (see docs/performance.md).
+    Register pressure bounds both (ptxas -v, sm_90/sm_80, tests/scan/test_triton_aot.py): 128-step
+    chunks need 8 warps and one channel per program to keep the backward kernels spill-free, which
+    (1, 128, 4), (2, 128, 8) and (4, 128, 8) are not. Speed is untuned until benchmarks/gpu_check.sh has
+    measured it (see docs/performance.md).
     """
     override = os.environ.get(TILES_ENV, "").strip()
     if override:
         return parse_config(override)
-    block_d = 1
-    while block_d < 4 and n_rows // (2 * block_d) >= 264:
-        block_d *= 2
     block_l = min(128 if length >= 4096 else 64, max(16, triton.next_power_of_2(length)))
+    max_block_d = 1 if block_l >= 128 else 4
+    block_d = 1
+    while block_d < max_block_d and n_rows // (2 * block_d) >= 264:
+        block_d *= 2
     elements = block_d * triton.next_power_of_2(d_state) * block_l
-    return ScanLaunchConfig(block_d=block_d, block_l=block_l, num_warps=8 if elements >= 4096 else 4)
+    return ScanLaunchConfig(block_d=block_d, block_l=block_l,
+                            num_warps=8 if block_l >= 128 or elements >= 4096 else 4)
 
 
 def check_runnable(*tensors: Tensor) -> None:
@@ -377,15 +394,16 @@ def scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tenso
     states = u.new_empty((b, d, n_chunks, n), dtype=torch.float32) if store_states else None
     dummy = u.new_empty(1, dtype=torch.float32)
     grid = (b * g, triton.cdiv(d_per_group, cfg.block_d))
-    _selective_scan_fwd_kernel[grid](
-        u, delta, A, B, C, D if D is not None else dummy, delta_bias if delta_bias is not None else dummy,
-        y, states if states is not None else dummy,
-        g, d_per_group, length, n, n_chunks,
-        *u.stride(), *delta.stride(), *A.stride(), *B.stride(), *C.stride(), *y.stride(),
-        HAS_D=D is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
-        STORE_STATES=store_states,
-        BLOCK_D=cfg.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=cfg.block_l, num_warps=cfg.num_warps,
-    )
+    with device_guard(u):
+        _selective_scan_fwd_kernel[grid](
+            u, delta, A, B, C, D if D is not None else dummy, delta_bias if delta_bias is not None else dummy,
+            y, states if states is not None else dummy,
+            g, d_per_group, length, n, n_chunks,
+            *u.stride(), *delta.stride(), *A.stride(), *B.stride(), *C.stride(), *y.stride(),
+            HAS_D=D is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
+            STORE_STATES=store_states,
+            BLOCK_D=cfg.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=cfg.block_l, num_warps=cfg.num_warps,
+        )
     return y, states, cfg
 
 
@@ -407,15 +425,16 @@ def scan_bwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tenso
     dbias = torch.empty((b, d), **f32)
     dummy = torch.empty(1, **f32)
     grid = (b * g, triton.cdiv(d_per_group, config.block_d))
-    _selective_scan_bwd_kernel[grid](
-        u, delta, A, B, C, D if D is not None else dummy, delta_bias if delta_bias is not None else dummy,
-        dy, states, du, ddelta, da, db, dc, dd, dbias,
-        g, d_per_group, length, n, n_chunks,
-        *u.stride(), *delta.stride(), *A.stride(), *B.stride(), *C.stride(), *dy.stride(),
-        HAS_D=D is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
-        BLOCK_D=config.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=config.block_l,
-        num_warps=config.num_warps,
-    )
+    with device_guard(u):
+        _selective_scan_bwd_kernel[grid](
+            u, delta, A, B, C, D if D is not None else dummy, delta_bias if delta_bias is not None else dummy,
+            dy, states, du, ddelta, da, db, dc, dd, dbias,
+            g, d_per_group, length, n, n_chunks,
+            *u.stride(), *delta.stride(), *A.stride(), *B.stride(), *C.stride(), *dy.stride(),
+            HAS_D=D is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
+            BLOCK_D=config.block_d, BLOCK_N=triton.next_power_of_2(n), BLOCK_L=config.block_l,
+            num_warps=config.num_warps,
+        )
     return (du, ddelta, da.sum(0), db, dc, dd.sum(0) if D is not None else None,
             dbias.sum(0) if delta_bias is not None else None)
 
@@ -475,5 +494,5 @@ def selective_scan_triton(
     return SelectiveScanTritonFn.apply(u, delta, A, B, C, D, delta_bias, delta_softplus, config)
 
 
-__all__ = ["TILES_ENV", "ScanLaunchConfig", "SelectiveScanTritonFn", "default_config", "parse_config", "scan_bwd",
-           "scan_fwd", "selective_scan_triton"]
+__all__ = ["DEFAULT_SPILL_BUDGET", "SWEEP_SPILL_BUDGET", "SWEEP_TILES", "TILES_ENV", "ScanLaunchConfig",
+           "SelectiveScanTritonFn", "default_config", "parse_config", "scan_bwd", "scan_fwd", "selective_scan_triton"]

@@ -169,8 +169,10 @@ def registry_path() -> Path:
     env = os.environ.get(REGISTRY_ENV)
     if env:
         return Path(env)
-    import vmambair_weights  # noqa: PLC0415
-
+    try:
+        import vmambair_weights  # noqa: PLC0415
+    except ImportError:  # a checkout on PYTHONPATH, not installed (the GPU scripts): its weights/ folder
+        return Path(__file__).resolve().parents[2] / "weights" / "registry.json"
     return vmambair_weights.REGISTRY_FILE
 
 
