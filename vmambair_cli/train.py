@@ -94,7 +94,7 @@ def train_cmd(
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the model init, the data order and every random draw.")] = None,
     init: Annotated[Path | None, typer.Option("--init", help="Initial generator weights (the GAN stage starts from the L1 stage's export).")] = None,
     vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision vgg19-dcbb9e9d.pth for the GAN stage's perceptual loss (or $VMAMBAIR_VGG19_WEIGHTS).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=0, help="Data-loading processes per GPU (data drawn do not depend on it).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=0, help="Data-loading processes per GPU (default: min(4, cores - 1), at least 1; the data drawn do not depend on it).")] = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Stop (checkpoint, validate, export) after this much training time; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
