@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vmambair_core.errors import ConfigError
+from vmambair_core.threads import set_threads
 from vmambair_core.train import (
     TrainingInterrupted,
     read_config_file,
@@ -22,7 +23,7 @@ from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, t
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
-from .options import DebugOpt, DeviceOpt, QuietOpt
+from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
 
 #: Command-line flag -> dotted config key (None values: flag not given, recipe value kept).
 _OVERRIDES = {
@@ -111,6 +112,7 @@ def train_cmd(
     model_dim: Annotated[int | None, typer.Option("--model-dim", hidden=True, help="Expert: toy width (tiny_config) for smoke runs.")] = None,
     model_blocks: Annotated[int | None, typer.Option("--model-blocks", hidden=True, help="Expert: toy depth (tiny_config).")] = None,
     backend: Annotated[str | None, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")] = None,
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -119,6 +121,7 @@ def train_cmd(
     The run folder (-o) gets config.json, train.log, metrics.csv, val.csv, samples/, checkpoints/ and, at the end, model.safetensors (EMA weights, task metadata) that restore and eval load. `--gpus N` starts N processes through torchrun.
     """
     given = dict(locals())
+    set_threads(threads)
     err = Console(stderr=True, highlight=False)
     flags = {key: given[name] for name, key in _OVERRIDES.items()}
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}

@@ -11,8 +11,8 @@ import torch
 
 from vmambair_core.data.io import read_image
 from vmambair_core.errors import ConfigError
+from vmambair_core import threads as threads_module
 from vmambair_core.train import batches as batches_module
-from vmambair_core.train import data as data_module
 from vmambair_core.train import resolve_config
 from vmambair_core.train.batches import BatchMaker, LoaderSynthesis
 from vmambair_core.train.config import TrainConfig
@@ -32,7 +32,7 @@ def test_hr_crop_must_be_a_multiple_of_the_scale() -> None:
 def test_loader_workers_default_to_the_spare_cores(
     monkeypatch: pytest.MonkeyPatch, data_dir: Path, cores: int, expected: int
 ) -> None:
-    monkeypatch.setattr(data_module.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(threads_module.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
     assert resolve_config("sisr").data.workers is None  # "auto" in the config
     layout = discover_dataset(data_dir / "sr_train" / "T91", scale=4)
     ds = PatchDataset(layout, PatchSpec("bicubic", 16, 4), seed=0)

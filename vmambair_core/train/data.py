@@ -21,7 +21,6 @@ workers or processes, and resuming at iteration t needs nothing but t.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from vmambair_core.data.io import read_image, read_rgb_samples
 from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.threads import usable_cores
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LQ_DIRS = ("lq", "input", "rain", "lr", "lr_bicubic_x4", "lr_bicubic", "lr_x4")
@@ -336,11 +336,7 @@ def default_workers() -> int:
 
     (With 4 workers on 2 cores PyTorch warns, and the step time was the same as with 1.)
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores - 1))
+    return max(1, min(4, usable_cores() - 1))
 
 
 #: A loader-side last step on the collated batch, given its first sample position (picklable).
