@@ -14,7 +14,7 @@ from vmambair_core.errors import ConfigError
 from vmambair_core import threads as threads_module
 from vmambair_core.train import batches as batches_module
 from vmambair_core.train import resolve_config
-from vmambair_core.train.batches import BatchMaker, LoaderSynthesis
+from vmambair_core.train.batches import BatchMaker, LoaderSynthesis, PairPool
 from vmambair_core.train.config import TrainConfig
 from vmambair_core.train.data import PatchDataset, PatchSpec, PositionSampler, discover_dataset, make_loader
 from vmambair_core.train.loop import patch_spec
@@ -104,3 +104,26 @@ def test_loader_side_synthesis_gives_the_training_thread_batches(data_dir: Path,
             assert lq_a.shape == lq_b.shape and (lq_a - lq_b).abs().max() <= 1 / 255 + 1e-6
             assert (lq_a != lq_b).float().mean() < 1e-3
     assert not torch.equal(main[0][1], main[1][1])  # the iterations do differ
+
+
+def test_pair_pool_equals_real_esrgans_physical_shuffle() -> None:
+    """The slot-permuting pool returns what Real-ESRGAN's (which reorders the stored tensors) returns."""
+    size, b = 6, 2
+    pool = PairPool(size)
+    ref_lq = ref_gt = None
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    for step in range(9):
+        lq = torch.full((b, 1, 1, 1), float(step)) + torch.arange(b).reshape(-1, 1, 1, 1) / 10
+        gt = lq.repeat(1, 1, 2, 2)
+        out = pool(lq, gt, g1)
+        if step < size // b:  # filling: pass through
+            ref_lq = lq if ref_lq is None else torch.cat([ref_lq, lq])
+            ref_gt = gt if ref_gt is None else torch.cat([ref_gt, gt])
+            expected = (lq, gt)
+        else:
+            order = torch.randperm(size, generator=g2)
+            ref_lq, ref_gt = ref_lq[order], ref_gt[order]
+            expected = (ref_lq[:b].clone(), ref_gt[:b].clone())
+            ref_lq[:b], ref_gt[:b] = lq, gt
+        assert torch.equal(out[0], expected[0]) and torch.equal(out[1], expected[1])
+    assert torch.equal(pool.state_dict()["gt"], ref_gt)  # saved in pool order (not 8-bit here: stored as is)
