@@ -39,7 +39,9 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=180, help="pair pool size (recipe: 180; 0 off)")
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--blocks", type=int, default=1)
-    ap.add_argument("--iters", type=int, default=60)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--fill", action=argparse.BooleanOptionalAction, default=True,
+                    help="start with a full pool of random pairs (times the steady state without 180/batch warm-up steps)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the training process")
     args = ap.parse_args()
@@ -61,6 +63,14 @@ def main() -> None:
                               batch_size=cfg.data.batch_size), workers=args.workers, **kwargs))
     maker = BatchMaker(cfg, spec.mode, cpu, rank=0)
     parts = build_parts(cfg, build_model(cfg.network()), cpu, torch.float32)
+    if args.fill and args.pool:
+        p = args.patch // cfg.scale
+        gen = torch.Generator().manual_seed(0)
+        maker.load_state_dict({"pool": {
+            "size": args.pool, "filled": args.pool,
+            "lq": torch.randint(0, 256, (args.pool, 3, p, p), dtype=torch.uint8, generator=gen),
+            "gt": torch.randint(0, 256, (args.pool, 3, args.patch, args.patch), dtype=torch.uint8, generator=gen),
+        }})
 
     waits, steps = [], []
     for it in range(1, args.iters + 1):
@@ -73,7 +83,7 @@ def main() -> None:
         waits.append(t1 - t0)
         steps.append(t2 - t1)
 
-    fill = args.pool // args.batch if args.pool else 0
+    fill = args.pool // args.batch if args.pool and not args.fill else 0
     skip = 2  # loader start-up and first-step allocations
 
     def summary(lo: int, hi: int) -> dict[str, float]:
