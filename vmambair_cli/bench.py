@@ -14,8 +14,10 @@ from rich.table import Table
 from vmambair_core.bench import BenchReport, run_bench
 from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
+from vmambair_core.threads import set_threads
 
 from .errors import run_guarded
+from .options import ThreadsOpt
 
 DEFAULT_SIZES = {"cuda": "64,128,256,512", "cpu": "16,32"}
 DEFAULT_REPEATS = {"cuda": (20, 5), "cpu": (3, 1)}
@@ -81,9 +83,11 @@ def bench(
         "--train", help="Time a training step (forward + L1 backward + Adam step) instead of a forward.")] = False,
     batch: Annotated[int, typer.Option("--batch", help="Images per forward/step.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Time the networks: median latency, output MP/s, peak memory, parameters, MACs (convs/linears/
     einsums + every scan), the fused-vs-unfused planar-scan ratio and the time-vs-pixels exponent."""
+    set_threads(threads)
     err = Console(stderr=True)
 
     def body() -> BenchReport:

@@ -29,9 +29,12 @@ from vmambair_core.evaluate import (
     prepare_lpips,
 )
 from vmambair_core.metrics.lpips import LPIPS
+from vmambair_core.threads import set_threads
 
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
-from .options import BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, TileOpt, TileOverlapOpt, WeightsOpt
+from .options import (
+    BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, ThreadsOpt, TileOpt, TileOverlapOpt, WeightsOpt,
+)
 
 _CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "seconds", "error", "model", "channel",
                 "y_mode", "crop_border")
@@ -121,6 +124,7 @@ def eval_cmd(
     tile_overlap: TileOverlapOpt = 32,
     backend: BackendOpt = "auto",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images of each set (name order), for quick checks.")] = None,
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -128,6 +132,7 @@ def eval_cmd(
 
     Exit codes: 0 all images scored; 1 error; 3 some images failed (listed).
     """
+    set_threads(threads)
     err = Console(stderr=True, highlight=False)
 
     def prepare() -> _Plan:

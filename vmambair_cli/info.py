@@ -24,6 +24,10 @@ def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON d
     con = Console()
     con.print(f"[bold]vmambair[/] {data['vmambair']}  ·  torch {data['torch']}  ·  python {data['python']}")
     con.print(f"devices: {', '.join(data['devices'])}")
+    th = data["threads"]
+    numba = "" if th["numba"] is None else f", numba {th['numba']}"
+    con.print(f"CPU threads: torch {th['torch']} (inter-op {th['torch_interop']}){numba}; {th['cores']} usable cores "
+              "(--threads on restore, eval, train, bench)")
     t = Table(title="scan backends")
     t.add_column("backend")
     for dev in data["backends"]:

@@ -20,4 +20,8 @@ TileOpt = Annotated[int | None, typer.Option("--tile", help="Tile size in input 
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Overlap between tiles in input pixels.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (progress goes to stderr).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, help="CPU threads (default: torch's choice, see `vmambair info`); 1 is often faster on a busy CPU."),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]

@@ -41,6 +41,7 @@ from vmambair_core.inference.restore import (
     restore_files,
 )
 from vmambair_core.models import get_preset
+from vmambair_core.threads import set_threads
 
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
 from .options import (
@@ -51,6 +52,7 @@ from .options import (
     PrecisionOpt,
     QuietOpt,
     TaskOpt,
+    ThreadsOpt,
     TileOpt,
     TileOverlapOpt,
     WeightsOpt,
@@ -87,6 +89,7 @@ def restore_cmd(
         int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).")
     ] = DEFAULT_MAX_PIXELS,
     json_out: JsonOpt = False,
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -103,6 +106,7 @@ def restore_cmd(
     vmambair restore shots/ -o out/ -t derain -w derain.pth --recursive --skip-existing --tile 512
     """
     debug = debug or debug_enabled()
+    set_threads(threads)
     settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext)
     if not debug:
         _quiet_opencv()

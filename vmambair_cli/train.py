@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vmambair_core.errors import ConfigError
+from vmambair_core.threads import set_threads
 from vmambair_core.train import (
     TrainingInterrupted,
     read_config_file,
@@ -24,7 +25,7 @@ from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, t
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
-from .options import DebugOpt, DeviceOpt, QuietOpt
+from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
 
 #: Command-line flag -> dotted config key (None values: flag not given, recipe value kept).
 _OVERRIDES = {
@@ -97,7 +98,7 @@ def train_cmd(
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the model init, the data order and every random draw.")] = None,
     init: Annotated[Path | None, typer.Option("--init", help="Initial generator weights (the GAN stage starts from the L1 stage's export).")] = None,
     vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision vgg19-dcbb9e9d.pth for the GAN stage's perceptual loss (or $VMAMBAIR_VGG19_WEIGHTS).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=0, help="Data-loading processes per GPU (data drawn do not depend on it).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=0, help="Data-loading processes per GPU (default: min(4, cores - 1), at least 1; the data drawn do not depend on it).")] = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Stop (checkpoint, validate, export) after this much training time; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
@@ -114,6 +115,7 @@ def train_cmd(
     model_dim: Annotated[int | None, typer.Option("--model-dim", hidden=True, help="Expert: toy width (tiny_config) for smoke runs.")] = None,
     model_blocks: Annotated[int | None, typer.Option("--model-blocks", hidden=True, help="Expert: toy depth (tiny_config).")] = None,
     backend: Annotated[str | None, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")] = None,
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -122,6 +124,7 @@ def train_cmd(
     The run folder (-o) gets config.json, train.log, metrics.csv, val.csv, samples/, checkpoints/ and, at the end, model.safetensors (EMA weights, task metadata) that restore and eval load. `--gpus N` starts N processes through torchrun.
     """
     given = dict(locals())
+    set_threads(threads)
     err = Console(stderr=True, highlight=False)
     flags = {key: given[name] for name, key in _OVERRIDES.items()}
     flags["data.root"] = ROOT_SEPARATOR.join(map(str, data)) if data else None

@@ -10,6 +10,7 @@ import torch
 from .models import PRESET_NAMES, PRESETS, VmambaIR
 from .models.config import TASK_DESCRIPTIONS
 from .scan import backend_status, resolve_backend
+from .threads import thread_report
 
 
 def count_parameters(cfg_name: str) -> int:
@@ -48,6 +49,7 @@ def collect_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "devices": devices,
+        "threads": thread_report(),
         "backends": {d: backend_status(d) for d in device_types},
         "auto": {d: resolve_backend("auto", d) for d in device_types},
         "self_test": cuda_self_tests(),

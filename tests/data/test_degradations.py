@@ -25,6 +25,7 @@ from vmambair_core.data.degrade.kernels import (
     filter2d,
     sample_blur_kernels,
     sample_final_sinc,
+    trim_kernels,
 )
 from vmambair_core.data.degrade.noise import gaussian_noise, poisson_noise, random_noise
 from vmambair_core.data.degradations import (
@@ -185,6 +186,25 @@ def test_filter2d_equals_opencv_per_image():
         for c in range(3):
             ref = cv2.filter2D(img[i, c], -1, kern.astype(np.float32), borderType=cv2.BORDER_REFLECT_101)
             np.testing.assert_allclose(ours[i, c], ref, atol=1e-5)
+
+
+def test_filter2d_with_kernels_cut_to_their_support_equals_the_zero_padded_21x21():
+    """Kernels of sizes 7-11 padded to 21: the cut convolution matches OpenCV's with the whole 21x21
+    kernel (and the smallest image it needs is set by the real support, not by 21)."""
+    g = torch.Generator().manual_seed(4)
+    kernels = sample_blur_kernels(4, BlurConfig(sinc_prob=0.5), (7, 9, 11), g, pad=21)
+    assert trim_kernels(kernels).shape[-1] <= 11
+    img = torch.from_numpy(np.random.default_rng(1).random((4, 3, 40, 33)).astype(np.float32))
+    ours = filter2d(img, kernels).numpy()
+    for i in range(4):
+        for c in range(3):
+            ref = cv2.filter2D(img[i, c].numpy(), -1, kernels[i].numpy(), borderType=cv2.BORDER_REFLECT_101)
+            np.testing.assert_allclose(ours[i, c], ref, atol=1e-5)
+    small = torch.rand(1, 3, 8, 8)
+    pulse = torch.zeros(1, 21, 21)
+    pulse[0, 9:12, 9:12] = 1 / 9  # a 3x3 box padded to 21: fits an 8x8 image
+    expected = cv2.filter2D(small[0, 0].numpy(), -1, np.full((3, 3), 1 / 9, np.float32), borderType=cv2.BORDER_REFLECT_101)
+    np.testing.assert_allclose(filter2d(small, pulse)[0, 0].numpy(), expected, atol=1e-6)
 
 
 def test_filter2d_rejects_images_smaller_than_half_a_kernel():

@@ -102,6 +102,12 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     wherever the format allows, so a small file claiming a gigantic canvas costs nothing.
     """
     source = Path(path)
+    array, header, data = _decode(source, max_pixels)
+    return _to_loaded(source, array, header, read_icc(data, header.kind))
+
+
+def _decode(source: Path, max_pixels: int | None) -> tuple[np.ndarray, _Header, bytes]:
+    """The decoded array, its header and the file's bytes (for the ICC profile)."""
     try:
         data = source.read_bytes()
     except FileNotFoundError:
@@ -126,7 +132,18 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     if array is None or array.size == 0:
         raise InputError(f"{source}: cannot decode (not an image, truncated, or an unsupported format)")
     _check_pixels(source, array.shape[1], array.shape[0], max_pixels)
-    return _to_loaded(source, array, header, read_icc(data, header.kind))
+    return array, header, data
+
+
+def read_rgb_samples(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The (H, W, 3) RGB samples of ``path`` as stored: uint8 or uint16, no float conversion.
+
+    For training loaders, which crop before they convert (alpha is dropped, grey repeated).
+    """
+    source = Path(path)
+    array, header, _data = _decode(source, max_pixels)
+    _mode, colour, _alpha = _split_channels(source, array, header)
+    return np.ascontiguousarray(colour)
 
 
 def _check_pixels(source: Path, width: int, height: int, max_pixels: int | None) -> None:
@@ -138,16 +155,21 @@ def _check_pixels(source: Path, width: int, height: int, max_pixels: int | None)
 
 
 def _to_loaded(source: Path, array: np.ndarray, header: _Header, icc_profile: bytes | None) -> LoadedImage:
-    if array.dtype == np.uint8:
-        depth: BitDepth = 8
-    elif array.dtype == np.uint16:
-        depth = 16
-    else:
+    mode, colour, alpha_raw = _split_channels(source, array, header)
+    peak = np.float32(255.0 if colour.dtype == np.uint8 else 65535.0)
+    rgb = np.ascontiguousarray(colour).astype(np.float32) / peak
+    alpha = None if alpha_raw is None else alpha_raw.astype(np.float32) / peak
+    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=8 if colour.dtype == np.uint8 else 16, mode=mode, source=source,
+                       icc_profile=icc_profile)
+
+
+def _split_channels(source: Path, array: np.ndarray, header: _Header) -> tuple[ImageMode, np.ndarray, np.ndarray | None]:
+    """Decoded OpenCV array -> (mode, (H, W, 3) RGB samples, alpha samples or None), integer dtypes kept."""
+    if array.dtype not in (np.uint8, np.uint16):
         raise InputError(
             f"{source}: {array.dtype} samples are not supported (only 8- and 16-bit integer images); "
             "convert float/32-bit images to 16-bit PNG or TIFF"
         )
-    peak = np.float32(255.0 if depth == 8 else 65535.0)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     channels = 1 if array.ndim == 2 else array.shape[2]
@@ -167,9 +189,7 @@ def _to_loaded(source: Path, array: np.ndarray, header: _Header, icc_profile: by
         raise InputError(f"{source}: {channels} channels are not supported (expected 1 to 4)")
     if colour.shape[2] == 1:
         colour = np.repeat(colour, 3, axis=2)
-    rgb = np.ascontiguousarray(colour).astype(np.float32) / peak
-    alpha = None if alpha_raw is None else alpha_raw.astype(np.float32) / peak
-    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=depth, mode=mode, source=source, icc_profile=icc_profile)
+    return mode, colour, alpha_raw
 
 
 def _probe_header(data: bytes) -> _Header:

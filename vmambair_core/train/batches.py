@@ -3,6 +3,8 @@
 Everything random here draws from ``iteration_generator(seed, rank, t)``, a generator seeded
 afresh for each iteration on the training device, so a resumed run redraws the same numbers
 without saving generator states. Only the realsr pair queue carries state (``state_dict``).
+On a CPU the synthesis of HR-only batches runs in the loader's workers (``LoaderSynthesis``),
+overlapping the training step; on a GPU it runs batched on the device.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from vmambair_core.data.degradations import realesrgan_pair
 from vmambair_core.data.rain import add_rain
 from vmambair_core.errors import CheckpointError
 from vmambair_core.train.config import TrainConfig
-from vmambair_core.train.data import PatchMode
+from vmambair_core.train.data import PatchMode, as_float
 
 _STEP_STREAM = 2
 
@@ -53,7 +55,9 @@ class PairPool:
     """Real-ESRGAN's training-pair queue: batches are swapped with a shuffled pool of ``size`` pairs.
 
     While the pool fills, batches pass through unchanged; once full, each call shuffles the
-    pool, returns its first ``b`` pairs and puts the new batch in their place.
+    pool, returns its first ``b`` pairs and puts the new batch in their place. The shuffle
+    permutes ``slot`` (pool position -> storage row) instead of the stored images, so a call
+    copies ``b`` pairs, not all ``size`` of them (180 GT patches of 256 px are 141 MB).
     """
 
     def __init__(self, size: int) -> None:
@@ -61,6 +65,7 @@ class PairPool:
         self.filled = 0
         self.lq: Tensor | None = None
         self.gt: Tensor | None = None
+        self.slot = torch.arange(size)
 
     def __call__(self, lq: Tensor, gt: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         b = lq.shape[0]
@@ -72,22 +77,25 @@ class PairPool:
             self.gt[self.filled : self.filled + b] = gt
             self.filled += b
             return lq, gt
-        order = torch.randperm(self.size, generator=generator, device=generator.device).to(self.lq.device)
-        self.lq, self.gt = self.lq[order], self.gt[order]
-        out = self.lq[:b].clone(), self.gt[:b].clone()
-        self.lq[:b], self.gt[:b] = lq, gt
+        order = torch.randperm(self.size, generator=generator, device=generator.device)
+        self.slot = self.slot.to(order.device)[order]
+        rows = self.slot[:b].to(self.lq.device)
+        out = self.lq[rows], self.gt[rows]  # advanced indexing copies
+        self.lq[rows], self.gt[rows] = lq, gt
         return out
 
     def state_dict(self) -> dict[str, Any]:
         if self.lq is None or self.gt is None:
             return {"size": self.size, "filled": 0}
         n = self.filled
-        return {"size": self.size, "filled": n, "lq": _pack(self.lq[:n]), "gt": _pack(self.gt[:n])}
+        rows = self.slot[:n].to(self.lq.device)  # saved in pool order: the state does not show the slots
+        return {"size": self.size, "filled": n, "lq": _pack(self.lq[rows]), "gt": _pack(self.gt[rows])}
 
     def load_state_dict(self, state: dict[str, Any], like_lq: Tensor, like_gt: Tensor) -> None:
         if int(state["size"]) != self.size:
             raise CheckpointError(f"the checkpoint's pair pool holds {state['size']} pairs, the config {self.size}")
         self.filled = int(state["filled"])
+        self.slot = torch.arange(self.size)
         self.lq = like_lq.new_zeros((self.size, *like_lq.shape[1:]))
         self.gt = like_gt.new_zeros((self.size, *like_gt.shape[1:]))
         if self.filled:
@@ -110,29 +118,68 @@ def progressive_cut(lq: Tensor, gt: Tensor, patch: int, batch: int, scale: int, 
     return lq, gt
 
 
+def synthesize(cfg: TrainConfig, gt: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """HR-only data -> the (lq, gt) pair: realsr's degradation plus crop, or derain's rain streaks."""
+    if cfg.task == "realsr":
+        gt, lq = realesrgan_pair(gt, cfg.degradation_config(), g)
+        return lq, gt
+    assert cfg.rain is not None
+    with torch.no_grad():
+        return quantize8(add_rain(gt, cfg.rain, g)[0]), gt
+
+
+#: Batch key of the iteration generator's state after a loader-side synthesis.
+GENERATOR_STATE = "generator_state"
+
+
+class LoaderSynthesis:
+    """CPU training: ``synthesize`` run by the loader's workers, off the training thread.
+
+    Draws from the same ``iteration_generator`` as :class:`BatchMaker` would and hands its state
+    on, so the pool and progressive cut continue the same stream: the batches equal those made on
+    the training thread, for any number of workers.
+    """
+
+    def __init__(self, cfg: TrainConfig, rank: int, global_batch: int) -> None:
+        self.cfg, self.rank, self.global_batch = cfg, rank, global_batch
+
+    def __call__(self, batch: dict[str, Tensor], position: int) -> dict[str, Tensor]:
+        iteration = position // self.global_batch + 1
+        g = iteration_generator(self.cfg.seed, self.rank, iteration, torch.device("cpu"))
+        lq, gt = synthesize(self.cfg, as_float(batch["gt"]), g)
+        # Copies, so a worker does not ship the whole HR crop behind a patch view.
+        return {"lq": lq.contiguous(), "gt": gt.contiguous(), GENERATOR_STATE: g.get_state()}
+
+
 class BatchMaker:
-    """Loader batch + iteration -> the (lq, gt) pair the network trains on, on ``device``."""
+    """Loader batch + iteration -> the (lq, gt) pair the network trains on, on ``device``.
+
+    HR-only batches are synthesised here (on the device: the GPU path) unless the loader already
+    did (``LoaderSynthesis``, the CPU path); either way the pool and progressive cut run here.
+    """
 
     def __init__(self, cfg: TrainConfig, mode: PatchMode, device: torch.device, rank: int) -> None:
         self.cfg, self.mode, self.device, self.rank = cfg, mode, device, rank
         self.pool = PairPool(cfg.data.pool_size) if cfg.data.pool_size and mode == "hr" else None
-        self.degradation = cfg.degradation_config() if cfg.task == "realsr" and mode == "hr" else None
 
     def __call__(self, batch: dict[str, Tensor], iteration: int) -> tuple[Tensor, Tensor]:
-        gt = batch["gt"].to(self.device, non_blocking=True)
-        g = iteration_generator(self.cfg.seed, self.rank, iteration, self.device)
-        if self.mode != "hr":
-            lq = batch["lq"].to(self.device, non_blocking=True)
-        elif self.degradation is not None:
-            gt, lq = realesrgan_pair(gt, self.degradation, g)
-            if self.pool is not None:
-                lq, gt = self.pool(lq, gt, g)
+        gt = as_float(batch["gt"].to(self.device, non_blocking=True))
+        g: torch.Generator | None = None  # made only when something draws (sisr never does)
+        if GENERATOR_STATE in batch:
+            g = torch.Generator(device=self.device)
+            g.set_state(batch[GENERATOR_STATE])
+            lq = batch["lq"].to(self.device)
+        elif self.mode != "hr":
+            lq = as_float(batch["lq"].to(self.device, non_blocking=True))
         else:
-            assert self.cfg.rain is not None
-            with torch.no_grad():
-                lq = quantize8(add_rain(gt, self.cfg.rain, g)[0])
+            g = iteration_generator(self.cfg.seed, self.rank, iteration, self.device)
+            lq, gt = synthesize(self.cfg, gt, g)
+        if self.pool is not None:
+            assert g is not None
+            lq, gt = self.pool(lq, gt, g)
         prog = self.cfg.data.progressive
         if prog is not None:
+            g = g or iteration_generator(self.cfg.seed, self.rank, iteration, self.device)
             j = prog.stage_at(iteration)
             lq, gt = progressive_cut(lq, gt, prog.patch_sizes[j], prog.batch_sizes[j], self.cfg.scale, g)
         return lq.contiguous(), gt.contiguous()

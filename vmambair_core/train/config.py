@@ -105,7 +105,8 @@ class DataConfig:
     hflip: bool = True
     rotate: bool = True
     """With ``hflip``: the 8 flips/rotations (BasicSR's hflip + rot); without: horizontal flips only."""
-    workers: int = 4
+    workers: int | None = None
+    """Loader processes; None: ``min(4, cores - 1)``, at least 1 (``train.data.default_workers``)."""
     hr_crop: int | None = None
     """realsr: HR crop (reflect-padded when smaller) degraded on the device before the patch crop."""
     pool_size: int = 0
@@ -115,7 +116,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _positive("data.patch_size", self.patch_size)
         _positive("data.batch_size", self.batch_size)
-        if self.workers < 0:
+        if self.workers is not None and self.workers < 0:
             raise ConfigError(f"data.workers must be >= 0, got {self.workers!r}")
         if self.hr_crop is not None and self.hr_crop < self.patch_size:
             raise ConfigError(f"data.hr_crop ({self.hr_crop}) must be at least data.patch_size ({self.patch_size})")
@@ -266,6 +267,8 @@ class TrainConfig:
         if self.task == "realsr":
             if self.degradation is None or self.data.hr_crop is None:
                 raise ConfigError("realsr needs a degradation config and data.hr_crop")
+            if self.data.hr_crop % scale:
+                raise ConfigError(f"data.hr_crop ({self.data.hr_crop}) must be a multiple of the scale {scale}")
             if self.data.hr_crop < self.degradation.min_hr_size():
                 raise ConfigError(
                     f"data.hr_crop {self.data.hr_crop} is below {self.degradation.min_hr_size()}, the smallest HR "

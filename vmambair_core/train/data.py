@@ -7,8 +7,12 @@ exactly as ``eval`` matches them (:mod:`vmambair_core.data.pairing`: identical n
 only GT images (directly or in a GT sub-folder) is **HR-only** and the LQ side is made on the fly:
 
 * sisr: MATLAB bicubic x1/4 (``data.resize.imresize``) of the uint8 HR crop, in the workers;
-* realsr: the Real-ESRGAN pipeline, batched on the training device (``train.batches``);
-* derain: synthetic rain streaks, batched on the device (an approximation; see ``data.rain``).
+* realsr: the Real-ESRGAN pipeline, batched (``train.batches``): on a GPU on the device, on a
+  CPU in the loader workers (``make_loader(finish=...)``), overlapping the training step;
+* derain: synthetic rain streaks, made the same way (an approximation; see ``data.rain``).
+
+8-bit images stay uint8 from decoding to the batch (``as_float`` converts it); 16-bit ones
+are float32 in [0, 1].
 
 Images both in a GT sub-folder and directly beside it (``HR/`` with 91 images plus 200 loose ones)
 are refused, naming both places: training on either part alone would drop images without a word,
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,10 +38,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from vmambair_core.data.io import IMAGE_EXTENSIONS, read_image
+from vmambair_core.data.io import IMAGE_EXTENSIONS, read_image, read_rgb_samples
 from vmambair_core.data.pairing import list_images, name_list, pair_images
 from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.threads import usable_cores
 
 LQ_DIRS = ("lq", "input", "rain", "lr", "lr_bicubic_x4", "lr_bicubic", "lr_x4")
 GT_DIRS = ("gt", "target", "norain", "hr", "clean")
@@ -194,10 +199,6 @@ class PatchSpec:
     """``hr`` mode: side of the GT crop handed to the device-side degradation."""
 
 
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.rint(rgb * 255.0).astype(np.uint8)
-
-
 def _pad_to(img: np.ndarray, h: int, w: int) -> np.ndarray:
     """Reflect-pad bottom/right up to (h, w) (Real-ESRGAN / Restormer pad small images)."""
     ph, pw = max(0, h - img.shape[0]), max(0, w - img.shape[1])
@@ -220,9 +221,22 @@ def _augment_choice(rng: np.random.Generator, hflip: bool, rotate: bool) -> int:
 
 
 def _tensor(img: np.ndarray) -> torch.Tensor:
-    if img.dtype == np.uint8:
-        img = img.astype(np.float32) / np.float32(255.0)
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
+    """HWC -> CHW tensor of the same dtype (uint8 stays uint8 until ``as_float`` on the batch)."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+
+
+def as_float(t: torch.Tensor) -> torch.Tensor:
+    """A loader tensor as float32 in [0, 1]: uint8 samples / 255, float samples unchanged."""
+    return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+
+
+def collate_patches(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack samples; uint8 stays uint8 unless a 16-bit image (float sample) shares the batch."""
+    out = {}
+    for key in samples[0]:
+        parts = [s[key] for s in samples]
+        out[key] = torch.stack(parts if all(p.dtype == torch.uint8 for p in parts) else [as_float(p) for p in parts])
+    return out
 
 
 def bicubic_patch(hr: np.ndarray, patch: int, scale: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -272,13 +286,17 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndar
     return img[top : top + size, left : left + size]
 
 
-def _read(path: Path, *, uint8: bool) -> np.ndarray:
-    img = read_image(path)
-    return _to_uint8(img.rgb) if uint8 and img.bit_depth == 8 else img.rgb
+def _read(path: Path) -> np.ndarray:
+    """8-bit images as uint8 (every crop and the bicubic resize keep it); 16-bit ones as float32 in [0, 1]."""
+    samples = read_rgb_samples(path)
+    return samples if samples.dtype == np.uint8 else samples.astype(np.float32) / np.float32(65535.0)
 
 
 class PatchDataset(Dataset[dict[str, torch.Tensor]]):
-    """Item ``(index, position)`` -> ``{"lq", "gt"}`` float32 CHW tensors (``hr`` mode: ``{"gt"}``)."""
+    """Item ``(index, position)`` -> ``{"lq", "gt"}`` CHW tensors (``hr`` mode: ``{"gt"}``).
+
+    uint8 for 8-bit files, float32 in [0, 1] for 16-bit ones; ``as_float`` converts the batch.
+    """
 
     def __init__(self, layout: DatasetLayout, spec: PatchSpec, seed: int) -> None:
         if spec.mode == "paired" and not layout.paired:
@@ -297,13 +315,13 @@ class PatchDataset(Dataset[dict[str, torch.Tensor]]):
         if spec.mode == "paired":
             assert self.layout.lq is not None
             lq, gt = paired_patch(
-                _read(self.layout.lq[index], uint8=True), _read(gt_path, uint8=True), spec.patch, spec.scale, rng,
+                _read(self.layout.lq[index]), _read(gt_path), spec.patch, spec.scale, rng,
                 gt_path.name,
             )
         elif spec.mode == "bicubic":
-            lq, gt = bicubic_patch(_read(gt_path, uint8=True), spec.patch, spec.scale, rng)
+            lq, gt = bicubic_patch(_read(gt_path), spec.patch, spec.scale, rng)
         else:
-            lq, gt = None, random_crop(_read(gt_path, uint8=True), spec.crop or spec.patch, rng)
+            lq, gt = None, random_crop(_read(gt_path), spec.crop or spec.patch, rng)
         k = _augment_choice(rng, spec.hflip, spec.rotate)
         out = {"gt": _tensor(dihedral(gt, k))}
         if lq is not None:
@@ -319,18 +337,56 @@ def _worker_init(_: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def default_workers() -> int:
+    """``min(4, cores - 1)``, at least 1: one worker per spare core; more only compete with the model.
+
+    (With 4 workers on 2 cores PyTorch warns, and the step time was the same as with 1.)
+    """
+    return max(1, min(4, usable_cores() - 1))
+
+
+#: A loader-side last step on the collated batch, given its first sample position (picklable).
+BatchFinish = Callable[[dict[str, torch.Tensor], int], dict[str, torch.Tensor]]
+
+
+class _Batches(Dataset[dict[str, torch.Tensor]]):
+    """One item per iteration: the sampler's ``(index, position)`` list -> collated (and finished) batch.
+
+    Fetching whole batches lets a worker run ``finish`` (e.g. the realsr degradation) on the batch
+    it built, off the training thread.
+    """
+
+    def __init__(self, samples: PatchDataset, finish: BatchFinish | None) -> None:
+        self.samples, self.finish = samples, finish
+
+    def __getitem__(self, items: list[tuple[int, int]]) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        batch = collate_patches([self.samples[item] for item in items])
+        return batch if self.finish is None else self.finish(batch, items[0][1])
+
+
 def make_loader(
-    dataset: PatchDataset, sampler: PositionSampler, *, workers: int, pin_memory: bool = False
+    dataset: PatchDataset,
+    sampler: PositionSampler,
+    *,
+    workers: int | None = None,
+    pin_memory: bool = False,
+    finish: BatchFinish | None = None,
 ) -> DataLoader[dict[str, torch.Tensor]]:
-    """A DataLoader that yields one batch per iteration, forever, starting at the sampler's position."""
+    """A DataLoader that yields one batch per iteration, forever, starting at the sampler's position.
+
+    ``workers`` None: :func:`default_workers`. ``finish`` runs in the worker that built the batch
+    (in this process with 0 workers).
+    """
+    n = default_workers() if workers is None else workers
     return DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=workers,
+        _Batches(dataset, finish),
+        sampler=sampler,  # type: ignore[arg-type]
+        batch_size=None,
+        num_workers=n,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init if workers else None,
+        worker_init_fn=_worker_init if n else None,
         persistent_workers=False,
-        prefetch_factor=2 if workers else None,
+        prefetch_factor=2 if n else None,
     )
 
 

@@ -28,7 +28,7 @@ from vmambair_core.device import resolve_precision
 from vmambair_core.errors import CheckpointError, ConfigError
 from vmambair_core.models import build_model
 from vmambair_core.train import distributed as dist_utils
-from vmambair_core.train.batches import BatchMaker
+from vmambair_core.train.batches import BatchMaker, LoaderSynthesis
 from vmambair_core.train.checkpoint import (
     LoadedCheckpoint,
     latest_checkpoint,
@@ -255,8 +255,10 @@ def _train(
         len(layout), seed=cfg.seed, batch_size=cfg.data.batch_size, world_size=env.world_size, rank=env.rank,
         start_iteration=start,
     )
+    on_cpu = env.device.type == "cpu"  # CPU: degrade in the loader workers, overlapping the step
+    finish = LoaderSynthesis(cfg, env.rank, cfg.data.batch_size * env.world_size) if on_cpu and spec.mode == "hr" else None
     loader = iter(make_loader(PatchDataset(layout, spec, cfg.seed), sampler, workers=cfg.data.workers,
-                              pin_memory=env.device.type == "cuda"))
+                              pin_memory=env.device.type == "cuda", finish=finish))
     if ckpt is not None:  # after the loader, which draws its base seed from the global generator
         set_rng_state(ckpt.per_rank["rng"])
     val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []

@@ -152,16 +152,33 @@ def sample_final_sinc(
     return torch.where(use.reshape(-1, 1, 1), sinc, pulse)
 
 
+def trim_kernels(kernel: Tensor) -> Tensor:
+    """Cut (B, k, k) zero-padded kernels to the smallest centred odd square holding every non-zero tap.
+
+    Sizes are drawn per image but padded to the largest (21): a batch whose kernels are all
+    smaller convolves with fewer taps, and the result is the same up to rounding (the cut taps
+    are zeros, and the reflect padding they would have read is only multiplied by them).
+    """
+    k = kernel.shape[-1]
+    taps = (kernel != 0).any(dim=0).nonzero()
+    if taps.numel() == 0:
+        return kernel
+    r = int((taps - k // 2).abs().max())
+    return kernel[:, k // 2 - r : k // 2 + r + 1, k // 2 - r : k // 2 + r + 1]
+
+
 def filter2d(img: Tensor, kernel: Tensor) -> Tensor:
     """Correlate each image of (B, C, H, W) with its own (B, k, k) kernel (odd k), reflect-padded.
 
     One grouped convolution for the whole batch, like BasicSR's ``filter2D`` (cv2.filter2D
-    semantics); the kernel is applied to every channel.
+    semantics); the kernel is applied to every channel, cut to the batch's real support first.
     """
     b, c, h, w = img.shape
     k = kernel.shape[-1]
     if kernel.shape != (b, k, k) or k % 2 == 0:
         raise InputError(f"expected (B={b}, k, k) kernels with odd k, got {tuple(kernel.shape)}")
+    kernel = trim_kernels(kernel)
+    k = kernel.shape[-1]
     if k // 2 >= min(h, w):
         raise InputError(f"image {h}x{w} is too small for reflect padding of a {k}x{k} kernel")
     padded = F.pad(img, (k // 2,) * 4, mode="reflect")
