@@ -25,7 +25,8 @@ SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 def _np(t: Tensor):  # noqa: ANN202 - numpy array
-    return t.detach().contiguous().numpy()
+    """float32 C-contiguous numpy view (a copy only where needed: bf16 under autocast, strided views)."""
+    return t.detach().float().contiguous().numpy()
 
 
 def _block_count(batch: int, channels: int) -> int:
