@@ -195,3 +195,18 @@ def test_auto_falls_back_when_the_kernels_fail_to_compile(fresh_probe: None, mon
     x = [a.float() for a in scan_inputs(1, 2, 1, 2, 9)]
     ref = selective_scan_sequential(*x, True)
     assert rel_err(selective_scan(*x, True), ref.double()) < REL  # auto runs the reference
+
+
+def test_training_after_inference_on_the_same_map_size() -> None:
+    """The per-size index tables are cached; one first built under inference_mode must not break a
+    later differentiable call (autograd refuses to save inference tensors)."""
+    c, n, r = 4, 2, 1
+    ps = [p.float().requires_grad_() for p in planar_params(c, n, r)]
+    x = torch.randn(1, c, 3, 13)
+    with torch.inference_mode():
+        planar_scan(x, *ps, backend="numba")
+        selective_scan(*[a.float() for a in scan_inputs(1, 2, 1, 2, 29)], True, backend="numba")
+    planar_scan(x, *ps, backend="numba").sum().backward()
+    args = [a.float().requires_grad_() for a in scan_inputs(1, 2, 1, 2, 29)]
+    selective_scan(*args, True, backend="numba").sum().backward()
+    assert all(p.grad is not None for p in ps + args)

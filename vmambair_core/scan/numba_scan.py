@@ -49,12 +49,14 @@ class NumbaScanFn(torch.autograd.Function):
         arrays = [_np(t) for t in (u, dt, A, bc, D)]
         nk.scan_fwd(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad)
         if needs_grad:
-            ctx.save_for_backward(u, dt, A, bc, D, perm, states)
+            ctx.save_for_backward(u, dt, A, bc, D, states)
+            ctx.perm = perm  # an index table (possibly cached under inference mode): not autograd's business
         return y
 
     @staticmethod
     def backward(ctx, dy):  # type: ignore[override]
-        u, dt, A, bc, D, perm, states = ctx.saved_tensors
+        u, dt, A, bc, D, states = ctx.saved_tensors
+        perm = ctx.perm
         b, k, c, length = dt.shape
         n = A.shape[2]
         blocks = _block_count(b, c)
@@ -118,15 +120,17 @@ def selective_scan_numba(
 
 @lru_cache(maxsize=64)
 def _identity_perm(k: int, length: int) -> Tensor:
-    return torch.arange(length, dtype=torch.int64).expand(k, length).contiguous()
+    with torch.inference_mode(False):
+        return torch.arange(length, dtype=torch.int64).expand(k, length).contiguous()
 
 
 @lru_cache(maxsize=64)
 def direction_pixels(h: int, w: int) -> Tensor:
     """(4, H*W) int64: the pixel (row-major index) visited at step t of each planar direction."""
-    idx = torch.arange(h * w, dtype=torch.int64)
-    cols = idx.view(h, w).t().reshape(-1)
-    return torch.stack([idx, cols, idx.flip(0), cols.flip(0)])
+    with torch.inference_mode(False):
+        idx = torch.arange(h * w, dtype=torch.int64)
+        cols = idx.view(h, w).t().reshape(-1)
+        return torch.stack([idx, cols, idx.flip(0), cols.flip(0)])
 
 
 def planar_scan_numba(
