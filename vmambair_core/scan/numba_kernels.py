@@ -20,9 +20,20 @@ forward and recomputes the chunk's states from it, walking the chunks in reverse
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numba
 import numpy as np
 from numba import njit, prange
+
+# numba's default OpenMP layer loads a second libgomp next to torch's; measured on a 2-core machine
+# its spinning workers made a realsr forward 8x slower in CPU time (and starved torch's own ops).
+# The workqueue layer has no spinning, but must not be entered by two Python threads at once:
+# ``LAUNCH_LOCK`` serialises the launches. A layer chosen by the user (NUMBA_THREADING_LAYER) wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+LAUNCH_LOCK = threading.Lock()
 
 CHUNK = 64
 
@@ -188,4 +199,4 @@ def set_threads(n: int) -> None:
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
-__all__ = ["CHUNK", "fexp", "scan_bwd", "scan_fwd", "set_threads"]
+__all__ = ["CHUNK", "LAUNCH_LOCK", "fexp", "scan_bwd", "scan_fwd", "set_threads"]

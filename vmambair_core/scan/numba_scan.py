@@ -41,13 +41,14 @@ class NumbaScanFn(torch.autograd.Function):
     def forward(ctx, u, dt, A, bc, D, perm, merged):  # type: ignore[override]
         b, k, c, length = dt.shape
         n = A.shape[2]
-        nk.set_threads(torch.get_num_threads())
         y = torch.zeros((b, 1 if merged else k, c, length), dtype=torch.float32)
         needs_grad = any(ctx.needs_input_grad[:5])
         n_chunks = -(-length // nk.CHUNK)
         states = torch.empty((b, k, c, n_chunks if needs_grad else 1, n), dtype=torch.float32)
         arrays = [_np(t) for t in (u, dt, A, bc, D)]
-        nk.scan_fwd(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad)
+        with nk.LAUNCH_LOCK:
+            nk.set_threads(torch.get_num_threads())
+            nk.scan_fwd(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad)
         if needs_grad:
             ctx.save_for_backward(u, dt, A, bc, D, states)
             ctx.perm = perm  # an index table (possibly cached under inference mode): not autograd's business
@@ -66,9 +67,11 @@ class NumbaScanFn(torch.autograd.Function):
         dA = torch.empty((b, k, c, n), **f32)
         dD = torch.empty((b, k, c), **f32)
         dbc = torch.zeros((b, k, blocks, length, 2 * n), **f32)
-        nk.set_threads(torch.get_num_threads())
-        nk.scan_bwd(*(_np(t) for t in (u, dt, A, bc, D)), perm.numpy(), _np(dy.float()), states.numpy(), blocks,
-                    du.numpy(), ddt.numpy(), dA.numpy(), dD.numpy(), dbc.numpy())
+        arrays = [_np(t) for t in (u, dt, A, bc, D)]
+        with nk.LAUNCH_LOCK:
+            nk.set_threads(torch.get_num_threads())
+            nk.scan_bwd(*arrays, perm.numpy(), _np(dy), states.numpy(), blocks,
+                        du.numpy(), ddt.numpy(), dA.numpy(), dD.numpy(), dbc.numpy())
         return du, ddt, dA.sum(0), dbc.sum(2), dD.sum(0), None, None
 
 
