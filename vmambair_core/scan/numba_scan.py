@@ -13,12 +13,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
 from . import numba_kernels as nk
-from .reference import _check_shapes
+from .reference import _check_shapes, step_sizes
 
 DIRECTIONS = 4
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -83,14 +82,6 @@ def _check_dtype(t: Tensor, what: str) -> None:
         raise InputError(f"the numba scan runs on the CPU; {what} is on {t.device}")
 
 
-def _dt(delta: Tensor, bias: Tensor | None, softplus: bool) -> Tensor:
-    """Step sizes in float32: bias and softplus (threshold 20, as the kernel) by torch, differentiably."""
-    dt = delta.float()
-    if bias is not None:
-        dt = dt + bias.float()[..., None]
-    return F.softplus(dt, beta=1.0, threshold=20.0) if softplus else dt
-
-
 def selective_scan_numba(
     u: Tensor,
     delta: Tensor,
@@ -113,7 +104,7 @@ def selective_scan_numba(
     c = d // g
     if length == 0:
         return u.new_zeros(u.shape)
-    dt = _dt(delta, delta_bias, delta_softplus).view(b, g, c, length)
+    dt = step_sizes(delta, delta_bias, delta_softplus, torch.float32).view(b, g, c, length)
     bc = torch.cat([B, C], dim=2).float().transpose(2, 3).contiguous()  # (b, g, L, 2N)
     skip = D.float().view(g, c) if D is not None else u.new_zeros((g, c), dtype=torch.float32)
     y = NumbaScanFn.apply(u.float().view(b, g, c, length), dt, A.float().view(g, c, n), bc, skip,
@@ -164,7 +155,7 @@ def planar_scan_numba(
     xf = x.float().flatten(2)  # (b, c, L)
     proj = torch.matmul(xf.transpose(1, 2).unsqueeze(1), x_proj_weight.float().transpose(1, 2))  # (b, 4, L, R+2N)
     delta = torch.matmul(dt_projs_weight.float(), proj[..., :r].transpose(2, 3))  # (b, 4, c, L)
-    dt = _dt(delta, dt_projs_bias, True)
+    dt = step_sizes(delta, dt_projs_bias, True, torch.float32)
     bc = proj[..., r:].contiguous()
     A = -torch.exp(A_logs.float()).view(k, c, n)
     y = NumbaScanFn.apply(xf.unsqueeze(1), dt, A, bc, Ds.float().view(k, c), direction_pixels(h, w), True)
