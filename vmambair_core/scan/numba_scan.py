@@ -153,8 +153,9 @@ def planar_scan_numba(
         raise InputError(f"A_logs must be (4C, N), Ds (4C,) and dt_projs_bias (4, C) for C={c}; got "
                          f"{tuple(A_logs.shape)}, {tuple(Ds.shape)}, {tuple(dt_projs_bias.shape)}")
     xf = x.float().flatten(2)  # (b, c, L)
-    proj = torch.matmul(xf.transpose(1, 2).unsqueeze(1), x_proj_weight.float().transpose(1, 2))  # (b, 4, L, R+2N)
-    delta = torch.matmul(dt_projs_weight.float(), proj[..., :r].transpose(2, 3))  # (b, 4, c, L)
+    with torch.autocast("cpu", enabled=False):  # the scan is fp32 anyway; bf16 GEMMs would only add error
+        proj = torch.matmul(xf.transpose(1, 2).unsqueeze(1), x_proj_weight.float().transpose(1, 2))  # (b,4,L,R+2N)
+        delta = torch.matmul(dt_projs_weight.float(), proj[..., :r].transpose(2, 3))  # (b, 4, c, L)
     dt = step_sizes(delta, dt_projs_bias, True, torch.float32)
     bc = proj[..., r:].contiguous()
     A = -torch.exp(A_logs.float()).view(k, c, n)
