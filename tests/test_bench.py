@@ -22,7 +22,7 @@ from vmambair_core.bench import (
 )
 from vmambair_core.errors import BackendUnavailableError, ConfigError
 from vmambair_core.models import build_model, oss, tiny_config
-from vmambair_core.scan import cross_scan
+from vmambair_core.scan import cross_scan, resolve_backend
 
 CPU = torch.device("cpu")
 
@@ -143,7 +143,7 @@ def test_run_bench_tiny_network_every_field() -> None:
     assert len(report.results) == 4
     fields = set(BenchResult.__dataclass_fields__)
     for r in report.results:
-        assert r.resolved_backend == "reference" and r.mode == "forward"
+        assert r.resolved_backend == resolve_backend(r.backend, "cpu") and r.mode == "forward"
         assert r.latency_ms > 0 and r.unfused_latency_ms > 0
         assert r.fused_gain == pytest.approx(r.unfused_latency_ms / r.latency_ms)
         assert r.output_mpix_per_s == pytest.approx((4 * r.size) ** 2 / 1e6 / (r.latency_ms / 1e3))
@@ -163,6 +163,20 @@ def test_run_bench_train_step_bf16_batch2() -> None:
     assert r.latency_ms > 0 and report.scaling == ()
 
 
+def test_run_bench_against_peers_times_them_on_the_same_input() -> None:
+    """Each result carries the peer's median latency and VmambaIR's time as a ratio to it; a peer is
+    timed once per (size, precision), whatever the number of backends."""
+    report = run_bench([tiny_config("realsr", dim=8)], [8], ["reference", "sequential"], device="cpu", repeats=1,
+                       warmup=0, against=["compact"])
+    assert len(report.results) == 2
+    (first,), (second,) = (r.peers for r in report.results)
+    assert first.peer == "compact" and first.latency_ms > 0
+    assert first.latency_ms == second.latency_ms  # timed once, reused
+    for r in report.results:
+        assert r.peers[0].ratio == pytest.approx(r.latency_ms / r.peers[0].latency_ms)
+    assert run_bench([tiny_config("realsr", dim=8)], [8], device="cpu", repeats=1, warmup=0).results[0].peers == ()
+
+
 def test_requests_are_validated_before_any_timing() -> None:
     with pytest.raises(ConfigError, match="multiples of 8"):
         run_bench(["realsr"], [12], device="cpu")
@@ -172,6 +186,8 @@ def test_requests_are_validated_before_any_timing() -> None:
         run_bench(["nope"], [16], device="cpu")
     with pytest.raises(BackendUnavailableError, match="triton"):
         run_bench(["realsr"], [16], backends=["triton"], device="cpu")
+    with pytest.raises(ConfigError, match="unknown peer network 'esrgan'"):
+        run_bench(["realsr"], [16], device="cpu", against=["esrgan"])
     if not torch.cuda.is_available():
         with pytest.raises(BackendUnavailableError, match="CUDA"):
             run_bench(["realsr"], [16], device="cuda")

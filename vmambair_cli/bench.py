@@ -13,6 +13,7 @@ from rich.table import Table
 
 from vmambair_core.bench import BenchReport, run_bench
 from vmambair_core.device import resolve_device
+from vmambair_core.peers import PEERS
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 
@@ -45,13 +46,20 @@ def _render(report: BenchReport, con: Console) -> None:
                 "peak MiB", "params", "GMACs"):
         t.add_column(col, no_wrap=True,
                      justify="left" if col in ("preset", "backend", "prec", "mode") else "right")
+    peer_names = [p.peer for p in report.results[0].peers] if report.results else []
+    for name in peer_names:
+        t.add_column(f"vs {name}", no_wrap=True, justify="right")
     for r in report.results:
         mem = "-" if r.peak_memory_mib is None else f"{r.peak_memory_mib:,.0f}"
         backend = r.backend if r.backend == r.resolved_backend else f"{r.backend}→{r.resolved_backend}"
         t.add_row(r.preset, f"{r.size}²" + (f" ×{r.batch}" if r.batch > 1 else ""), backend, r.precision, r.mode,
                   f"{r.latency_ms:.2f}", f"{r.unfused_latency_ms:.2f}", f"{r.fused_gain:.2f}×",
-                  f"{r.output_mpix_per_s:.3g}", mem, f"{r.parameters / 1e6:.2f}M", f"{r.gmacs_total:.2f}")
+                  f"{r.output_mpix_per_s:.3g}", mem, f"{r.parameters / 1e6:.2f}M", f"{r.gmacs_total:.2f}",
+                  *(f"{p.ratio:.2f}× ({p.latency_ms:.0f} ms)" for p in r.peers))
     con.print(t)
+    if peer_names:
+        con.print("[dim]vs <peer>: VmambaIR's time / the peer's on the same input (below 1×: VmambaIR is faster); "
+                  "peers: " + "; ".join(f"{n} = {PEERS[n][0]}" for n in peer_names) + ", random weights.[/]")
     if report.scaling:
         s = Table(title="scaling: time ∝ pixels^exponent; ms per output megapixel per size")
         for col in ("preset", "backend", "prec", "mode", "exponent", "ms / MP out", "spread"):
@@ -71,7 +79,7 @@ def bench(
         "--sizes", "-s", help="Comma-separated LQ side lengths (multiples of 8). Default: 64,128,256,512 on CUDA, "
         "16,32 on CPU.")] = None,
     backend: Annotated[str, typer.Option(
-        "--backend", "-b", help="Comma-separated scan backends (auto, reference, sequential, triton, mamba_ssm).",
+        "--backend", "-b", help="Comma-separated scan backends (auto, reference, sequential, numba, triton, mamba_ssm).",
     )] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16, fp16 (GPU), auto (autocast).")] = "fp32",
     repeats: Annotated[int | None, typer.Option(
@@ -82,6 +90,9 @@ def bench(
     train: Annotated[bool, typer.Option(
         "--train", help="Time a training step (forward + L1 backward + Adam step) instead of a forward.")] = False,
     batch: Annotated[int, typer.Option("--batch", help="Images per forward/step.")] = 1,
+    against: Annotated[str, typer.Option(
+        "--against", help="Comma-separated peer networks timed on the same input: rrdbnet (Real-ESRGAN x4plus), "
+        "compact (realesr-general-x4v3). VmambaIR's time is shown as a ratio to each.")] = "",
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -96,7 +107,7 @@ def bench(
         return run_bench(
             _split(preset), _sizes(sizes if sizes is not None else DEFAULT_SIZES[dev.type]), _split(backend),
             _split(precision), device=dev, repeats=reps if repeats is None else repeats,
-            warmup=warm if warmup is None else warmup, train=train, batch=batch,
+            warmup=warm if warmup is None else warmup, train=train, batch=batch, against=_split(against),
             progress=None if json_out else (lambda msg: err.print(f"[dim]… {msg}[/]")),
         )
 

@@ -16,6 +16,9 @@ Pure functions returning frozen dataclasses; the CLI only renders them. Conventi
   ``planar_scan_unfused`` (four materialised copies + the selective scan + the merge, the authors'
   data flow), in the same run, so ``fused_gain`` is a measured ratio. Backends without a fused
   kernel (reference, mamba_ssm) run the same code both ways (gain ~1).
+* ``against`` times peer networks (``peers``: Real-ESRGAN's RRDBNet and SRVGGNetCompact, random
+  weights) on the same input, mode and precision in the same run; each result carries VmambaIR's
+  time as a ratio to each peer's.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from torch import Tensor
 from .device import autocast_for, precision_name, resolve_device, resolve_precision, with_index
 from .errors import BackendUnavailableError, ConfigError
 from .models import VmambaIR, VmambaIRConfig, get_preset
+from .peers import PeerTiming, build_peer, parse_peers
 
 MODES: tuple[str, ...] = ("forward", "train")
 FLOP_CONVENTION = (
@@ -243,6 +247,7 @@ class BenchResult:
     scan_calls: int
     repeats: int
     warmup: int
+    peers: tuple[PeerTiming, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,7 +292,7 @@ def unfused_planar_scan(net: VmambaIR) -> Iterator[None]:
         net.set_planar_fusion(True)
 
 
-def _step_fn(net: VmambaIR, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str) -> Callable[[], object]:
+def _step_fn(net: torch.nn.Module, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str) -> Callable[[], object]:
     """A closure running one forward (inference mode) or one training step (fwd + bwd + Adam)."""
     if mode == "forward":
         net.eval()
@@ -342,12 +347,16 @@ def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[in
     return resolved
 
 
+def bench_input(size: int, batch: int, channels: int, device: torch.device) -> Tensor:
+    """The LQ input every network of a run sees at one size (seeded: peers get the same pixels)."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    return torch.rand((batch, channels, size, size), generator=gen, device=device)
+
+
 def bench_case(net: VmambaIR, size: int, device: torch.device, dtype: torch.dtype, mode: str, *, batch: int,
                repeats: int, warmup: int) -> tuple[list[float], list[float], float | None, float | None]:
     """Time one network at one size both ways: (fused ms list, unfused ms list, fused MiB, unfused MiB)."""
-    gen = torch.Generator(device=device).manual_seed(0)
-    img = torch.rand((batch, net.config.in_channels, size, size), generator=gen, device=device)
-    fn = _step_fn(net, img, device, dtype, mode)
+    fn = _step_fn(net, bench_input(size, batch, net.config.in_channels, device), device, dtype, mode)
     fused = time_runs(fn, device, repeats=repeats, warmup=warmup)
     fused_mem = peak_memory_mib(fn, device)
     with unfused_planar_scan(net):
@@ -367,16 +376,36 @@ def run_bench(
     warmup: int = 2,
     train: bool = False,
     batch: int = 1,
+    against: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
-    """Benchmark every (preset, size, backend, precision): forward (or a training step with ``train``)."""
+    """Benchmark every (preset, size, backend, precision): forward (or a training step with ``train``).
+
+    ``against`` names peer networks (``peers.PEERS``) timed on the same inputs in the same run.
+    """
     dev = with_index(device) if isinstance(device, torch.device) else resolve_device(device)
     if batch < 1:
         raise ConfigError(f"batch must be >= 1, got {batch}")
     resolved = validate_request(presets, sizes, backends, precisions, dev)
+    against = parse_peers(",".join(against))
     mode = "train" if train else "forward"
     dtypes = {precision_name(d): d for d in (resolve_precision(p, dev) for p in precisions)}  # auto -> its name
     results: list[BenchResult] = []
+    peer_ms: dict[tuple[str, int, str], float] = {}
+
+    def peer_timings(latency_ms: float, size: int, precision: str) -> tuple[PeerTiming, ...]:
+        for name in against:
+            if (name, size, precision) not in peer_ms:
+                if progress:
+                    progress(f"peer {name} {size}x{size} {precision} {mode}")
+                torch.manual_seed(0)
+                peer = build_peer(name).to(dev)
+                fn = _step_fn(peer, bench_input(size, batch, 3, dev), dev, dtypes[precision], mode)
+                peer_ms[name, size, precision] = statistics.median(
+                    time_runs(fn, dev, repeats=repeats, warmup=warmup))
+        return tuple(PeerTiming(n, peer_ms[n, size, precision], latency_ms / peer_ms[n, size, precision])
+                     for n in against)
+
     for preset in presets:
         cfg = preset if isinstance(preset, VmambaIRConfig) else get_preset(preset)
         macs = {s: count_macs(cfg, s, s, batch) for s in sizes}
@@ -401,7 +430,7 @@ def run_bench(
                         peak_memory_mib=mem, unfused_peak_memory_mib=unfused_mem, parameters=params,
                         gmacs_conv_linear_einsum=m.conv_linear_einsum / 1e9, gmacs_scans=m.scans / 1e9,
                         gmacs_total=m.total / 1e9, scan_calls=m.planar_calls + m.channel_calls,
-                        repeats=repeats, warmup=warmup,
+                        repeats=repeats, warmup=warmup, peers=peer_timings(med, size, precision),
                     ))
             del net
             if dev.type == "cuda":
@@ -416,7 +445,7 @@ def run_bench(
 
 
 def _same_path_note(resolved: dict[str, str]) -> str | None:
-    same = sorted({r for r in resolved.values() if r != "triton"})
+    same = sorted({r for r in resolved.values() if r not in ("triton", "numba")})
     if not same:
         return None
     return (f"{', '.join(same)} has no fused planar kernel: fused and unfused run the same code, "
@@ -444,6 +473,6 @@ def scaling_fits(results: Sequence[BenchResult]) -> tuple[ScalingFit, ...]:
 
 __all__ = [
     "FLOP_CONVENTION", "MODES", "BenchReport", "BenchResult", "MacCount", "ScalingFit",
-    "bench_case", "count_macs", "fit_exponent", "peak_memory_mib", "run_bench", "scan_cost",
+    "bench_case", "bench_input", "count_macs", "fit_exponent", "peak_memory_mib", "run_bench", "scan_cost",
     "scaling_fits", "time_runs", "unfused_planar_scan", "validate_request",
 ]

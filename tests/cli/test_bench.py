@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from vmambair_cli.app import app
 from vmambair_core.bench import BenchResult, ScalingFit
+from vmambair_core.scan import resolve_backend
 
 runner = CliRunner()
 
@@ -37,7 +38,8 @@ def test_ci_command_emits_every_field() -> None:
     assert {(r["preset"], r["size"]) for r in rows} == {(p, s) for p in ("realsr", "sisr", "derain") for s in (16, 32)}
     for r in rows:
         assert set(r) == set(BenchResult.__dataclass_fields__)
-        assert r["resolved_backend"] == "reference" and r["precision"] == "fp32" and r["mode"] == "forward"
+        assert r["resolved_backend"] == resolve_backend("auto", "cpu") and r["precision"] == "fp32"
+        assert r["mode"] == "forward" and r["peers"] == []
         assert r["latency_ms"] > 0 and r["unfused_latency_ms"] > 0
         assert r["fused_gain"] == pytest.approx(r["unfused_latency_ms"] / r["latency_ms"])
         assert r["output_mpix_per_s"] > 0 and r["peak_memory_mib"] is not None
@@ -59,8 +61,21 @@ def test_table_output() -> None:
                                  "--repeats", "1", "--warmup", "0"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for text in ("realsr", "8²", "reference", "fp32", "unfused ms", "gain", "MP/s out", "10.50M", "multiply-adds"):
+    for text in ("realsr", "8²", resolve_backend("auto", "cpu"), "fp32", "unfused ms", "gain", "MP/s out", "10.50M", "multiply-adds"):
         assert text in out, text
+
+
+def test_against_peers_in_table_and_json() -> None:
+    args = ["bench", "--device", "cpu", "--preset", "realsr", "--sizes", "8", "--repeats", "1", "--warmup", "0",
+            "--against", "compact"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "vs compact" in result.stdout and "realesr-general-x4v3" in result.stdout
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["results"]
+    (peer,) = row["peers"]
+    assert peer["peer"] == "compact" and peer["ratio"] == pytest.approx(row["latency_ms"] / peer["latency_ms"])
 
 
 @pytest.mark.parametrize(
@@ -72,6 +87,7 @@ def test_table_output() -> None:
         (["--preset", "realsr,nope"], "nope"),
         (["--backend", "triton"], "triton"),
         (["--backend", "warp"], "unknown scan backend"),
+        (["--against", "rrdbnet,esrgan"], "unknown peer network 'esrgan'"),
     ],
 )
 def test_bad_options_fail_with_one_line(args: list[str], message: str) -> None:

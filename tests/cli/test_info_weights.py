@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from vmambair_cli.app import app
 from vmambair_core import build_model
+from vmambair_core.scan import availability
+from vmambair_core.scan.availability import cpu_backend
 from vmambair_core.weights import read_weights
 
 runner = CliRunner()
@@ -26,8 +28,16 @@ def test_info_json_lists_presets_with_exact_counts() -> None:
     data = json.loads(r.output)
     counts = {p["task"]: p["parameters"] for p in data["presets"]}
     assert counts == {"realsr": 10_497_813, "sisr": 12_028_273, "derain": 28_709_875}
-    assert data["auto"]["cpu"] == "reference"
+    assert data["auto"]["cpu"] == cpu_backend()[0]
     assert data["backends"]["cpu"]["reference"] is None
+    assert data["backends"]["cpu"]["numba"] == cpu_backend()[1]  # None, or the one-line reason for the fallback
+
+
+def test_info_names_why_auto_falls_back_to_the_reference_on_cpu(monkeypatch) -> None:
+    monkeypatch.setattr(availability, "cpu_backend", lambda: ("reference", "numba is not installed (pip install numba)"))
+    r = runner.invoke(app, ["info"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "numba is not installed" in r.output
 
 
 def test_info_human_table() -> None:

@@ -13,7 +13,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from vmambair_core.errors import BackendUnavailableError, ConfigError  # noqa: E402
-from vmambair_core.scan import backend_status  # noqa: E402
+from vmambair_core.scan import backend_status, resolve_backend  # noqa: E402
 from vmambair_core.scan.cross_scan import cross_merge, cross_scan, planar_scan, planar_scan_unfused  # noqa: E402
 from vmambair_core.scan.reference import selective_scan_sequential  # noqa: E402
 
@@ -88,11 +88,18 @@ def test_unfused_equals_index_list_formulation_float64() -> None:
     assert rel_err(got, ref) < 1e-12
 
 
-def test_dispatcher_uses_the_unfused_path_off_triton() -> None:
+def test_dispatcher_uses_the_unfused_path_off_the_fused_kernels() -> None:
+    """reference/sequential have no fused form; auto on the CPU is numba (fused) where it works."""
     params = [t.detach().float() for t in make_params(1, 4, 4, 4, 4, 1, seed=6)]
-    unfused = planar_scan_unfused(*params, backend="reference")
-    for backend in ("reference", "auto"):  # auto on CPU is the reference
-        assert torch.equal(planar_scan(*params, backend=backend), unfused)
+    for backend in ("reference", "sequential"):
+        assert torch.equal(planar_scan(*params, backend=backend), planar_scan_unfused(*params, backend=backend))
+    auto = resolve_backend("auto", "cpu")
+    if auto == "numba":
+        from vmambair_core.scan.numba_scan import planar_scan_numba
+
+        assert torch.equal(planar_scan(*params, backend="auto"), planar_scan_numba(*params))
+    else:
+        assert torch.equal(planar_scan(*params, backend="auto"), planar_scan_unfused(*params, backend="reference"))
     with pytest.raises(ConfigError, match="unknown scan backend"):
         planar_scan(*params, backend="cuda-magic")
 

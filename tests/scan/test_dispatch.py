@@ -14,6 +14,7 @@ from vmambair_core.scan import (
     selective_scan_chunked,
     selective_scan_sequential,
 )
+from vmambair_core.scan.availability import cpu_backend
 
 
 def inputs(dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
@@ -30,11 +31,13 @@ def inputs(dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
     ]
 
 
-def test_auto_on_cpu_is_the_chunked_reference() -> None:
-    assert resolve_backend("auto", "cpu") == "reference"
+def test_auto_on_cpu_is_the_compiled_scan_or_the_chunked_reference() -> None:
+    """auto on the CPU: numba where it works (availability.cpu_backend), else the chunked reference."""
+    expected = cpu_backend()[0]
+    assert resolve_backend("auto", "cpu") == expected in ("numba", "reference")
     x = inputs()
     y = selective_scan(*x, True, backend="auto")
-    assert torch.equal(y, selective_scan_chunked(*x, True))  # really the chunked one
+    assert torch.equal(y, selective_scan(*x, True, backend=expected))  # really that one
     y_seq = selective_scan_sequential(*x, True)
     assert float((y - y_seq).abs().max() / y_seq.abs().max()) < 1e-5
     x64 = inputs(torch.float64)
@@ -56,7 +59,7 @@ def test_unknown_backend_is_a_config_error_listing_the_choices() -> None:
         selective_scan(*inputs(), True, backend="cuda_fast")
     with pytest.raises(ConfigError, match="unknown scan backend"):
         resolve_backend("torch", "cpu")
-    assert set(BACKENDS) == {"auto", "reference", "sequential", "triton", "mamba_ssm"}
+    assert set(BACKENDS) == {"auto", "reference", "sequential", "numba", "triton", "mamba_ssm"}
 
 
 @pytest.mark.parametrize("name", ["triton", "mamba_ssm"])

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from ..scan import selective_scan
 from ..scan.cross_scan import planar_scan, planar_scan_unfused
+from ..scan.reference import compute_dtype
 from .blocks import ChannelLayerNorm
 from .config import VmambaIRConfig
 
@@ -42,10 +43,6 @@ def _dt_bias(n: int, dt_min: float = 1e-3, dt_max: float = 0.1, floor: float = 1
 def _s4d_log_a(rows: int, d_state: int) -> Tensor:
     """log(1..N) for every row: S4D-real init. Independent rows (no stride-0 aliasing)."""
     return torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(rows, 1)
-
-
-def _compute_dtype(t: Tensor) -> torch.dtype:
-    return torch.float64 if t.dtype == torch.float64 else torch.float32
 
 
 class OmniSelectiveScan(nn.Module):
@@ -111,7 +108,7 @@ class OmniSelectiveScan(nn.Module):
         b, c = y.shape[:2]
         pooled = y.mean(dim=(2, 3))  # (B, C)
         if self.channel_mode == "mamba":
-            seq = pooled.to(_compute_dtype(pooled)).view(b, 1, c)  # one channel, length C; scanned in fp32
+            seq = pooled.to(compute_dtype(pooled)).view(b, 1, c)  # one channel, length C; scanned in fp32
             out = self._bidirectional_scan(seq).view(b, c, 1, 1)
             out_dtype = y.dtype
         else:
@@ -133,7 +130,7 @@ class OmniSelectiveScan(nn.Module):
         x_dbl = torch.einsum("bkdl,kcd->bkcl", xs, weight)
         dts, Bs, Cs = torch.split(x_dbl, [rc, n, n], dim=2)
         dts = torch.einsum("bkrl,kdr->bkdl", dts, dtc_w)
-        As = -torch.exp(self.Ac_logs.to(_compute_dtype(seq)))
+        As = -torch.exp(self.Ac_logs.to(compute_dtype(seq)))
         out = selective_scan(
             xs.reshape(b, 2 * ci, length), dts.reshape(b, 2 * ci, length), As, Bs, Cs,
             self.Dsc, self.dtc_projs_bias.reshape(-1), True, backend=self.scan_backend,

@@ -1,8 +1,9 @@
 """Selective scan: one entry point, several backends with the same signature and semantics.
 
-``reference`` is the chunked PyTorch scan (any device, CPU-fast), ``sequential`` the plain loop
-(ground truth, float64-capable), ``triton`` the fused GPU kernel and ``mamba_ssm`` the Mamba
-authors' CUDA kernel. ``auto`` picks the fastest one that can run on the inputs' device.
+``reference`` is the chunked PyTorch scan (any device, float64-capable), ``sequential`` the plain
+loop (ground truth), ``numba`` the compiled CPU scan, ``triton`` the fused GPU kernel and
+``mamba_ssm`` the Mamba authors' CUDA kernel. ``auto`` picks the fastest one that can run on the
+inputs' device and dtype.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import Tensor
 from ..errors import BackendUnavailableError, ConfigError
 from .reference import selective_scan_chunked, selective_scan_sequential
 
-BackendName = Literal["auto", "reference", "sequential", "triton", "mamba_ssm"]
+BackendName = Literal["auto", "reference", "sequential", "numba", "triton", "mamba_ssm"]
 BACKENDS: tuple[str, ...] = get_args(BackendName)
 
 ScanFn = Callable[..., Tensor]
@@ -28,6 +29,14 @@ def _load_backend(name: str) -> ScanFn:
         return selective_scan_chunked
     if name == "sequential":
         return selective_scan_sequential
+    if name == "numba":
+        try:
+            from .numba_scan import selective_scan_numba  # noqa: PLC0415
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"scan backend 'numba' is unavailable: {exc}. Install it with `pip install numba`."
+            ) from None
+        return selective_scan_numba
     if name == "triton":
         try:
             from .triton_scan import selective_scan_triton  # noqa: PLC0415
@@ -53,9 +62,10 @@ def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
 def resolve_backend(backend: str, device: str | torch.device, dtype: torch.dtype | None = None) -> str:
     """Turn ``auto`` into a concrete backend for a device (and input dtype); validate explicit names.
 
-    float64 inputs stay on ``reference``: the GPU kernels are float32/bf16/fp16 only. On a CUDA device
-    ``auto`` takes the first GPU backend that passes its self-test there (``probe``). Resolved once per
-    (device, float64 or not) and cached: later calls cost a dict lookup.
+    float64 inputs stay on ``reference``: the compiled kernels are float32/bf16/fp16 only. On a CUDA
+    device ``auto`` takes the first GPU backend that passes its self-test there (``probe``); on the CPU
+    it is ``numba`` when it works here (``availability.cpu_backend``), else ``reference``. Resolved once
+    per (device, float64 or not) and cached: later calls cost a dict lookup.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown scan backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -74,14 +84,20 @@ def _resolve_auto(device_type: str, index: int | None, float64: bool) -> str:
         from .probe import choose_backend  # noqa: PLC0415
 
         return choose_backend(torch.device("cuda", index), backend_status("cuda")).backend
+    if device_type == "cpu" and not float64:
+        from .availability import cpu_backend  # noqa: PLC0415
+
+        return cpu_backend()[0]
     return "reference"
 
 
 def clear_backend_cache() -> None:
     """Forget every ``auto`` resolution and self-test result (tests; after installing a backend)."""
+    from .availability import cpu_backend  # noqa: PLC0415
     from .probe import clear_probe_results  # noqa: PLC0415
 
     _resolve_auto.cache_clear()
+    cpu_backend.cache_clear()
     clear_probe_results()
 
 

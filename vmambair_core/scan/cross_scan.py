@@ -84,10 +84,15 @@ def planar_scan(
     """Omni planar scan through the fastest path for ``backend`` (same signature as the unfused one).
 
     ``triton`` (asked for, or what ``auto`` resolves to on CUDA) runs the fused kernel of
-    ``triton_omni``: no copies, merged output written once. Every other backend has no fused form
-    and runs ``planar_scan_unfused`` with that backend's selective scan.
+    ``triton_omni`` and ``numba`` (``auto`` on the CPU) the fused CPU kernel of ``numba_scan``: no
+    copies, merged output written once. Every other backend has no fused form and runs
+    ``planar_scan_unfused`` with that backend's selective scan.
     """
     name = resolve_backend(backend, x.device, x.dtype)
+    if name == "numba":
+        from .numba_scan import planar_scan_numba  # noqa: PLC0415  (imports numba only when used)
+
+        return planar_scan_numba(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
     if name == "triton":
         try:
             from .triton_omni import planar_scan_triton  # noqa: PLC0415  (imports triton only when asked for)

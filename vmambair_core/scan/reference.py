@@ -25,6 +25,19 @@ def _softplus_passthrough(x: Tensor) -> Tensor:
     return F.softplus(x, beta=1.0, threshold=20.0)
 
 
+def compute_dtype(u: Tensor) -> torch.dtype:
+    """float64 stays float64; every other input dtype is computed in float32."""
+    return torch.float64 if u.dtype == torch.float64 else torch.float32
+
+
+def step_sizes(delta: Tensor, delta_bias: Tensor | None, delta_softplus: bool, cdt: torch.dtype) -> Tensor:
+    """dt = softplus(delta + delta_bias) in ``cdt`` (each optional); bias (..., d) broadcasts over time."""
+    dt = delta.to(cdt)
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(cdt)[..., None]
+    return _softplus_passthrough(dt) if delta_softplus else dt
+
+
 def prepare_scan_inputs(
     u: Tensor,
     delta: Tensor,
@@ -41,13 +54,9 @@ def prepare_scan_inputs(
     B, C: (b, d, n, l) expanded views (no copies) and D: (d,) or None.
     """
     out_dtype = u.dtype
-    cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
+    cdt = compute_dtype(u)
     u = u.to(cdt)
-    dt = delta.to(cdt)
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(cdt)[:, None]
-    if delta_softplus:
-        dt = _softplus_passthrough(dt)
+    dt = step_sizes(delta, delta_bias, delta_softplus, cdt)
     b, d, _ = u.shape
     if B.dim() == 3:
         B = B.unsqueeze(1)
@@ -185,16 +194,12 @@ def selective_scan_chunked(
         C = C.unsqueeze(1)
     _check_shapes(u, delta, A, B, C, D, delta_bias)
     out_dtype = u.dtype
-    cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
+    cdt = compute_dtype(u)
     b, d, length = u.shape
     g, n = B.shape[1], A.shape[1]
     r = d // g
     u_ = u.to(cdt)
-    dt = delta.to(cdt)
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(cdt)[:, None]
-    if delta_softplus:
-        dt = _softplus_passthrough(dt)
+    dt = step_sizes(delta, delta_bias, delta_softplus, cdt)
     A_ = A.to(cdt)
     dt = dt.contiguous()  # the chunk loop views its slices as blocks
     dt5 = dt.view(b, g, r, 1, length)

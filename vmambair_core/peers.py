@@ -1,0 +1,119 @@
+"""Peer networks for `vmambair bench --against`: Real-ESRGAN's two x4 generators, for speed only.
+
+Written from their published architectures (BasicSR's ``RRDBNet`` in the RealESRGAN_x4plus
+configuration and Real-ESRGAN's ``SRVGGNetCompact`` in the realesr-general-x4v3 configuration) with
+random weights: they are timed on the same input in the same run as VmambaIR, so a user sees on
+their own hardware how VmambaIR's time compares. Parameter counts equal the published checkpoints'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .errors import ConfigError
+
+
+class ResidualDenseBlock(nn.Module):
+    """Five 3x3 convs, each seeing the block input and every earlier output; residual scaled by 0.2."""
+
+    def __init__(self, feat: int = 64, grow: int = 32) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(feat + i * grow, grow if i < 4 else feat, 3, 1, 1) for i in range(5)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        feats = [x]
+        for conv in self.convs[:-1]:
+            feats.append(F.leaky_relu(conv(torch.cat(feats, 1)), 0.2))
+        return self.convs[-1](torch.cat(feats, 1)) * 0.2 + x
+
+
+class RRDB(nn.Module):
+    """Residual-in-residual dense block: three dense blocks, outer residual scaled by 0.2."""
+
+    def __init__(self, feat: int = 64, grow: int = 32) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*(ResidualDenseBlock(feat, grow) for _ in range(3)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blocks(x) * 0.2 + x
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN's generator, x4: 23 RRDBs at LQ resolution, two nearest-x2 + conv upsampling stages."""
+
+    def __init__(self, blocks: int = 23, feat: int = 64, grow: int = 32, channels: int = 3) -> None:
+        super().__init__()
+        self.conv_first = nn.Conv2d(channels, feat, 3, 1, 1)
+        self.body = nn.Sequential(*(RRDB(feat, grow) for _ in range(blocks)))
+        self.conv_body = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_up1 = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_up2 = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_last = nn.Conv2d(feat, channels, 3, 1, 1)
+        self.scale = 4
+
+    def forward(self, x: Tensor) -> Tensor:
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        for up in (self.conv_up1, self.conv_up2):
+            feat = F.leaky_relu(up(F.interpolate(feat, scale_factor=2, mode="nearest")), 0.2)
+        return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+
+
+class SRVGGNetCompact(nn.Module):
+    """Real-ESRGAN's compact x4 net: a plain 3x3 conv + PReLU stack at LQ resolution, pixel shuffle,
+    plus the nearest-upsampled input."""
+
+    def __init__(self, convs: int = 32, feat: int = 64, channels: int = 3, scale: int = 4) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(channels, feat, 3, 1, 1), nn.PReLU(feat)]
+        for _ in range(convs):
+            layers += [nn.Conv2d(feat, feat, 3, 1, 1), nn.PReLU(feat)]
+        layers.append(nn.Conv2d(feat, channels * scale * scale, 3, 1, 1))
+        self.body = nn.Sequential(*layers)
+        self.upsample = nn.PixelShuffle(scale)
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.upsample(self.body(x)) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+
+
+PEERS: dict[str, tuple[str, Callable[[], nn.Module]]] = {
+    "rrdbnet": ("Real-ESRGAN RRDBNet x4plus (23 RRDB, 64 feat, 32 grow)", RRDBNet),
+    "compact": ("Real-ESRGAN SRVGGNetCompact realesr-general-x4v3 (32 convs, 64 feat)", SRVGGNetCompact),
+}
+
+
+@dataclass(frozen=True)
+class PeerTiming:
+    """A peer's median latency on the same input, mode and precision, and VmambaIR's time over it."""
+
+    peer: str
+    latency_ms: float
+    ratio: float  # VmambaIR latency / peer latency: below 1 means VmambaIR is faster
+
+
+def build_peer(name: str) -> nn.Module:
+    """A peer network with random weights (seeded by the caller), in eval mode."""
+    if name not in PEERS:
+        raise ConfigError(f"unknown peer network {name!r}; choose from {', '.join(PEERS)}")
+    return PEERS[name][1]().eval()
+
+
+def parse_peers(text: str | None) -> list[str]:
+    """'rrdbnet,compact' -> validated names (empty for None or '')."""
+    names = [t.strip() for t in (text or "").split(",") if t.strip()]
+    for name in names:
+        if name not in PEERS:
+            raise ConfigError(f"unknown peer network {name!r} for --against; choose from {', '.join(PEERS)}")
+    return names
+
+
+__all__ = ["PEERS", "PeerTiming", "RRDBNet", "SRVGGNetCompact", "build_peer", "parse_peers"]
