@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from vmambair_core.errors import InputError
-from vmambair_core.scan import availability, resolve_backend, selective_scan, selective_scan_sequential
+from vmambair_core.scan import (
+    availability, clear_backend_cache, resolve_backend, selective_scan, selective_scan_sequential,
+)
 from vmambair_core.scan.cross_scan import planar_scan, planar_scan_unfused
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
@@ -161,9 +163,10 @@ def test_fexp_error_bound() -> None:
 
 @pytest.fixture
 def fresh_probe():
-    availability.cpu_backend.cache_clear()
+    """Forget auto's cached choice and the CPU probe, so each test sees its own monkeypatched world."""
+    clear_backend_cache()
     yield
-    availability.cpu_backend.cache_clear()
+    clear_backend_cache()
 
 
 def test_auto_on_cpu_is_numba_when_it_works(fresh_probe: None) -> None:

@@ -200,7 +200,8 @@ def test_auto_on_cuda_probes_once_per_device_then_costs_a_lookup(monkeypatch: py
     monkeypatch.setattr(probe, "choose_backend", fake_choose)
     assert resolve_backend("auto", "cuda:1") == "mamba_ssm"
     assert resolve_backend("auto", torch.device("cuda", 0), torch.float32) == "triton"
-    assert resolve_backend("auto", "cpu") == "reference"
+    cpu = resolve_backend("auto", "cpu")  # numba where it works, else the reference; never probed as CUDA is
+    assert cpu in ("numba", "reference")
     find_spec_calls: list[str] = []
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -208,7 +209,7 @@ def test_auto_on_cuda_probes_once_per_device_then_costs_a_lookup(monkeypatch: py
     for _ in range(3):
         assert resolve_backend("auto", "cuda:1", torch.bfloat16) == "mamba_ssm"
         assert resolve_backend("auto", torch.device("cuda", 0)) == "triton"
-        assert resolve_backend("auto", "cpu") == "reference"
+        assert resolve_backend("auto", "cpu") == cpu
     assert resolve_backend("auto", "cuda:0", torch.float64) == "reference"
     assert calls == ["cuda:1", "cuda:0"]
     assert find_spec_calls == []
