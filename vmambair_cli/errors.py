@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 
 from vmambair_core.errors import VmambairError
@@ -25,7 +26,7 @@ def debug_enabled() -> bool:
 
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr and return the Exit to raise."""
-    _err.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    _err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -62,5 +63,5 @@ def run_guarded(fn: Callable[[], T], debug: bool = False, json_out: bool = False
 
 
 def print_error(message: str) -> None:
-    _err.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    _err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     sys.stderr.flush()

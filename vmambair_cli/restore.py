@@ -42,6 +42,7 @@ from vmambair_core.inference.restore import (
 )
 from vmambair_core.models import get_preset
 from vmambair_core.threads import set_threads
+from vmambair_core.weights import infer_task
 
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
 from .options import (
@@ -51,7 +52,6 @@ from .options import (
     JsonOpt,
     PrecisionOpt,
     QuietOpt,
-    TaskOpt,
     ThreadsOpt,
     TileOpt,
     TileOverlapOpt,
@@ -66,7 +66,7 @@ def restore_cmd(
         list[Path], typer.Argument(help="Image files and/or folders (PNG, JPEG, WebP, TIFF, BMP).", show_default=False)
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
-    task: TaskOpt,
+    task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain; default: the task the --weights name or export declares, else realsr (photos).")] = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -99,6 +99,8 @@ def restore_cmd(
 
     [bold]Examples[/]
 
+    vmambair restore photos/ -o restored/    (realsr with the default weights)
+
     vmambair restore photos/ -o restored/ -t realsr -w net_g_realsr.safetensors
 
     vmambair restore a.jpg b.png -o out/ -t sisr -w hf://OWNER/REPO/sisr.safetensors --suffix _x4 --ext png
@@ -113,8 +115,9 @@ def restore_cmd(
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
 
-    def setup() -> tuple[RestorePlan, Restorer, str]:
-        get_preset(task)  # an unknown task fails before the inputs are walked
+    def setup() -> tuple[RestorePlan, Restorer, str, str, str]:
+        chosen, why = (task, "") if task is not None else infer_task(weights)
+        get_preset(chosen)  # an unknown task fails before the inputs are walked
         plan = plan_restore(inputs, output, recursive=recursive, suffix=suffix, ext=ext)
         if not plan.jobs:
             where = ", ".join(str(p) for p in inputs)
@@ -122,15 +125,15 @@ def restore_cmd(
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
-        net, origin = load_network(task, weights, device=dev, scan_backend=backend)
+        net, origin = load_network(chosen, weights, device=dev, scan_backend=backend)
         prepare_output_dir(output)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)
-        return plan, restorer, origin
+        return plan, restorer, origin, chosen, why
 
-    plan, restorer, origin = run_guarded(setup, debug, json_out)
+    plan, restorer, origin, chosen_task, why = run_guarded(setup, debug, json_out)
     if not quiet and not json_out:
-        err.print(f"[bold]{task}[/] x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
+        err.print(f"[bold]{chosen_task}[/]{escape(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
                   f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.output_dir))}")
 
     results: list[ImageResult] = []
@@ -149,7 +152,7 @@ def restore_cmd(
     summary = RestoreSummary.of(results)
 
     if json_out:
-        typer.echo(json.dumps(_document(task, origin, restorer, plan, results, summary, wall, interrupted, fatal), indent=2))
+        typer.echo(json.dumps(_document(chosen_task, origin, restorer, plan, results, summary, wall, interrupted, fatal), indent=2))
     nothing_restored = fatal is None and not interrupted and summary.failed == len(results) == len(plan.jobs)
     if nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
         raise fail(_failure_line(results[0]))

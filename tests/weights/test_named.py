@@ -176,3 +176,26 @@ def test_eval_first_line_names_the_weights(registry: dict, data_dir: Path, tmp_p
     r = runner.invoke(app, ["eval", "--gt", str(gt), "-t", "sisr", "--device", "cpu", "--no-lpips", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["results"][0]["weights"].startswith("tiny-lite (bundled:tiny-lite.safetensors)")
+
+
+def test_restore_without_task_takes_it_from_the_weights(registry: dict, data_dir: Path, tmp_path: Path) -> None:
+    """`vmambair restore photos/ -o out/` needs no --task: a name or an export declares it; else realsr."""
+    from vmambair_core.weights import DEFAULT_TASK, infer_task
+
+    lq = _crop(data_dir, tmp_path / "in")
+    r = runner.invoke(app, ["restore", str(lq), "-o", str(tmp_path / "a"), "-w", "tiny-lite", "--device", "cpu",
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["task"] == "sisr"
+    r = runner.invoke(app, ["restore", str(lq), "-o", str(tmp_path / "b"), "-w", str(registry["file"]),
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip().splitlines()[0].startswith("sisr (the task stored in tiny-lite.safetensors) x4")
+    assert cv2.imread(str(tmp_path / "b/crop.png")).shape == (64, 64, 3)
+    assert infer_task(None) == (DEFAULT_TASK, "the default task") and DEFAULT_TASK == "realsr"
+    assert infer_task("other-lite")[0] == "realsr"
+    assert infer_task(str(tmp_path / "missing.safetensors"))[0] == "realsr"  # loading then says file not found
+    # No --task and no --weights: realsr's default, which is pending here -> the one-line refusal.
+    r = runner.invoke(app, ["restore", str(lq), "-o", str(tmp_path / "c")])
+    assert r.exit_code == 1 and "no default weights are published for task 'realsr'" in _one_line_error(r)
+    assert _one_line_error(r).endswith("hf://OWNER/REPO/FILE[@REVISION]")  # rich must not eat the brackets

@@ -11,7 +11,10 @@ from ..models import VmambaIR, VmambaIRConfig, build_model, get_preset
 from .detect import check_state_dict, detect_preset, expected_shapes
 from .formats import META_PRESET, META_TASK, LoadedWeights, read_weights, write_safetensors
 from .metadata import META_CONFIG, config_for_task, config_from_metadata, network_metadata
-from .resolve import ResolvedWeights, cache_status, convert_checkpoint, entry_status, resolve_named, resolve_weights
+from .resolve import (
+    DEFAULT_TASK, ResolvedWeights, cache_status, convert_checkpoint, entry_status, infer_task, resolve_named,
+    resolve_weights,
+)
 
 WeightsSource = str | os.PathLike[str] | LoadedWeights
 
@@ -71,7 +74,8 @@ def load_model(
 
 __all__ = [
     "META_CONFIG", "config_for_task", "config_from_metadata", "load_resolved", "network_metadata",
-    "ResolvedWeights", "cache_status", "convert_checkpoint", "entry_status", "resolve_named", "resolve_weights",
+    "DEFAULT_TASK", "ResolvedWeights", "cache_status", "convert_checkpoint", "entry_status", "infer_task", "resolve_named",
+    "resolve_weights",
     "LoadedWeights", "META_PRESET", "META_TASK", "check_state_dict", "detect_preset", "expected_shapes",
     "load_into", "load_model", "read_weights", "write_safetensors",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CheckpointError, WeightsNotFoundError
+from ..tasks import TASKS
 from ..models import VmambaIRConfig, get_preset
 from .detect import check_state_dict
 from .formats import META_PRESET, META_TASK, read_weights, write_safetensors
@@ -74,6 +75,41 @@ def resolve_weights(
         path = hub_download(target, local_files_only=local_files_only)
         return ResolvedWeights(path, "hub", str(target), _verify_if_registered(path, target))
     return resolve_named(task, target, local_files_only=local_files_only)
+
+
+DEFAULT_TASK = "realsr"
+"""What ``restore`` does without ``--task`` or weights that say otherwise: photos -> real-world x4 SR."""
+
+
+def infer_task(spec: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """The task a ``restore`` without ``--task`` runs, and why: (task, reason for the first line).
+
+    A registry name declares its task; a ``.safetensors`` export carries it in its metadata (read from
+    the header only). Anything else (the authors' ``.pth``, a Hub file, no weights) gets
+    :data:`DEFAULT_TASK`; a mismatch then fails at loading with an error naming the preset it looks like.
+    """
+    if spec is None:
+        return DEFAULT_TASK, "the default task"
+    target = classify_spec(spec)
+    if isinstance(target, str):
+        return read_registry().lookup(target).task, f"the task of weights '{target}'"
+    if isinstance(target, Path) and target.suffix.lower() == ".safetensors" and target.is_file():
+        task = _safetensors_task(target)
+        if task is not None:
+            return task, f"the task stored in {target.name}"
+    return DEFAULT_TASK, "the default task (pass --task for other weights)"
+
+
+def _safetensors_task(path: Path) -> str | None:
+    from safetensors import SafetensorError, safe_open  # noqa: PLC0415
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError):
+        return None  # unreadable: loading reports it properly
+    task = meta.get(META_TASK)
+    return task if task in TASKS else None
 
 
 def _local_file(path: Path, spec: str | os.PathLike[str]) -> ResolvedWeights:
