@@ -19,7 +19,7 @@ PY="${PYTHON:-python}"
 VAL_EVERY="${VAL_EVERY:-500}"
 SAVE_EVERY="${SAVE_EVERY:-250}"
 EVAL="${EVAL:-1}"
-WORKERS="${WORKERS:-2}"
+WORKERS="${WORKERS:-1}"
 CONFIG=(); [[ -n "${EXTRA_TRAIN_CONFIG:-}" ]] && CONFIG=(--config "$EXTRA_TRAIN_CONFIG")
 LIMIT=(); [[ -n "${EVAL_LIMIT:-}" ]] && LIMIT=(--limit "$EVAL_LIMIT")
 MAX=(); [[ -n "${MAX_MINUTES:-}" ]] && MAX=(--max-minutes "$MAX_MINUTES")
