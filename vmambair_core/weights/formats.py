@@ -26,6 +26,9 @@ STRIP_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
 
 META_PRESET = "vmambair.preset"
 META_TASK = "vmambair.task"
+PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+WEIGHTS_SUFFIXES = (".safetensors", *PICKLE_SUFFIXES)
+"""File endings read as weights (safetensors, or a torch pickle loaded with ``weights_only``)."""
 META_FORMAT = "vmambair.format"
 FORMAT_VERSION = "1"
 
@@ -69,7 +72,7 @@ def read_weights(path: str | os.PathLike[str]) -> LoadedWeights:
     suffix = p.suffix.lower()
     if suffix == ".safetensors":
         return _read_safetensors(p)
-    if suffix in (".pth", ".pt", ".ckpt", ".bin"):
+    if suffix in PICKLE_SUFFIXES:
         return _read_pickle(p)
     raise CheckpointError(f"{p}: unknown weights format {suffix!r}; use .safetensors or .pth")
 

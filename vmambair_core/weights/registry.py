@@ -25,12 +25,12 @@ from typing import Any
 
 from ..errors import CheckpointError, ConfigError, WeightsNotFoundError
 from ..models import VmambaIRConfig, get_preset
+from .formats import WEIGHTS_SUFFIXES
 
 REGISTRY_ENV = "VMAMBAIR_WEIGHTS_REGISTRY"
 
 #: A registry name: lower-case words joined by ``-``, ``_`` or ``.``; never a path or a file name.
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_FILE_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ class Registry:
 
 def is_weights_name(spec: str) -> bool:
     """True for a bare registry name (``sisr-lite``): no path separator and no weights-file extension."""
-    return bool(_NAME.match(spec)) and not spec.lower().endswith(_FILE_SUFFIXES)
+    return bool(_NAME.match(spec)) and not spec.lower().endswith(WEIGHTS_SUFFIXES)
 
 
 def registry_path() -> Path:
