@@ -140,6 +140,22 @@ def test_norm_statistics_are_float32_under_autocast() -> None:
     assert ((y.double() - ref).abs() / ref.abs().clamp(min=1)).max().item() <= 1.05 * 2**-8
 
 
+def test_channel_moments_match_var_mean_with_gradients() -> None:
+    """The CPU two-pass statistics equal torch.var_mean's (values and gradients, float64)."""
+    from vmambair_core.models.blocks import channel_moments  # noqa: PLC0415
+
+    g = torch.Generator().manual_seed(1)
+    x = (5 + 3 * torch.randn(2, 7, 5, 6, generator=g, dtype=torch.float64)).requires_grad_()
+    w1, w2 = torch.randn(2, 7, 5, 6, generator=g, dtype=torch.float64), torch.randn(2, 1, 5, 6, generator=g, dtype=torch.float64)
+    centred, var = channel_moments(x)
+    gx = torch.autograd.grad((centred * w1).sum() + (var * w2).sum(), x)[0]
+    rvar, rmean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+    rgx = torch.autograd.grad(((x - rmean) * w1).sum() + (rvar * w2).sum(), x)[0]
+    assert torch.allclose(centred, x - rmean, rtol=0, atol=1e-12)
+    assert torch.allclose(var, rvar, rtol=1e-12, atol=0)
+    assert torch.allclose(gx, rgx, rtol=1e-10, atol=1e-12)
+
+
 def test_gradients_reach_every_parameter() -> None:
     torch.manual_seed(0)
     net = build_model(tiny_config("sisr", dim=8))

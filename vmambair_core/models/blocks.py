@@ -38,10 +38,25 @@ class ChannelLayerNorm(nn.Module):
         # At least float32 (float64 stays float64). Only reductions and element-wise ops follow:
         # autocast leaves them in their inputs' dtype.
         xf = x.to(torch.promote_types(x.dtype, torch.float32))
-        var, mean = torch.var_mean(xf, dim=1, keepdim=True, correction=0)
+        centred, var = channel_moments(xf)
         w = self.body.weight.to(xf.dtype)[:, None, None]
         b = self.body.bias.to(xf.dtype)[:, None, None]
-        return ((xf - mean) * torch.rsqrt(var + self.eps) * w + b).to(x.dtype)
+        return (centred * torch.rsqrt(var + self.eps) * w + b).to(x.dtype)
+
+
+def channel_moments(x: Tensor) -> tuple[Tensor, Tensor]:
+    """(x - mean, biased variance) over dim 1 of (B, C, H, W), both with C kept as 1 in the stats.
+
+    On the CPU ``torch.var_mean`` over the strided channel axis runs ~7x slower (forward and
+    backward ~4x, measured at 16x32x24x24, one thread) than two plain passes, which reduce
+    vectorised along the contiguous pixels; the two-pass form also keeps the accuracy of a
+    centred variance (no E[x^2] - E[x]^2 cancellation). CUDA keeps the fused one-kernel version.
+    """
+    if x.is_cuda:
+        var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+        return x - mean, var
+    centred = x - x.mean(dim=1, keepdim=True)
+    return centred, centred.square().mean(dim=1, keepdim=True)
 
 
 class GatedDconvFFN(nn.Module):
