@@ -210,3 +210,22 @@ def test_ranks_compare_stop_flags_only_every_log_every_iterations(monkeypatch: p
     single = StopPoll(DistEnv(), every=3)  # one process: its own flags, every iteration
     assert single(1, signalled=True, out_of_time=False) == (True, False)
     assert single(2, signalled=False, out_of_time=True) == (False, True)
+
+
+def test_run_keeps_absolute_data_roots_so_resume_works_from_anywhere(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Started with ``checkout/../data`` relative paths; the checkout goes away; --resume still finds the data."""
+    (tmp_path / "checkout").mkdir()
+    monkeypatch.chdir(tmp_path / "checkout")
+    link = tmp_path / "data"
+    link.symlink_to(data_dir)
+    root = Path("..") / "data" / "sr_train" / "T91"
+    cfg = resolve_config("sisr", "l1", overrides={**TINY, "data.root": str(root), "val.root": str(root), "iters": 2})
+    assert train(cfg, tmp_path / "run", device="cpu", max_minutes=1e-6).iterations == 1
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    expected = str((data_dir / "sr_train" / "T91").resolve())
+    assert saved["data"]["root"] == expected and saved["val"]["root"] == expected
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "checkout").rmdir()
+    assert train(None, tmp_path / "run", device="cpu", resume=True).iterations == 2

@@ -116,6 +116,17 @@ ROOT_SEPARATOR = os.pathsep
 """Joins several training folders in one ``data.root`` string (``T91:BSD200``, as in ``PATH``)."""
 
 
+def absolute_roots(roots: str) -> str:
+    """``data.root`` / ``val.root`` with every folder made absolute (``..`` and symlinks resolved).
+
+    A run folder must outlive the directory it was started from: ``--resume`` reads the roots back
+    from the checkpoint, and a relative path, or one through a checkout that was later removed
+    (``wt/../shared/...``), would no longer find the images.
+    """
+    parts = [r for r in str(roots).split(ROOT_SEPARATOR) if r]
+    return ROOT_SEPARATOR.join(str(Path(r).expanduser().resolve()) for r in parts)
+
+
 def discover_datasets(roots: str | Path, *, scale: int) -> DatasetLayout:
     """``data.root`` holding one folder or several joined by ``os.pathsep``, as one training set.
 

@@ -39,7 +39,9 @@ from vmambair_core.train.checkpoint import (
     set_rng_state,
 )
 from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict, save_config
-from vmambair_core.train.data import PatchSpec, PositionSampler, PatchDataset, check_readable, discover_datasets, make_loader
+from vmambair_core.train.data import (
+    PatchDataset, PatchSpec, PositionSampler, absolute_roots, check_readable, discover_datasets, make_loader,
+)
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
@@ -227,6 +229,10 @@ def _train(
     elif cfg is None:
         raise ConfigError("a new run needs a config")
     else:
+        cfg = replace(
+            cfg, data=replace(cfg.data, root=absolute_roots(cfg.data.root)),
+            val=replace(cfg.val, root=absolute_roots(cfg.val.root) if cfg.val.root else cfg.val.root),
+        )
         _prepare_run_dir(cfg, run_dir, env)
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
