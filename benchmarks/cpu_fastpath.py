@@ -38,7 +38,7 @@ def _save(out: Path, name: str, report: object, started: float, threads: int) ->
     doc["wall_s"] = round(time.monotonic() - started, 1)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1))
     for r in report.results:  # type: ignore[attr-defined]
-        peers = " ".join(f"{p.name} {p.latency_ms:.0f} ms (x{p.ratio:.2f})" for p in r.peers)
+        peers = " ".join(f"{p.peer} {p.latency_ms:.0f} ms (x{p.ratio:.2f})" for p in r.peers)
         print(f"{name}: {r.preset} {r.size}² {r.backend}->{r.resolved_backend} {r.mode}: "
               f"{r.latency_ms:.0f} ms (min {r.latency_min_ms:.0f}) {peers}", flush=True)
     for f in getattr(report, "scaling", ()):

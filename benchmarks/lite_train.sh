@@ -74,7 +74,7 @@ PYEOF
 log "$NAME: exported $EXPORT; total training wall time ${total}s (per session in $RUN/walltime.tsv)"
 
 if [[ "$EVAL" == "1" ]]; then
-  for model in vmambair bicubic; do
+  for model in vmambair "${BASELINE:-bicubic}"; do
     w=(); [[ $model == vmambair ]] && w=(-t "$TASK" -w "$EXPORT")
     "$PY" -m vmambair_cli eval --bench "$BENCHES" --data-root "$DATA" --model "$model" "${w[@]}" --no-lpips \
       --device "$DEVICE" "${LIMIT[@]}" --json >"$RUN/eval_$model.json"
