@@ -107,6 +107,21 @@ def test_fused_planar_scan_matches_unfused_float64(hw: tuple[int, int]) -> None:
         assert rel_err(got.grad, ref.grad) < REL, name
 
 
+def test_inference_step_sizes_in_chunks_match_float64(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under no_grad the planar scan builds dt chunk by chunk of pixels (cache-sized): same result."""
+    from vmambair_core.scan import numba_scan  # noqa: PLC0415
+
+    monkeypatch.setattr(numba_scan, "DT_CHUNK", 13)  # 9 x 11 = 99 pixels: 8 chunks, the last partial
+    c, n, r = 6, 4, 2
+    gen = torch.Generator().manual_seed(3)
+    x64 = torch.randn(2, c, 9, 11, dtype=torch.float64, generator=gen)
+    p64 = planar_params(c, n, r)
+    y64 = planar_scan_unfused(x64, *p64, backend="sequential")
+    with torch.no_grad():
+        y = planar_scan(x64.float(), *[p.float() for p in p64], backend="numba")
+    assert rel_err(y, y64) < REL
+
+
 def test_bf16_input_is_upcast_and_keeps_its_dtype() -> None:
     args = [a.float() for a in scan_inputs(1, 4, 2, 4, 20)]
     args[0] = args[0].bfloat16()

@@ -15,6 +15,7 @@ Parameter names and shapes are those of the authors' ``SS2D_1`` so checkpoints l
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 from ..scan import selective_scan
 from ..scan.cross_scan import planar_scan, planar_scan_unfused
 from ..scan.reference import compute_dtype
-from .blocks import ChannelLayerNorm
+from .blocks import ChannelLayerNorm, banded_on_cpu, in_row_bands
 from .config import VmambaIRConfig
 
 DIRECTIONS = 4
@@ -89,10 +90,15 @@ class OmniSelectiveScan(nn.Module):
         self.out_norm = ChannelLayerNorm(c)
         self.out_conv = nn.Conv2d(c, c, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x, z = self.in_conv(x).chunk(2, dim=1)
-        z = F.silu(z)
-        x = F.silu(self.conv2d(x))
+    def forward(self, x: Tensor, pre: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """``pre`` (a per-pixel function, e.g. the block's LayerNorm) is applied to ``x`` first, inside
+        the row bands of CPU inference, so the normalised map is never materialised whole."""
+        if banded_on_cpu(x):  # CPU inference: in cache-sized bands (see blocks.BAND_PIXELS)
+            local = self.local_in if pre is None else lambda t: self.local_in(pre(t))
+            x, z = in_row_bands(local, x, halo=1).chunk(2, dim=1)
+        else:
+            x, z = self.in_conv(x if pre is None else pre(x)).chunk(2, dim=1)
+            x, z = F.silu(self.conv2d(x)), F.silu(z)
         planar = planar_scan if self.fused_planar else planar_scan_unfused
         y = planar(
             x, self.x_proj_weight, self.dt_projs_weight, self.dt_projs_bias, self.A_logs, self.Ds,
@@ -102,6 +108,11 @@ class OmniSelectiveScan(nn.Module):
         c = self._channel_scan(y)  # (B, C, 1, 1)
         y = y * c + y if self.fusion == "gate" else y + c
         return self.out_conv(y)
+
+    def local_in(self, x: Tensor) -> Tensor:
+        """The local, pre-scan part on a band: in_conv, then silu(dwconv(x)) and silu(z), concatenated."""
+        x, z = self.in_conv(x).chunk(2, dim=1)
+        return torch.cat([F.silu(self.conv2d(x)), F.silu(z)], dim=1)
 
     def _channel_scan(self, y: Tensor) -> Tensor:
         """Bidirectional scan over the C global-average-pooled values; returns (B, C, 1, 1)."""

@@ -25,7 +25,9 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, InputError
 from ..scan import BACKENDS
-from .blocks import ChannelLayerNorm, Downsample, GatedDconvFFN, PatchEmbed, Upsample, sr_tail
+from .blocks import (
+    ChannelLayerNorm, Downsample, GatedDconvFFN, PatchEmbed, Upsample, banded_on_cpu, in_row_bands, sr_tail,
+)
 from .config import VmambaIRConfig
 from .oss import OmniSelectiveScan
 from .padding import pad_to_multiple
@@ -42,8 +44,14 @@ class OSSBlock(nn.Module):
         self.ffn = GatedDconvFFN(channels, cfg.ffn_expansion_factor)
 
     def forward(self, x: Tensor) -> Tensor:
+        if banded_on_cpu(x):  # CPU inference: norms and local layers in cache-sized row bands
+            x = x + self.attn(x, pre=self.norm1)
+            return in_row_bands(self._ffn_residual, x, halo=1)
         x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+        return self._ffn_residual(x)
+
+    def _ffn_residual(self, x: Tensor) -> Tensor:
+        return x + self.ffn.local(self.norm2(x))
 
 
 def _stage(channels: int, depth: int, cfg: VmambaIRConfig) -> nn.Sequential:

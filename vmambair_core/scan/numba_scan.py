@@ -155,12 +155,36 @@ def planar_scan_numba(
     xf = x.float().flatten(2)  # (b, c, L)
     with torch.autocast("cpu", enabled=False):  # the scan is fp32 anyway; bf16 GEMMs would only add error
         proj = torch.matmul(xf.transpose(1, 2).unsqueeze(1), x_proj_weight.float().transpose(1, 2))  # (b,4,L,R+2N)
-        delta = torch.matmul(dt_projs_weight.float(), proj[..., :r].transpose(2, 3))  # (b, 4, c, L)
-    dt = step_sizes(delta, dt_projs_bias, True, torch.float32)
+        if torch.is_grad_enabled() or h * w <= DT_CHUNK:
+            delta = torch.matmul(dt_projs_weight.float(), proj[..., :r].transpose(2, 3))  # (b, 4, c, L)
+            dt = step_sizes(delta, dt_projs_bias, True, torch.float32)
+        else:
+            dt = _step_sizes_in_chunks(proj[..., :r], dt_projs_weight.float(), dt_projs_bias)
     bc = proj[..., r:].contiguous()
     A = -torch.exp(A_logs.float()).view(k, c, n)
     y = NumbaScanFn.apply(xf.unsqueeze(1), dt, A, bc, Ds.float().view(k, c), direction_pixels(h, w), True)
     return y.view(b, c, h, w)
+
+
+DT_CHUNK = 4096
+"""Pixels per chunk of ``_step_sizes_in_chunks``: (4, C, 4096) float32 is 6 MB for C = 96."""
+
+
+def _step_sizes_in_chunks(dt_in: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """softplus(weight @ dt_in^T + bias) -> (b, 4, c, L), built chunk by chunk of pixels (inference).
+
+    The same values as the whole-map ``step_sizes`` (one GEMM per chunk instead of one per map). On
+    a large map the whole-map version makes three passes over a (b, 4, c, L) tensor that does not fit
+    in cache (400 MB at 256x256 LQ for C = 96): GEMM, bias add, softplus; here each chunk stays in
+    cache and the result is written once.
+    """
+    b, k, length, _ = dt_in.shape
+    dt = torch.empty((b, k, weight.shape[1], length), dtype=torch.float32)
+    for l0 in range(0, length, DT_CHUNK):
+        l1 = min(length, l0 + DT_CHUNK)
+        delta = torch.matmul(weight, dt_in[:, :, l0:l1].transpose(2, 3))
+        dt[..., l0:l1] = step_sizes(delta, bias, True, torch.float32)
+    return dt
 
 
 def probe() -> None:
