@@ -86,9 +86,19 @@ def planar_params(c: int, n: int, r: int, seed: int = 0) -> list[torch.Tensor]:
     ]
 
 
+@pytest.mark.parametrize("blocked", [False, True], ids=["plain", "channel-blocked"])
 @pytest.mark.parametrize("hw", [(5, 7), (9, 11), (1, 1)])
-def test_fused_planar_scan_matches_unfused_float64(hw: tuple[int, int]) -> None:
-    """The four directions read in place (index arithmetic) equal the authors' materialised copies."""
+def test_fused_planar_scan_matches_unfused_float64(hw: tuple[int, int], blocked: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The four directions read in place (index arithmetic) equal the authors' materialised copies.
+
+    ``blocked``: the long-sequence forward kernel (several channels per task), forced on small maps;
+    its 6 channels split into groups of 4 and 2 (a partial last group)."""
+    from vmambair_core.scan import numba_scan  # noqa: PLC0415
+
+    if blocked:
+        monkeypatch.setattr(numba_scan, "BLOCKED_MIN_LENGTH", 0)
+        monkeypatch.setattr(numba_scan, "_forward_channel_group", lambda b, c, length: 4)
     h, w = hw
     c, n, r = 6, 4, 2
     gen = torch.Generator().manual_seed(2)

@@ -28,6 +28,18 @@ def _np(t: Tensor):  # noqa: ANN202 - numpy array
     return t.detach().float().contiguous().numpy()
 
 
+BLOCKED_MIN_LENGTH = 4096
+"""Sequences longer than this use ``scan_fwd_blocked``: one direction's B/C rows (L x 2N floats) then
+exceed ~512 KB and stop fitting in L2 next to the state; shorter ones run faster on ``scan_fwd``."""
+
+
+def _forward_channel_group(batch: int, channels: int, length: int) -> int:
+    """Channels per forward task: up to 8 on long sequences, keeping >= 2 tasks per thread."""
+    if length <= BLOCKED_MIN_LENGTH:
+        return 1
+    return max(1, min(8, channels, batch * channels // (2 * torch.get_num_threads())))
+
+
 def _block_count(batch: int, channels: int) -> int:
     """Channel blocks of the backward: enough tasks for every thread, few partial dB/dC copies."""
     return max(1, min(channels, -(-2 * torch.get_num_threads() // batch)))
@@ -45,9 +57,13 @@ class NumbaScanFn(torch.autograd.Function):
         n_chunks = -(-length // nk.CHUNK)
         states = torch.empty((b, k, c, n_chunks if needs_grad else 1, n), dtype=torch.float32)
         arrays = [_np(t) for t in (u, dt, A, bc, D)]
+        group = _forward_channel_group(b, c, length)
         with nk.LAUNCH_LOCK:
             nk.set_threads(torch.get_num_threads())
-            nk.scan_fwd(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad)
+            if group > 1:
+                nk.scan_fwd_blocked(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad, group)
+            else:
+                nk.scan_fwd(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad)
         if needs_grad:
             ctx.save_for_backward(u, dt, A, bc, D, states)
             ctx.perm = perm  # an index table (possibly cached under inference mode): not autograd's business
