@@ -86,7 +86,7 @@ BAND_PIXELS = 4096
 """Pixels (batch x rows x width) per band of ``in_row_bands``: the EFFN's hidden maps are 5.3x the
 block's width, so for a 96-channel block one band's hidden map is ~8 MB, not the 134 MB of a whole
 256x256 map. Measured (2 threads, realsr preset at 256x256): the EFFN's depthwise conv took 21 ns per
-element on the whole map vs 1.6 at 64x64, which made the forward's cost per pixel 2.6x larger at 256x256."""
+element on the whole map vs 1.6 at 64x64; the forward's cost per output pixel was 2x that at 64x64."""
 
 
 def banded_on_cpu(x: Tensor) -> bool:

@@ -97,8 +97,7 @@ class OmniSelectiveScan(nn.Module):
             local = self.local_in if pre is None else lambda t: self.local_in(pre(t))
             x, z = in_row_bands(local, x, halo=1).chunk(2, dim=1)
         else:
-            x, z = self.in_conv(x if pre is None else pre(x)).chunk(2, dim=1)
-            x, z = F.silu(self.conv2d(x)), F.silu(z)
+            x, z = self._gated_inputs(x if pre is None else pre(x))
         planar = planar_scan if self.fused_planar else planar_scan_unfused
         y = planar(
             x, self.x_proj_weight, self.dt_projs_weight, self.dt_projs_bias, self.A_logs, self.Ds,
@@ -109,10 +108,14 @@ class OmniSelectiveScan(nn.Module):
         y = y * c + y if self.fusion == "gate" else y + c
         return self.out_conv(y)
 
-    def local_in(self, x: Tensor) -> Tensor:
-        """The local, pre-scan part on a band: in_conv, then silu(dwconv(x)) and silu(z), concatenated."""
+    def _gated_inputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The local, pre-scan part: in_conv, then (silu(dwconv(x)), silu(z))."""
         x, z = self.in_conv(x).chunk(2, dim=1)
-        return torch.cat([F.silu(self.conv2d(x)), F.silu(z)], dim=1)
+        return F.silu(self.conv2d(x)), F.silu(z)
+
+    def local_in(self, x: Tensor) -> Tensor:
+        """``_gated_inputs`` on a band, concatenated (``in_row_bands`` assembles one tensor)."""
+        return torch.cat(self._gated_inputs(x), dim=1)
 
     def _channel_scan(self, y: Tensor) -> Tensor:
         """Bidirectional scan over the C global-average-pooled values; returns (B, C, 1, 1)."""
