@@ -1,4 +1,4 @@
-"""The CPU fast-path measurements in one run (a script, not a test): what docs/performance.md §3b reports.
+"""The CPU fast-path measurements in one run (a script, not a test): what docs/performance.md §3c reports.
 
 1. realsr preset forward at 64² and 128² LQ against Real-ESRGAN's RRDBNet x4plus and SRVGGNetCompact
    (``vmambair bench --against``), scan backends ``auto`` (numba) and ``reference``;
