@@ -23,6 +23,7 @@ WORKERS="${WORKERS:-1}"
 CONFIG=(); [[ -n "${EXTRA_TRAIN_CONFIG:-}" ]] && CONFIG=(--config "$EXTRA_TRAIN_CONFIG")
 LIMIT=(); [[ -n "${EVAL_LIMIT:-}" ]] && LIMIT=(--limit "$EVAL_LIMIT")
 MAX=(); [[ -n "${MAX_MINUTES:-}" ]] && MAX=(--max-minutes "$MAX_MINUTES")
+[[ -n "${STOP_AT:-}" ]] && MAX+=(--stop-at "$STOP_AT")  # export at this iteration of the planned ITERS schedule
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 machine() {  # where the time was measured, for the registry's "machine" field
@@ -49,13 +50,17 @@ else
     "${CONFIG[@]}" "${MAX[@]}" --quiet)
   [[ -n "${EXTRA_TRAIN_CONFIG:-}" ]] && cp "$EXTRA_TRAIN_CONFIG" "$RUN/extra_config.toml"
 fi
-echo "${CMD[*]}" >>"$RUN/commands.txt"  # the exact commands, for the registry's training_command
-"${CMD[@]}"
+if [[ -n "${STOP_AT:-}" ]] && (( $(finished_iteration) >= STOP_AT )); then
+  log "$NAME: $RUN is already at iteration $(finished_iteration) (STOP_AT $STOP_AT): exporting it"
+else
+  echo "${CMD[*]}" >>"$RUN/commands.txt"  # the exact commands, for the registry's training_command
+  "${CMD[@]}"
+fi
 printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$((SECONDS - t0))" "$DEVICE" "$(machine)" >>"$RUN/walltime.tsv"
 done_at=$(finished_iteration)
 total=$(awk -F'\t' '{s += $2} END {print s}' "$RUN/walltime.tsv")
-if (( done_at < ITERS )); then
-  log "$NAME: stopped at iteration $done_at of $ITERS after ${total}s in all; run the same command again to continue"
+if (( done_at < ${STOP_AT:-$ITERS} )); then
+  log "$NAME: stopped at iteration $done_at of ${STOP_AT:-$ITERS} after ${total}s in all; run the same command again to continue"
   exit 0
 fi
 

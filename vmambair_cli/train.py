@@ -100,6 +100,7 @@ def train_cmd(
     vgg_weights: Annotated[Path | None, typer.Option("--vgg-weights", help="torchvision vgg19-dcbb9e9d.pth for the GAN stage's perceptual loss (or $VMAMBAIR_VGG19_WEIGHTS).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0, help="Data-loading processes per GPU (default: min(4, cores - 1), at least 1; the data drawn do not depend on it).")] = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Stop (checkpoint, validate, export) after this much training time; --resume continues.")] = None,
+    stop_at: Annotated[int | None, typer.Option("--stop-at", min=1, help="Stop (checkpoint, validate, export) at this iteration of the planned --iters schedule; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
     log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations (with several processes, also how often they check for a stop).")] = None,
@@ -171,7 +172,7 @@ def train_cmd(
     def run() -> Any:
         try:
             return train(cfg, output, device=device, resume=resume, workers=workers, reporter=reporter,
-                         expect_task=task, max_minutes=max_minutes)
+                         expect_task=task, max_minutes=max_minutes, stop_at=stop_at)
         except TrainingInterrupted as stop:
             if master:
                 err.print(f"[yellow]Interrupted[/] at iteration {stop.iteration}; checkpoint {escape(str(stop.checkpoint))}. "

@@ -162,6 +162,21 @@ def test_time_limit_ends_the_run_like_its_last_iteration(data_dir: Path, tmp_pat
 
 
 @pytest.mark.slow
+def test_stop_at_ends_the_run_at_that_iteration_and_resume_finishes_it(data_dir: Path, tmp_path: Path) -> None:
+    """Why: a shipped export stopped early (derain-lite at 1286 of 2000) must be reproducible by iteration, not time."""
+    run = tmp_path / "run"
+    result = train(_cfg(data_dir, "sisr", iters=4), run, device="cpu", stop_at=2)
+    assert result.iterations == 2 and result.checkpoint.name == "iter_00000002"
+    assert read_weights(result.weights).metadata["vmambair.iterations"] == "2"
+    assert "stop_at" in (run / "train.log").read_text()
+    with pytest.raises(ConfigError, match="stop_at 2 is not after"):
+        train(None, run, device="cpu", resume=True, stop_at=2)
+    with pytest.raises(ConfigError, match="within its 4"):
+        train(None, run, device="cpu", resume=True, stop_at=5)
+    assert train(None, run, device="cpu", resume=True).iterations == 4
+
+
+@pytest.mark.slow
 def test_gan_step_in_bf16_updates_both_networks(tmp_path: Path) -> None:
     """One BasicSR GAN iteration under bf16 autocast: G and D both move, weights stay fp32, D unfrozen."""
     vgg_file = tmp_path / "vgg19.pth"

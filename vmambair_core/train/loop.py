@@ -184,6 +184,7 @@ def train(
     reporter: Reporter | None = None,
     expect_task: str | None = None,
     max_minutes: float | None = None,
+    stop_at: int | None = None,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
@@ -192,14 +193,17 @@ def train(
     ``train.resume``; ``expect_task`` refuses a run of another task). ``workers`` overrides
     ``data.workers`` (it does not change the data drawn). ``max_minutes`` ends training early, as if ``iters`` had
     been reached (checkpoint, validation, export), once that much wall time has passed in this
-    call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later.
+    call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later. ``stop_at`` does the
+    same at a fixed iteration of the planned schedule, so an export stopped early can be remade at the same iteration.
     """
     if max_minutes is not None and max_minutes <= 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes!r}")
+    if stop_at is not None and stop_at <= 0:
+        raise ConfigError(f"stop_at must be a positive iteration, got {stop_at!r}")
     env = dist_utils.setup(device)
     try:
         chosen = reporter if env.master and reporter is not None else NullReporter()
-        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes)
+        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at)
     finally:
         dist_utils.teardown(env)
 
@@ -213,6 +217,7 @@ def _train(
     reporter: Reporter,
     expect_task: str | None,
     max_minutes: float | None,
+    stop_at: int | None = None,
 ) -> TrainResult:
     ckpt: LoadedCheckpoint | None = None
     if resume:
@@ -298,6 +303,8 @@ def _train(
         note(f"validation at {it}: PSNR {values['psnr']:.3f} dB, SSIM {values['ssim']:.4f} ({int(values['images'])} images)")
         return values
 
+    if stop_at is not None and not start < stop_at <= cfg.iters:
+        raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
     note(f"{'resuming' if resume else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) at iteration {start} "
          f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; data: {layout.describe()}")
     if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
@@ -316,7 +323,7 @@ def _train(
                 reporter.iteration_done(it)
                 stop_requested, out_of_time = poll(
                     it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)
-                ending = it == cfg.iters or out_of_time
+                ending = it == cfg.iters or out_of_time or it == stop_at
                 if it % cfg.log_every == 0 or ending:
                     values, speed = window.flush(env)
                     lr = float(parts.opt_g.param_groups[0]["lr"])
@@ -325,6 +332,8 @@ def _train(
                         logs.metrics.append({**row, "elapsed_s": round(time.perf_counter() - t0, 3)})
                         logs.scalars(it, {"lr": lr, **values}, "train")
                     reporter.log(it, {"lr": lr, **values, "it/s": speed})
+                if it == stop_at and it < cfg.iters:
+                    note(f"stopping at iteration {it} of {cfg.iters} as asked (stop_at); --resume continues")
                 if out_of_time and it < cfg.iters:
                     note(f"time limit ({max_minutes:g} min) reached at iteration {it} of {cfg.iters}; finishing here")
                 if val_images and (it % cfg.val.every == 0 or ending):
