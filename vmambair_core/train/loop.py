@@ -198,8 +198,6 @@ def train(
     """
     if max_minutes is not None and max_minutes <= 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes!r}")
-    if stop_at is not None and stop_at <= 0:
-        raise ConfigError(f"stop_at must be a positive iteration, got {stop_at!r}")
     env = dist_utils.setup(device)
     try:
         chosen = reporter if env.master and reporter is not None else NullReporter()
