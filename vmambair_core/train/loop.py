@@ -236,6 +236,10 @@ def _train(
             cfg, data=replace(cfg.data, root=absolute_roots(cfg.data.root)),
             val=replace(cfg.val, root=absolute_roots(cfg.val.root) if cfg.val.root else cfg.val.root),
         )
+    start = ckpt.iteration if ckpt is not None else 0
+    if stop_at is not None and not start < stop_at <= cfg.iters:  # before any folder is written or model built
+        raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
+    if ckpt is None:
         _prepare_run_dir(cfg, run_dir, env)
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
@@ -250,11 +254,9 @@ def _train(
         _load_init(net, cfg.model.init)
     parts = build_parts(cfg, net, env.device, dtype)
     batches = BatchMaker(cfg, spec.mode, env.device, env.rank)
-    start = 0
     if ckpt is not None:
         parts.load_state_dict(ckpt.shared)
         batches.load_state_dict(ckpt.per_rank["batches"])
-        start = ckpt.iteration
         if ckpt.shared["data"]["position"] != start * cfg.data.batch_size * env.world_size:
             raise CheckpointError(f"{ckpt.folder}: data position {ckpt.shared['data']['position']} does not match "
                                   f"iteration {start} x global batch; the checkpoint is inconsistent")
@@ -301,8 +303,6 @@ def _train(
         note(f"validation at {it}: PSNR {values['psnr']:.3f} dB, SSIM {values['ssim']:.4f} ({int(values['images'])} images)")
         return values
 
-    if stop_at is not None and not start < stop_at <= cfg.iters:
-        raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
     note(f"{'resuming' if resume else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) at iteration {start} "
          f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; data: {layout.describe()}")
     if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
