@@ -193,6 +193,9 @@ _ALL = (
           "AIM 2019 real-world SR challenge validation (Lugmayr et al.)", ("AIM19", "AIM-RWSR", "AIM2019-RWSR")),
     Benchmark("BSD100-realesrgan", "realsr", 4, (100,), "synthetic", _BICUBIC_LAYOUTS, ("BSD100-realesrgan",),
               SR_CONVENTION, None, False, "BSD100 HR degraded once by the realsr pipeline (fixed seeds), cached"),
+    Benchmark("BSD100-mild", "realsr", 4, (100,), "synthetic", _BICUBIC_LAYOUTS, ("BSD100-mild",),
+              SR_CONVENTION, None, False, "BSD100 HR with light blur, x4 down, light noise and JPEG 70-95 "
+              "(fixed seeds), cached"),
     _rain("Rain100L", (100,), "Yang et al. 2017 (JORDER), light rain", ("Rain100L_test", "R100L")),
     _rain("Rain100H", (100,), "Yang et al. 2017 (JORDER), heavy rain", ("Rain100H_test", "R100H")),
     _rain("Test100", (98, 100), "Zhang et al. 2019; 98 pairs in the MSPFN/MPRNet/Restormer copy"),

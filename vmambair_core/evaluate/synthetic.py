@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmambair_core.data.degrade.mild import MildConfig, degrade_mild
 from vmambair_core.data.degradations import DegradationConfig, degrade_realesrgan
 from vmambair_core.data.io import read_image
 from vmambair_core.data.resize import modcrop
@@ -55,11 +56,12 @@ MANIFEST = "MANIFEST.json"
 
 @dataclass(frozen=True)
 class SyntheticRecipe:
-    """How a synthetic set's LQ is made from its source set's HR."""
+    """How a synthetic set's LQ is made from its source set's HR: the realsr pipeline, or ``mild`` when set."""
 
     source: str
     seed: int
     degradation: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
+    mild: MildConfig | None = None
 
     def image_seed(self, key: str) -> int:
         """The generator seed of one image: a hash of the set's seed and the image key."""
@@ -67,14 +69,30 @@ class SyntheticRecipe:
         return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
     def to_dict(self) -> dict[str, object]:
+        if self.mild is not None:
+            return {"source": self.source, "seed": self.seed, "mild": dataclasses.asdict(self.mild),
+                    "scale": self.degradation.scale}
         return {"source": self.source, "seed": self.seed, "degradation": dataclasses.asdict(self.degradation)}
 
+    def describe(self) -> str:
+        """One phrase for the LQ note of a result."""
+        if self.mild is None:
+            return "Real-ESRGAN second-order degradation"
+        m = self.mild
+        return (f"mild degradation (Gaussian blur sigma {m.blur_sigma[0]}-{m.blur_sigma[1]}, area/bicubic x4 down, "
+                f"noise sigma {m.noise_range[0]:g}-{m.noise_range[1]:g}, JPEG {m.jpeg_range[0]:g}-{m.jpeg_range[1]:g})")
 
-RECIPES: dict[str, SyntheticRecipe] = {"BSD100-realesrgan": SyntheticRecipe(source="BSD100", seed=2026)}
+
+RECIPES: dict[str, SyntheticRecipe] = {
+    "BSD100-realesrgan": SyntheticRecipe(source="BSD100", seed=2026),
+    # The light end: what most phone and web photos need (vmambair_core.data.degrade.mild).
+    "BSD100-mild": SyntheticRecipe(source="BSD100", seed=2027, mild=MildConfig()),
+}
 
 REFERENCE_SHA256: dict[str, str] = {
     # Measured on the 2-core x86-64 development machine, torch 2.13.0+cpu (see weights/README.md).
     "BSD100-realesrgan": "6e230c53134c548b79301a0100ed45ef536ade767148d04d399572b8bcdafbde",
+    "BSD100-mild": "39703a14e1d94a079b5f062204dd64b48d29d420c38e7626819be50abaa04aac",
 }
 
 
@@ -117,7 +135,10 @@ def degrade_one(hr: np.ndarray, recipe: SyntheticRecipe, key: str) -> np.ndarray
     x = torch.from_numpy(np.ascontiguousarray(hr.transpose(2, 0, 1))).float()[None] / 255.0
     generator = torch.Generator().manual_seed(recipe.image_seed(key))
     with _one_thread():
-        lq = degrade_realesrgan(x, cfg, generator)
+        if recipe.mild is not None:
+            lq = degrade_mild(x, recipe.mild, generator, scale=cfg.scale)
+        else:
+            lq = degrade_realesrgan(x, cfg, generator)
     return np.rint(lq[0].permute(1, 2, 0).numpy() * 255.0).astype(np.uint8)
 
 
@@ -207,7 +228,7 @@ def load_synthetic(bench: Benchmark, root: Path) -> EvalSet:
         )
     status = "matches the reference" if sha == reference else "no reference" if not reference else "differs from the reference"
     pairs = tuple(ImagePair(p.key, p.gt, folder / f"{p.key}.png") for p in source.pairs)
-    lq_note = (f"LQ = Real-ESRGAN second-order degradation of HR mod-cropped to {recipe.degradation.scale} "
+    lq_note = (f"LQ = {recipe.describe()} of HR mod-cropped to {recipe.degradation.scale} "
                f"(seed {recipe.seed}, per-image seeds), cached in {folder}; pixels SHA-256 {sha[:12]}… ({status})")
     return dataclasses.replace(
         source, name=bench.name, task=bench.task, convention=bench.convention, lq_from_gt=False,

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vmambair_core.data.degradations import realesrgan_pair
+from vmambair_core.data.degrade.mild import degrade_mild
+from vmambair_core.data.degradations import degrade_realesrgan, paired_random_crop
 from vmambair_core.data.rain import add_rain
 from vmambair_core.errors import CheckpointError
 from vmambair_core.train.config import TrainConfig
@@ -119,9 +120,16 @@ def progressive_cut(lq: Tensor, gt: Tensor, patch: int, batch: int, scale: int, 
 
 
 def synthesize(cfg: TrainConfig, gt: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    """HR-only data -> the (lq, gt) pair: realsr's degradation plus crop, or derain's rain streaks."""
+    """HR-only data -> the (lq, gt) pair: realsr's degradation (with its mild share) plus crop, or derain's rain."""
     if cfg.task == "realsr":
-        gt, lq = realesrgan_pair(gt, cfg.degradation_config(), g)
+        deg = cfg.degradation_config()
+        lq = degrade_realesrgan(gt, deg, g)
+        if cfg.mild is not None and cfg.mild.prob > 0:  # draws nothing otherwise: old runs resume unchanged
+            mild = torch.rand(gt.shape[0], generator=g, device=g.device) < cfg.mild.prob
+            if bool(mild.any()):
+                light = degrade_mild(gt, cfg.mild, g, scale=deg.scale)
+                lq = torch.where(mild.to(lq.device).reshape(-1, 1, 1, 1), light, lq)
+        gt, lq = paired_random_crop(gt, lq, deg.gt_size, deg.scale, g)
         return lq, gt
     assert cfg.rain is not None
     with torch.no_grad():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from vmambair_core.atomic import atomic_write_bytes
+from vmambair_core.data.degrade.mild import MildConfig
 from vmambair_core.data.degradations import DegradationConfig
 from vmambair_core.data.rain import RainConfig
 from vmambair_core.device import Precision
@@ -181,9 +182,15 @@ class LossConfig:
     vgg_weights: str | None = None
     """torchvision ``vgg19-dcbb9e9d.pth``; None reads ``$VMAMBAIR_VGG19_WEIGHTS``."""
     disc_features: int = 64
+    feature_matching: float = 0.0
+    """GAN stages: L1 between the discriminator's activations of output and GT (no pretrained net needed)."""
+    pattern: float = 0.0
+    """Penalty on the period-x``scale`` fixed pattern of ``out - gt`` (``losses.PeriodicPatternLoss``)."""
+    usm_gt: bool = False
+    """Real-ESRGAN's unsharp-masked GT for the pixel and perceptual terms (the GAN sees the plain GT)."""
 
     def __post_init__(self) -> None:
-        if min(self.pixel, self.perceptual, self.gan) < 0:
+        if min(self.pixel, self.perceptual, self.gan, self.feature_matching, self.pattern) < 0:
             raise ConfigError("loss weights must be >= 0")
         _positive("loss.disc_features", self.disc_features)
 
@@ -225,6 +232,8 @@ class TrainConfig:
     precision: Precision = "auto"
     compile: bool = False
     degradation: DegradationConfig | None = None
+    mild: MildConfig | None = None
+    """realsr: each training image gets the mild degradation instead with probability ``mild.prob``."""
     rain: RainConfig | None = None
     val: ValConfig = field(default_factory=ValConfig)
     save_every: int = 5000
@@ -274,6 +283,12 @@ class TrainConfig:
                     f"data.hr_crop {self.data.hr_crop} is below {self.degradation.min_hr_size()}, the smallest HR "
                     "crop the Real-ESRGAN degradation can blur"
                 )
+        if self.mild is not None and self.mild.prob > 0 and self.task != "realsr":
+            raise ConfigError("mild (the light-degradation share of the batches) is part of the realsr data only")
+        if self.stage != "gan" and self.loss.feature_matching > 0:
+            raise ConfigError("loss.feature_matching needs the GAN stage's discriminator (stage gan)")
+        if self.loss.pattern > 0 and scale < 2:
+            raise ConfigError("loss.pattern penalises a period-x4 pattern: it needs an x4 task")
         if self.data.pool_size and self.task != "realsr":
             raise ConfigError("data.pool_size (the training-pair queue) is part of the realsr recipe only")
 

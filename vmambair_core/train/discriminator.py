@@ -52,6 +52,11 @@ class UNetDiscriminatorSN(nn.Module):
         self.conv9 = nn.Conv2d(f, 1, 3, 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.forward_features(x)[0]
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Logits and seven activations (x0, x3, x4, x5, x6 and the conv7, conv8 outputs): what feature
+        matching compares between real and fake (pix2pixHD's idea; it needs no pretrained network)."""
         if x.ndim != 4 or x.shape[-2] % self.size_multiple or x.shape[-1] % self.size_multiple:
             raise InputError(
                 f"discriminator input must be (B, C, H, W) with H, W multiples of {self.size_multiple}, "
@@ -72,6 +77,6 @@ class UNetDiscriminatorSN(nn.Module):
         if self.skip_connection:
             x6 = x6 + x0
 
-        out = _lrelu(self.conv7(x6))
-        out = _lrelu(self.conv8(out))
-        return self.conv9(out)
+        x7 = _lrelu(self.conv7(x6))
+        x8 = _lrelu(self.conv8(x7))
+        return self.conv9(x8), [x0, x3, x4, x5, x6, x7, x8]

@@ -48,7 +48,7 @@ from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
 from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
-from vmambair_core.weights import load_into, read_weights
+from vmambair_core.weights import load_into, read_weights, resolve_weights
 
 EXPORT_NAME = "model.safetensors"
 
@@ -137,8 +137,9 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv) -> None:
     dist_utils.barrier(env)
 
 
-def _load_init(net: torch.nn.Module, path: str) -> None:
-    weights = read_weights(path)
+def _load_init(net: torch.nn.Module, spec: str, task: str) -> None:
+    """``model.init``: a weights file, a registry name (``realsr-lite``) or a Hub file, as ``--weights`` reads it."""
+    weights = read_weights(resolve_weights(task, spec).path)
     load_into(net, weights)  # type: ignore[arg-type]
 
 
@@ -251,7 +252,7 @@ def _train(
     seed_everything(cfg.seed)
     net = build_model(cfg.network(), scan_backend=cfg.model.scan_backend).to(env.device)
     if cfg.model.init and ckpt is None:
-        _load_init(net, cfg.model.init)
+        _load_init(net, cfg.model.init, cfg.task)
     parts = build_parts(cfg, net, env.device, dtype)
     batches = BatchMaker(cfg, spec.mode, env.device, env.rank)
     if ckpt is not None:

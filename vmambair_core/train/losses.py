@@ -5,6 +5,15 @@
   with weights 0.1, 0.1, 1, 1, 1, L1 per layer (mean), summed, times 1.0; no style term.
 * ``GANLoss``: vanilla GAN, BCE-with-logits against 1 (real) / 0 (fake); the weight applies
   to the generator's term only, the discriminator's is unweighted.
+
+Not in the authors' recipes, for training where no VGG19 file can be had and against GAN grids:
+
+* ``FeatureMatchingLoss``: L1 between the discriminator's activations of the output and of the
+  ground truth, mean over layers (pix2pixHD); a perceptual term that needs no pretrained network.
+* ``PeriodicPatternLoss``: the mean absolute deviation of the ``s x s`` sub-pixel phase means of
+  the high-passed residual ``out - gt``; a pixel-shuffle x``s`` tail under a GAN loss tends to
+  grow exactly this fixed pattern (a checkerboard of period ``s``), which L1 barely sees.
+* ``usm_sharpen``: Real-ESRGAN's unsharp-masked GT for the pixel and perceptual terms.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -103,3 +113,76 @@ class GANLoss(nn.Module):
         label = self.real_label if target_is_real else self.fake_label
         loss = F.binary_cross_entropy_with_logits(logits, logits.new_full(logits.shape, label))
         return loss if is_disc else self.weight * loss
+
+
+class FeatureMatchingLoss(nn.Module):
+    """``weight * mean_k L1(fake_k, real_k)`` over discriminator activations; ``real`` is detached."""
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def forward(self, fake: list[Tensor], real: list[Tensor]) -> Tensor:
+        if len(fake) != len(real) or not fake:
+            raise InputError(f"feature matching needs two equal, non-empty lists, got {len(fake)} and {len(real)}")
+        total = sum((F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake, real)), fake[0].new_zeros(()))
+        return self.weight * total / len(fake)
+
+
+def _gaussian_blur(x: Tensor, sigma: float, radius: int | None = None) -> Tensor:
+    """Separable Gaussian blur per channel, reflect-padded (radius 3 sigma unless given)."""
+    radius = max(1, int(3 * sigma + 0.5)) if radius is None else radius
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    pad = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
+    if pad < radius:  # tiny inputs: cut the kernel to what reflect padding allows
+        k = k[radius - pad : radius + pad + 1] / k[radius - pad : radius + pad + 1].sum()
+    x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    x = F.conv2d(x, k.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def phase_deviation(x: Tensor, scale: int, sigma: float = 2.0) -> Tensor:
+    """(B, C, s, s): each sub-pixel phase's mean of the high-passed ``x`` minus the mean over phases.
+
+    Pixel (i, j) belongs to phase (i mod s, j mod s); H and W are cut to multiples of ``s``.
+    """
+    h, w = (x.shape[-2] // scale) * scale, (x.shape[-1] // scale) * scale
+    hp = x - _gaussian_blur(x, sigma)
+    hp = hp[..., :h, :w]
+    b, c = hp.shape[:2]
+    phases = hp.reshape(b, c, h // scale, scale, w // scale, scale).mean(dim=(2, 4))
+    return phases - phases.mean(dim=(2, 3), keepdim=True)
+
+
+class PeriodicPatternLoss(nn.Module):
+    """``weight * mean |phase_deviation(out - gt)|``: zero when the output adds no period-``s`` pattern."""
+
+    def __init__(self, scale: int, weight: float = 1.0, sigma: float = 2.0) -> None:
+        super().__init__()
+        if scale < 2:
+            raise ConfigError(f"a periodic-pattern penalty needs a scale of at least 2, got {scale}")
+        self.scale, self.weight, self.sigma = int(scale), float(weight), float(sigma)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        _check_pair(pred, target)
+        residual = pred.float() - target.detach().float()
+        return self.weight * phase_deviation(residual, self.scale, self.sigma).abs().mean()
+
+
+def usm_sharpen(img: Tensor, weight: float = 0.5, threshold: float = 10.0, radius: int = 50) -> Tensor:
+    """Real-ESRGAN's ``USMSharp``: ``img + weight * (img - blur)`` where the residual exceeds
+    ``threshold`` grey levels, blended by a blurred mask; Gaussian of size ``2 radius + 1`` with
+    OpenCV's default sigma for it (8.3 at radius 50)."""
+    size = 2 * radius + 1
+    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    img = img.float()
+    blur = _gaussian_blur(img, sigma, radius)
+    residual = img - blur
+    mask = (residual.abs() * 255 > threshold).float()
+    soft = _gaussian_blur(mask, sigma, radius)
+    sharp = torch.clamp(img + weight * residual, 0.0, 1.0)
+    return soft * sharp + (1 - soft) * img
+

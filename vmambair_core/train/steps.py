@@ -4,7 +4,8 @@
 losses, and for GAN stages the U-Net discriminator with its own optimiser and schedule.
 ``train_step`` is one iteration::
 
-    G: out = G(lq); loss = l1 [+ perceptual] [+ gan(D(out), real)]   (D frozen) -> step G
+    G: out = G(lq); loss = l1 [+ perceptual] [+ pattern] [+ gan(D(out), real) + fm(D(out), D(gt))]
+                                                                      (D frozen) -> step G
     D: gan(D(gt), real) + gan(D(out.detach()), fake)                           -> step D
     EMA(G)
 
@@ -27,7 +28,9 @@ from vmambair_core.device import autocast_for
 from vmambair_core.train.config import OptimizerConfig, SchedulerConfig, TrainConfig
 from vmambair_core.train.discriminator import UNetDiscriminatorSN
 from vmambair_core.train.ema import ModelEMA
-from vmambair_core.train.losses import GANLoss, L1Loss, PerceptualLoss
+from vmambair_core.train.losses import (
+    FeatureMatchingLoss, GANLoss, L1Loss, PerceptualLoss, PeriodicPatternLoss, usm_sharpen,
+)
 from vmambair_core.train.schedule import CosineAnnealingRestartCyclicLR
 
 
@@ -65,6 +68,9 @@ class Parts:
     sched_d: LRScheduler | None = None
     perceptual: PerceptualLoss | None = None
     gan: GANLoss | None = None
+    feature_matching: FeatureMatchingLoss | None = None
+    pattern: PeriodicPatternLoss | None = None
+    usm_gt: bool = False
     grad_clip: float | None = None
     train_g: nn.Module | None = None  # what the step calls: compiled and/or DDP-wrapped generator
     train_d: nn.Module | None = None  # DDP-wrapped discriminator
@@ -96,26 +102,33 @@ class Parts:
 
 def build_parts(cfg: TrainConfig, net: nn.Module, device: torch.device, dtype: torch.dtype) -> Parts:
     """Optimisers, schedules, losses, EMA and discriminator for ``cfg`` (VGG19 loads first: fails fast)."""
-    perceptual = gan = net_d = opt_d = sched_d = None
+    perceptual = gan = net_d = opt_d = sched_d = fm = pattern = None
     names = ["l_pix"]
     if cfg.loss.perceptual > 0:
         perceptual = PerceptualLoss(
             cfg.loss.vgg_weights, layer_weights=cfg.loss.perceptual_layers, weight=cfg.loss.perceptual
         ).to(device)
         names.append("l_percep")
+    if cfg.loss.pattern > 0:
+        pattern = PeriodicPatternLoss(cfg.scale, cfg.loss.pattern)
+        names.append("l_pattern")
     if cfg.stage == "gan":
         assert cfg.optim_d is not None and cfg.sched_d is not None
         gan = GANLoss(weight=cfg.loss.gan)
         net_d = UNetDiscriminatorSN(3, cfg.loss.disc_features, skip_connection=True).to(device)
         opt_d = make_optimizer(net_d.parameters(), cfg.optim_d)
         sched_d = make_scheduler(opt_d, cfg.sched_d)
+        if cfg.loss.feature_matching > 0:
+            fm = FeatureMatchingLoss(cfg.loss.feature_matching)
+            names.append("l_fm")
         names += ["l_gan", "l_d_real", "l_d_fake"]
     opt_g = make_optimizer(net.parameters(), cfg.optim_g)
     return Parts(
         net=net, opt_g=opt_g, sched_g=make_scheduler(opt_g, cfg.sched_g), pixel=L1Loss(cfg.loss.pixel),
         dtype=dtype, scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
         ema=ModelEMA(net, cfg.ema_decay) if cfg.ema_decay is not None else None,
-        net_d=net_d, opt_d=opt_d, sched_d=sched_d, perceptual=perceptual, gan=gan, grad_clip=cfg.grad_clip,
+        net_d=net_d, opt_d=opt_d, sched_d=sched_d, perceptual=perceptual, gan=gan, feature_matching=fm,
+        pattern=pattern, usm_gt=cfg.loss.usm_gt, grad_clip=cfg.grad_clip,
         train_g=net, train_d=net_d, loss_names=names,
     )
 
@@ -129,14 +142,22 @@ def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device) -> dict[s
 
     if p.net_d is not None:
         p.net_d.requires_grad_(False)
+    gt_pix = usm_sharpen(gt) if p.usm_gt else gt
     with autocast_for(device, p.dtype):
         out = train_g(lq)
-        losses = {"l_pix": p.pixel(out.float(), gt)}
+        losses = {"l_pix": p.pixel(out.float(), gt_pix)}
         if p.perceptual is not None:
-            losses["l_percep"] = p.perceptual(out, gt)
+            losses["l_percep"] = p.perceptual(out, gt_pix)
+        if p.pattern is not None:
+            losses["l_pattern"] = p.pattern(out, gt)
         if p.net_d is not None and p.gan is not None:
             # The raw D: its gradients are not wanted here, so no DDP synchronisation either.
-            losses["l_gan"] = p.gan(p.net_d(out).float(), True, is_disc=False)
+            logits, fake_features = p.net_d.forward_features(out)
+            if p.feature_matching is not None:
+                with torch.no_grad():
+                    real_features = p.net_d.forward_features(gt)[1]
+                losses["l_fm"] = p.feature_matching(fake_features, real_features)
+            losses["l_gan"] = p.gan(logits.float(), True, is_disc=False)
     total = sum(losses.values(), torch.zeros((), device=device))
     p.opt_g.zero_grad(set_to_none=True)
     p.scaler.scale(total).backward()
