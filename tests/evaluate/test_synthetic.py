@@ -1,4 +1,5 @@
-"""The synthetic real-world benchmark (``BSD100-realesrgan``): deterministic LQ, cache, checksum warning.
+"""The synthetic real-world benchmarks (``BSD100-realesrgan``, ``BSD100-mild``): deterministic LQ, cache,
+checksum warning.
 
 Fast tests use three BSD100 images, or a Set5-sourced twin of the benchmark (5 images); the full
 100-image generation runs in the slow test only.
@@ -28,9 +29,15 @@ def _bsd_pairs(data_dir: Path, n: int = 3):  # noqa: ANN202
     return load_benchmark("BSD100", data_dir, lq_source="hr").pairs[:n]
 
 
-def test_generation_is_byte_identical_and_per_image(data_dir: Path, tmp_path: Path) -> None:
+# Y-PSNR of the LQ against a clean MATLAB-bicubic x4 downscale of the HR: really degraded, yet the same
+# picture; the mild set much closer to clean than the Real-ESRGAN one.
+_LQ_PSNR = {"BSD100-realesrgan": (15.0, 33.0), "BSD100-mild": (26.0, 45.0)}
+
+
+@pytest.mark.parametrize("name", sorted(_LQ_PSNR))
+def test_generation_is_byte_identical_and_per_image(data_dir: Path, tmp_path: Path, name: str) -> None:
     pairs = _bsd_pairs(data_dir)
-    recipe = synthetic.RECIPES["BSD100-realesrgan"]
+    recipe = synthetic.RECIPES[name]
     sha_a = generate_lq(pairs, recipe, tmp_path / "a")
     sha_b = generate_lq(pairs, recipe, tmp_path / "b")
     sha_c = generate_lq(pairs[2:], recipe, tmp_path / "c")  # alone: same pixels as within the set
@@ -44,11 +51,25 @@ def test_generation_is_byte_identical_and_per_image(data_dir: Path, tmp_path: Pa
         hr = cv2.cvtColor(cv2.imread(str(p.gt)), cv2.COLOR_BGR2RGB)
         lq = cv2.cvtColor(cv2.imread(str(tmp_path / "a" / f"{p.key}.png")), cv2.COLOR_BGR2RGB)
         assert lq.shape == (hr.shape[0] // 4, hr.shape[1] // 4, 3)
-        # Really degraded (blur, noise, JPEG), not a clean bicubic downscale, yet the same picture.
-        assert 15.0 < psnr(lq, imresize(hr, 0.25), crop_border=0, channel="y") < 33.0
+        low, high = _LQ_PSNR[name]
+        assert low < psnr(lq, imresize(hr, 0.25), crop_border=0, channel="y") < high
     # Another seed gives other pixels.
     other = generate_lq(pairs[:1], dataclasses.replace(recipe, seed=recipe.seed + 1), tmp_path / "d")
     assert other != generate_lq(pairs[:1], recipe, tmp_path / "e")
+
+
+def test_mild_lq_is_milder_and_the_realesrgan_recipe_is_unchanged(data_dir: Path, tmp_path: Path) -> None:
+    """The mild set is closer to a clean downscale on every image; adding it left the Real-ESRGAN recipe's
+    manifest entry as it was (so existing caches stay valid)."""
+    pairs = _bsd_pairs(data_dir)
+    for name in ("BSD100-realesrgan", "BSD100-mild"):
+        generate_lq(pairs, synthetic.RECIPES[name], tmp_path / name)
+    for p in pairs:
+        clean = imresize(cv2.cvtColor(cv2.imread(str(p.gt)), cv2.COLOR_BGR2RGB), 0.25)
+        scores = {n: psnr(cv2.cvtColor(cv2.imread(str(tmp_path / n / f"{p.key}.png")), cv2.COLOR_BGR2RGB), clean,
+                          crop_border=0, channel="y") for n in ("BSD100-realesrgan", "BSD100-mild")}
+        assert scores["BSD100-mild"] > scores["BSD100-realesrgan"] + 2.0, (p.key, scores)
+    assert set(synthetic.RECIPES["BSD100-realesrgan"].to_dict()) == {"source", "seed", "degradation"}
 
 
 def test_pixel_checksum_ignores_png_bytes_but_not_pixels() -> None:

@@ -33,8 +33,14 @@ TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size":
 
 
 def _cfg(data_dir: Path, task: str, iters: int):
+    """``realsr-gan``: the GAN stage with feature matching, the pattern penalty, USM GT and a mild share."""
+    stage = "gan" if task.endswith("-gan") else "l1"
+    task = task.removesuffix("-gan")
     file: dict = {"data": {"hr_crop": 80, "pool_size": 2}} if task == "realsr" else {}
-    return resolve_config(task, file=file, overrides={
+    if stage == "gan":
+        file.update(loss={"perceptual": 0.0, "gan": 0.1, "feature_matching": 1.0, "pattern": 10.0, "usm_gt": True,
+                          "disc_features": 4}, mild={"prob": 0.5})
+    return resolve_config(task, stage, file=file, overrides={
         **TINY, "data.root": str(data_dir / "sr_train" / "T91"), "iters": iters, "data.patch_size": 32})
 
 
@@ -215,7 +221,7 @@ def _shifted_sampler(monkeypatch: pytest.MonkeyPatch, shift: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["sisr", "realsr"])
+@pytest.mark.parametrize("task", ["sisr", "realsr", "realsr-gan"])
 def test_sigterm_then_resume_equals_uninterrupted(
     data_dir: Path, tmp_path: Path, task: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
