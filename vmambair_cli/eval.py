@@ -129,7 +129,7 @@ def eval_cmd(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Score VmambaIR or a baseline on benchmarks (PSNR/SSIM, LPIPS), with the paper's numbers beside.
+    """Score VmambaIR, a baseline or Real-ESRGAN on benchmarks (PSNR/SSIM, LPIPS), with the paper's numbers beside.
 
     Exit codes: 0 all images scored; 1 error; 3 some images failed (listed).
     """
