@@ -1,89 +1,180 @@
-"""Image sheet for the model card: LQ (nearest x4), bicubic x4 and a network's x4 output side by side.
+"""Image sheet for the model card: any list of x4 methods side by side, with a 4x zoom of a flat area each.
 
-One row per image, a crop of ``--crop`` LQ pixels around each image's centre (or ``NAME@X,Y`` for the
-crop's top-left corner), labelled columns, written as one PNG (``docs/`` in the issue's sheet):
+One row per image: a crop of ``--crop`` LQ pixels (centred, or ``FILE@X,Y`` for its top-left corner), one
+labelled column per method, and under each column a 4x nearest-neighbour zoom of the same 32x32 output
+window, where periodic artefacts (a pixel-shuffle checkerboard, a grid) show. The window is the flattest
+one of the bicubic output (least luma deviation, near-clipped windows avoided), or ``FILE#ZX,ZY`` for its
+top-left corner in output pixels of the crop. Methods are ``bicubic`` (MATLAB bicubic x4), a registry name
+(``realsr-lite``), a weights file (a VmambaIR export or an official Real-ESRGAN generator) or a Hub file,
+each optionally ``=LABEL``; they run through the same predictors as ``vmambair eval``:
 
-    python benchmarks/image_sheet.py --weights realsr-lite -o docs/realsr_lite_sheet.png \
-        ../shared/data/real_sr/RealSRSet/input/dog.png ../shared/data/real_sr/RealSRSet/input/chip.png@10,20 ...
-
-The network runs through ``vmambair_core.weights.load_resolved`` (registry names, files, Hub refs, SHA-256
-checked) on the CPU unless ``--device`` says otherwise.
+    OMP_NUM_THREADS=1 python benchmarks/image_sheet.py -o docs/realsr_lite_sheet.png \
+        -m bicubic -m realsr-lite -m "../shared/peers/RealESRGAN_x4plus_fp16.pth=Real-ESRGAN x4plus" \
+        --caption "..." ../shared/data/real_sr/RealSRSet/input/dog.png ../shared/data/real_sr/RealSRSet/input/chip.png@10,20
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.data.io import read_image
-from vmambair_core.data.resize import imresize
-from vmambair_core.metrics.color import to_uint8
-from vmambair_core.weights import load_resolved
+from vmambair_core.evaluate.predictors import BicubicPredictor, Predictor, load_network_predictor
+from vmambair_core.metrics.color import rgb_to_y, to_uint8
 
-_LABEL_H = 28
+SCALE = 4
+ZOOM = 32  # side of the zoomed window, output pixels
+ZOOM_FACTOR = 4
+_LABEL_H = 24
 _GAP = 4
+_WHITE = 255
 
 
-def _crop(spec: str, size: int) -> tuple[str, np.ndarray]:
-    path, _, at = spec.partition("@")
+@dataclass(frozen=True)
+class Method:
+    """One column: what runs and the label over it."""
+
+    label: str
+    predictor: Predictor
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One row: an LQ crop and, if the caller gave one, the zoom window's top-left (x, y) in output pixels."""
+
+    name: str
+    lq: np.ndarray
+    zoom_at: tuple[int, int] | None = None
+
+
+def parse_method(spec: str, task: str, device: str) -> Method:
+    """``bicubic`` | registry name | weights file | Hub file, optionally followed by ``=LABEL``."""
+    what, _, label = spec.partition("=")
+    if what == "bicubic":
+        return Method(label or "bicubic x4", BicubicPredictor(SCALE))
+    predictor = load_network_predictor(task, what, device=device, precision="fp32")
+    if predictor.scale != SCALE:
+        raise SystemExit(f"{what}: x{predictor.scale}, not an x{SCALE} method")
+    return Method(label or Path(what).stem, predictor)  # a registry name, or the file's name
+
+
+def _pair(text: str) -> tuple[int, int]:
+    x, y = (int(v) for v in text.split(","))
+    return x, y
+
+
+def parse_crop(spec: str, size: int) -> Crop:
+    """``FILE[@X,Y][#ZX,ZY]``: the LQ crop (centred without ``@``) and an optional zoom window."""
+    rest, _, zoom = spec.partition("#")
+    path, _, at = rest.partition("@")
     img = to_uint8(read_image(path).rgb, 1.0)
     h, w = img.shape[:2]
     if min(h, w) < size:
         raise SystemExit(f"{path} is {w}x{h}, smaller than the {size}-px crop; pass a smaller --crop")
-    if at:
-        left, top = (int(v) for v in at.split(","))
-    else:
-        top, left = (h - size) // 2, (w - size) // 2
-    return Path(path).stem, img[top : top + size, left : left + size]
+    left, top = _pair(at) if at else ((w - size) // 2, (h - size) // 2)
+    zoom_at = _pair(zoom) if zoom else None
+    if zoom_at is not None and not (0 <= min(zoom_at) and max(zoom_at) + ZOOM <= size * SCALE):
+        raise SystemExit(f"{spec}: the {ZOOM}-px zoom window must lie inside the {size * SCALE}-px output")
+    return Crop(Path(path).stem, img[top : top + size, left : left + size], zoom_at)
 
 
-def _label(tile: np.ndarray, text: str) -> np.ndarray:
-    bar = np.full((_LABEL_H, tile.shape[1], 3), 255, np.uint8)
-    cv2.putText(bar, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([bar, tile], axis=0)
+def flattest_window(rgb: np.ndarray, size: int = ZOOM, stride: int = 4) -> tuple[int, int]:
+    """Top-left (x, y) of the ``size`` x ``size`` window of ``rgb`` (uint8) with the least luma deviation.
+
+    Windows where over a quarter of the pixels are clipped (a channel at 0 or 255) are skipped while
+    others exist: clipping would hide the very patterns the zoom is there to show.
+    """
+    y = rgb_to_y(rgb)
+    clipped = ((rgb == 0) | (rgb == 255)).any(axis=2)
+    h, w = y.shape
+    if min(h, w) < size:
+        raise ValueError(f"image {w}x{h} is smaller than the {size}-px window")
+    scores = [
+        (bool(clipped[t : t + size, x : x + size].mean() > 0.25), float(y[t : t + size, x : x + size].std()), t, x)
+        for t in range(0, h - size + 1, stride) for x in range(0, w - size + 1, stride)
+    ]
+    _, _, top, left = min(scores)
+    return left, top
 
 
-def _hstack(tiles: list[np.ndarray]) -> np.ndarray:
-    gap = np.full((tiles[0].shape[0], _GAP, 3), 255, np.uint8)
-    out = [tiles[0]]
-    for t in tiles[1:]:
-        out += [gap, t]
-    return np.concatenate(out, axis=1)
+def _text_bar(width: int, text: str, height: int = _LABEL_H, scale: float = 0.5) -> np.ndarray:
+    bar = np.full((height, width, 3), _WHITE, np.uint8)
+    cv2.putText(bar, text, (4, height - 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return bar
+
+
+def _pad_to(tile: np.ndarray, width: int) -> np.ndarray:
+    """Centre ``tile`` on a white strip ``width`` wide."""
+    extra = width - tile.shape[1]
+    left = np.full((tile.shape[0], extra // 2, 3), _WHITE, np.uint8)
+    right = np.full((tile.shape[0], extra - extra // 2, 3), _WHITE, np.uint8)
+    return np.concatenate([left, tile, right], axis=1)
+
+
+def _stack(tiles: list[np.ndarray], axis: int) -> np.ndarray:
+    shape = list(tiles[0].shape)
+    shape[axis] = _GAP
+    gap = np.full(shape, _WHITE, np.uint8)
+    return np.concatenate([part for t in tiles for part in (t, gap)][:-1], axis=axis)
+
+
+def zoom(out: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+    """The window at ``at`` (x, y) of ``out``, enlarged ``ZOOM_FACTOR`` times by nearest neighbour."""
+    x, y = at
+    return np.repeat(np.repeat(out[y : y + ZOOM, x : x + ZOOM], ZOOM_FACTOR, 0), ZOOM_FACTOR, 1)
+
+
+def row(crop: Crop, methods: list[Method]) -> tuple[np.ndarray, tuple[int, int]]:
+    """One image's columns (label, x4 output, zoom label, zoom), and the zoom window used."""
+    at = crop.zoom_at or flattest_window(BicubicPredictor(SCALE)(crop.lq))
+    columns = []
+    for m in methods:
+        out = m.predictor(crop.lq)
+        out = to_uint8(out, None if out.dtype == np.uint8 else 1.0)
+        width = max(out.shape[1], ZOOM * ZOOM_FACTOR)
+        columns.append(np.concatenate([
+            _text_bar(width, f"{crop.name}: {m.label}"), _pad_to(out, width),
+            _text_bar(width, f"{ZOOM_FACTOR}x zoom of ({at[0]},{at[1]})", scale=0.4), _pad_to(zoom(out, at), width),
+        ], axis=0))
+    return _stack(columns, axis=1), at
+
+
+def sheet(crops: list[Crop], methods: list[Method], caption: list[str]) -> np.ndarray:
+    """All rows, then the caption lines, as one RGB image."""
+    rows = [row(c, methods)[0] for c in crops]
+    body = _stack(rows, axis=0)
+    lines = [_text_bar(body.shape[1], line, height=20, scale=0.45) for line in caption]
+    gap = np.full((2 * _GAP, body.shape[1], 3), _WHITE, np.uint8)
+    return np.concatenate([body, gap, *lines], axis=0) if lines else body
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("images", nargs="+", help="image files, optionally FILE@X,Y (top-left of the LQ crop)")
-    ap.add_argument("--weights", "-w", required=True, help="registry name, file or Hub reference")
-    ap.add_argument("--task", "-t", default="realsr")
-    ap.add_argument("--crop", type=int, default=96, help="LQ crop side in pixels (a multiple of 8 is fastest)")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("images", nargs="+", help="image files: FILE[@X,Y][#ZX,ZY] (crop top-left in LQ pixels, "
+                                              "zoom window top-left in output pixels)")
+    ap.add_argument("--method", "-m", action="append", required=True,
+                    help="bicubic, a registry name, a weights file or a Hub file, optionally =LABEL; repeat for each column")
+    ap.add_argument("--task", "-t", default="realsr", help="task of the network methods (x4: realsr or sisr)")
+    ap.add_argument("--crop", type=int, default=64, help="LQ crop side in pixels (a multiple of 8 is fastest)")
+    ap.add_argument("--caption", action="append", default=[], help="a caption line under the sheet (repeatable)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("-o", "--output", type=Path, required=True)
     args = ap.parse_args()
 
-    net, origin = load_resolved(args.task, args.weights, device=args.device)
-    label = args.weights if "/" not in args.weights else Path(args.weights).stem
-    rows = []
-    for spec in args.images:
-        name, lq = _crop(spec, args.crop)
-        x = torch.from_numpy(np.ascontiguousarray(lq.transpose(2, 0, 1))).float()[None].to(args.device) / 255.0
-        with torch.no_grad():
-            y = net(x)[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-        out = np.rint(y * 255.0).astype(np.uint8)
-        nearest = cv2.resize(lq, (lq.shape[1] * 4, lq.shape[0] * 4), interpolation=cv2.INTER_NEAREST)
-        tiles = [_label(nearest, f"{name}: input (x4 nearest)"), _label(imresize(lq, 4), "bicubic x4"),
-                 _label(out, f"{label} x4")]
-        rows.append(_hstack(tiles))
-    gap = np.full((_GAP, rows[0].shape[1], 3), 255, np.uint8)
-    sheet = np.concatenate([r for row in rows for r in (row, gap)][:-1], axis=0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(args.output), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise SystemExit(f"cannot write {args.output}")
-    print(f"wrote {args.output} ({sheet.shape[1]}x{sheet.shape[0]}) with weights {origin}")
+    methods = [parse_method(spec, args.task, args.device) for spec in args.method]
+    crops = [parse_crop(spec, args.crop) for spec in args.images]
+    img = sheet(crops, methods, args.caption)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:
+        raise SystemExit(f"cannot encode {args.output}")
+    atomic_write_bytes(args.output, png.tobytes())
+    print(f"wrote {args.output} ({img.shape[1]}x{img.shape[0]}, {len(png) / 1e6:.2f} MB): "
+          + " | ".join(m.label for m in methods))
 
 
 if __name__ == "__main__":

@@ -59,11 +59,12 @@ def _render(con: Console, results: list[EvalResult]) -> None:
     t = Table(title="vmambair eval", title_justify="left")
     t.add_column("benchmark", no_wrap=True)
     t.add_column("method", no_wrap=True)
-    for col in ("images", "PSNR", "SSIM", "LPIPS"):
+    for col in ("images", "PSNR", "SSIM", "LPIPS", "s/image"):
         t.add_column(col, justify="right", no_wrap=True)
     for r in results:
         t.add_row(escape(r.benchmark), f"[bold]{escape(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}",
-                  f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4))
+                  f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4),
+                  _fmt(r.mean_seconds, 3))
         for p in (p for p in r.published if p.method in ("VmambaIR", "bicubic")):
             t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
                       f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]")
@@ -105,7 +106,7 @@ def eval_cmd(
     lq: Annotated[Path | None, typer.Option("--lq", help="Folder of degraded inputs (with --gt), paired by file name.")] = None,
     gt: Annotated[Path | None, typer.Option("--gt", help="Folder of ground truth; alone, LR is made from it by MATLAB bicubic x1/4.")] = None,
     data_root: Annotated[Path | None, typer.Option("--data-root", envvar=ENV_DATA_ROOT, help="Folder holding the benchmark folders (Set5/, Rain100H/, or sr/Set5/, ...).")] = None,
-    model: Annotated[Literal["vmambair", "bicubic", "identity"], typer.Option("--model", help="vmambair (the network), bicubic (MATLAB bicubic x4 of the LR, no network) or identity (the input itself).")] = "vmambair",
+    model: Annotated[Literal["vmambair", "bicubic", "identity", "realesrgan"], typer.Option("--model", help="vmambair (the network; --weights may also be a Real-ESRGAN file), bicubic (MATLAB bicubic x4 of the LR, no network), identity (the input itself) or realesrgan (--weights RealESRGAN_x4plus.pth or realesr-general-x4v3.pth, the official files).")] = "vmambair",
     task: Annotated[str | None, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain (default: the benchmark's).")] = None,
     weights: WeightsOpt = None,
     lr_from: Annotated[Literal["hr", "files"] | None, typer.Option("--lr-from", help="Bicubic SR sets: make LR from HR (default, MATLAB-exact) or read the set's LR folder.")] = None,
@@ -128,7 +129,7 @@ def eval_cmd(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Score VmambaIR or a baseline on benchmarks (PSNR/SSIM, LPIPS), with the paper's numbers beside.
+    """Score VmambaIR, a baseline or Real-ESRGAN on benchmarks (PSNR/SSIM, LPIPS), with the paper's numbers beside.
 
     Exit codes: 0 all images scored; 1 error; 3 some images failed (listed).
     """

@@ -1,9 +1,12 @@
-"""Peer networks for `vmambair bench --against`: Real-ESRGAN's two x4 generators, for speed only.
+"""Real-ESRGAN's two x4 generators: timed by `vmambair bench --against`, run with real weights by
+`restore`/`eval` (official files, read by :mod:`vmambair_core.weights.realesrgan`).
 
 Written from their published architectures (BasicSR's ``RRDBNet`` in the RealESRGAN_x4plus
-configuration and Real-ESRGAN's ``SRVGGNetCompact`` in the realesr-general-x4v3 configuration) with
-random weights: they are timed on the same input in the same run as VmambaIR, so a user sees on
-their own hardware how VmambaIR's time compares. Parameter counts equal the published checkpoints'.
+configuration and Real-ESRGAN's ``SRVGGNetCompact`` in the realesr-general-x4v3 configuration). Parameter
+names equal BasicSR's (``conv_first``, ``body.N.rdb1.conv1``, ``body.N.weight``...), so an official state
+dict loads as it is. ``bench`` gives them random weights: they are timed on the same input in the same run
+as VmambaIR, so a user sees on their own hardware how VmambaIR's time compares. Parameter counts equal
+the published checkpoints'.
 """
 
 from __future__ import annotations
@@ -19,34 +22,41 @@ from .errors import ConfigError
 
 
 class ResidualDenseBlock(nn.Module):
-    """Five 3x3 convs, each seeing the block input and every earlier output; residual scaled by 0.2."""
+    """Five 3x3 convs (BasicSR's ``conv1``..``conv5``), each seeing the block input and every earlier
+    output; residual scaled by 0.2."""
 
     def __init__(self, feat: int = 64, grow: int = 32) -> None:
         super().__init__()
-        self.convs = nn.ModuleList(
-            nn.Conv2d(feat + i * grow, grow if i < 4 else feat, 3, 1, 1) for i in range(5)
-        )
+        self.conv1 = nn.Conv2d(feat, grow, 3, 1, 1)
+        self.conv2 = nn.Conv2d(feat + grow, grow, 3, 1, 1)
+        self.conv3 = nn.Conv2d(feat + 2 * grow, grow, 3, 1, 1)
+        self.conv4 = nn.Conv2d(feat + 3 * grow, grow, 3, 1, 1)
+        self.conv5 = nn.Conv2d(feat + 4 * grow, feat, 3, 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         feats = [x]
-        for conv in self.convs[:-1]:
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
             feats.append(F.leaky_relu(conv(torch.cat(feats, 1)), 0.2))
-        return self.convs[-1](torch.cat(feats, 1)) * 0.2 + x
+        return self.conv5(torch.cat(feats, 1)) * 0.2 + x
 
 
 class RRDB(nn.Module):
-    """Residual-in-residual dense block: three dense blocks, outer residual scaled by 0.2."""
+    """Residual-in-residual dense block: three dense blocks (``rdb1``..``rdb3``), outer residual scaled by 0.2."""
 
     def __init__(self, feat: int = 64, grow: int = 32) -> None:
         super().__init__()
-        self.blocks = nn.Sequential(*(ResidualDenseBlock(feat, grow) for _ in range(3)))
+        self.rdb1 = ResidualDenseBlock(feat, grow)
+        self.rdb2 = ResidualDenseBlock(feat, grow)
+        self.rdb3 = ResidualDenseBlock(feat, grow)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.blocks(x) * 0.2 + x
+        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
 
 
 class RRDBNet(nn.Module):
     """ESRGAN's generator, x4: 23 RRDBs at LQ resolution, two nearest-x2 + conv upsampling stages."""
+
+    family = "Real-ESRGAN RRDBNet"
 
     def __init__(self, blocks: int = 23, feat: int = 64, grow: int = 32, channels: int = 3) -> None:
         super().__init__()
@@ -58,6 +68,7 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(feat, feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(feat, channels, 3, 1, 1)
         self.scale = 4
+        self.label = f"{self.family} x4 ({blocks} blocks, {feat} feat)"
 
     def forward(self, x: Tensor) -> Tensor:
         feat = self.conv_first(x)
@@ -71,6 +82,8 @@ class SRVGGNetCompact(nn.Module):
     """Real-ESRGAN's compact x4 net: a plain 3x3 conv + PReLU stack at LQ resolution, pixel shuffle,
     plus the nearest-upsampled input."""
 
+    family = "Real-ESRGAN SRVGGNetCompact"
+
     def __init__(self, convs: int = 32, feat: int = 64, channels: int = 3, scale: int = 4) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(channels, feat, 3, 1, 1), nn.PReLU(feat)]
@@ -80,6 +93,7 @@ class SRVGGNetCompact(nn.Module):
         self.body = nn.Sequential(*layers)
         self.upsample = nn.PixelShuffle(scale)
         self.scale = scale
+        self.label = f"{self.family} x{scale} ({convs} convs, {feat} feat)"
 
     def forward(self, x: Tensor) -> Tensor:
         return self.upsample(self.body(x)) + F.interpolate(x, scale_factor=self.scale, mode="nearest")

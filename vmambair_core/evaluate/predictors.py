@@ -10,6 +10,7 @@ uint8 or float32 in [0, 1]. Baselines give the rows every results table has:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
@@ -21,7 +22,7 @@ from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
 from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
-from vmambair_core.weights import LoadedWeights, load_resolved
+from vmambair_core.weights import LoadedWeights, PeerNetwork, load_resolved
 
 __all__ = [
     "BASELINES",
@@ -79,7 +80,7 @@ def baseline(name: str, scale: int = 4) -> BicubicPredictor | IdentityPredictor:
 
 
 class NetworkPredictor:
-    """A VmambaIR network run by a :class:`Restorer` (device, precision, whole image or tiles, OOM back-off)."""
+    """A VmambaIR network (or a Real-ESRGAN peer) run by a :class:`Restorer` (device, precision, whole image or tiles, OOM back-off)."""
 
     def __init__(self, restorer: Restorer, label: str, weights: str = "") -> None:
         self.restorer = restorer
@@ -91,7 +92,7 @@ class NetworkPredictor:
     @classmethod
     def from_network(
         cls,
-        net: VmambaIR,
+        net: VmambaIR | PeerNetwork,
         *,
         label: str | None = None,
         device: str | torch.device = "auto",
@@ -102,7 +103,7 @@ class NetworkPredictor:
         """Wrap an already built network (tests, custom configs, training loops)."""
         dev = device if isinstance(device, torch.device) else resolve_device(device)
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap)
-        return cls(restorer, label or f"vmambair ({net.config.name})")
+        return cls(restorer, label or (f"vmambair ({net.config.name})" if isinstance(net, VmambaIR) else net.label))
 
     def __call__(self, lq: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(lq)).permute(2, 0, 1)[None].float() / 255.0
@@ -120,21 +121,23 @@ def load_network_predictor(
     tile_overlap: int = 32,
     scan_backend: str = "auto",
 ) -> NetworkPredictor:
-    """The task's network with weights loaded strictly (``load_model``), wrapped for evaluation.
+    """The task's network with weights loaded strictly (``load_resolved``), wrapped for evaluation.
 
-    ``task`` may be a preset name or a ``VmambaIRConfig`` (non-preset sizes, e.g. tests' tiny nets).
+    ``task`` may be a preset name or a ``VmambaIRConfig`` (non-preset sizes, e.g. tests' tiny nets);
+    ``weights`` may also be an official Real-ESRGAN generator file (labelled as such).
     """
     dev = resolve_device(device)
     net, origin = load_resolved(task, weights, device=dev, scan_backend=scan_backend)
-    name = net.config.name  # the network built: the preset, or the variant a trained export describes
+    # the network built: the preset, the variant a trained export describes, or the Real-ESRGAN peer
+    name = f"vmambair {net.config.name}" if isinstance(net, VmambaIR) else net.family
     if weights is None:
         source = "default weights"
     elif isinstance(weights, LoadedWeights):
-        source = str(weights.source)
+        source = Path(weights.source).name
     else:
-        source = os.fspath(weights)
+        source = Path(os.fspath(weights)).name  # the file's name: the table stays narrow (the path is in `weights`)
     predictor = NetworkPredictor.from_network(
-        net, label=f"vmambair {name} [{source}]", device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
+        net, label=f"{name} [{source}]", device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
     )
     predictor.weights = origin
     return predictor

@@ -112,6 +112,11 @@ class EvalResult:
         return _mean([i.lpips for i in self.scored if i.lpips is not None])
 
     @property
+    def mean_seconds(self) -> float | None:
+        """Time per image of the method alone (the predictor call: no reading, scoring or saving)."""
+        return _mean([i.seconds for i in self.scored])
+
+    @property
     def limited(self) -> bool:
         """True when only the first images were scored (``--limit``): not comparable to published means."""
         return len(self.images) < self.images_in_set
@@ -126,7 +131,7 @@ class EvalResult:
             "images_in_set": self.images_in_set, "images_scored": len(self.scored),
             "images_failed": len(self.failed), "limited": self.limited,
             "mean": {"psnr": _json_num(self.mean_psnr), "ssim": _json_num(self.mean_ssim),
-                     "lpips": _json_num(self.mean_lpips)},
+                     "lpips": _json_num(self.mean_lpips), "seconds": self.mean_seconds},
             "lpips": {"metric": self.lpips_name, "note": self.lpips_note},
             "published": [p.to_dict() for p in self.published],
             "images": [i.to_dict() for i in self.images],

@@ -26,13 +26,15 @@ from vmambair_core.evaluate.benchmarks import (
 from vmambair_core.evaluate.predictors import BicubicPredictor, IdentityPredictor, Predictor, load_network_predictor
 from vmambair_core.metrics.color import YMode
 from vmambair_core.metrics.psnr_ssim import Channel
-from vmambair_core.models import PRESET_NAMES, get_preset
+from vmambair_core.models import PRESET_NAMES, VmambaIR, get_preset
 from vmambair_core.tasks import Task
 
 __all__ = ["MODELS", "EvalRequest", "ModelKind", "build_sets", "build_predictors", "lpips_wanted"]
 
-ModelKind = Literal["vmambair", "bicubic", "identity"]
+ModelKind = Literal["vmambair", "bicubic", "identity", "realesrgan"]
 MODELS: tuple[str, ...] = get_args(ModelKind)
+NETWORKS: tuple[str, ...] = ("vmambair", "realesrgan")
+"""Models that run weights (``--weights``); ``realesrgan`` needs an official Real-ESRGAN generator file."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,11 @@ class EvalRequest:
             raise ConfigError("--lq needs --gt (the ground-truth folder)")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.weights is not None and self.model != "vmambair":
-            raise ConfigError(f"--weights is for --model vmambair, not the {self.model} baseline")
+        if self.weights is not None and self.model not in NETWORKS:
+            raise ConfigError(f"--weights is for --model vmambair or realesrgan, not the {self.model} baseline")
+        if self.model == "realesrgan" and self.weights is None:
+            raise ConfigError("--model realesrgan needs --weights with an official Real-ESRGAN generator file "
+                              "(RealESRGAN_x4plus.pth or realesr-general-x4v3.pth); none ships with vmambair")
         if self.task is not None and self.task not in PRESET_NAMES:
             raise ConfigError(f"unknown task {self.task!r}; choose one of {', '.join(PRESET_NAMES)}")
         if self.crop_border is not None and self.crop_border < 0:
@@ -90,6 +95,8 @@ def _custom_scale(req: EvalRequest) -> tuple[int, Task | None]:
         return 4, req.task if req.task in ("sisr", "realsr") else None  # type: ignore[return-value]
     if req.model == "identity":
         return 1, "derain" if req.task == "derain" else None
+    if req.model == "realesrgan":
+        return 4, req.task if req.task in ("sisr", "realsr") else "realsr"  # type: ignore[return-value]
     if req.task is None:
         raise ConfigError(f"--task is needed with --gt/--lq and --model vmambair ({', '.join(PRESET_NAMES)})")
     return get_preset(req.task).scale, req.task  # type: ignore[return-value]
@@ -156,14 +163,23 @@ def build_predictors(
                 raise ConfigError(f"--model identity keeps the input size; {data.name} is x{data.scale} (try bicubic)")
             out[data.name] = IdentityPredictor()
         else:
-            task = _task_of(req, data)
+            task = _task_of(req, data) if req.model == "vmambair" else _peer_task(data)
             if task not in networks:
                 networks[task] = load_network_predictor(
                     task, req.weights, device=req.device, precision=req.precision, tile=req.tile,
                     tile_overlap=req.tile_overlap, scan_backend=req.scan_backend,
                 )
+                if req.model == "realesrgan" and isinstance(networks[task].restorer.net, VmambaIR):
+                    raise ConfigError(f"--model realesrgan: {req.weights} holds VmambaIR weights; use --model vmambair")
             out[data.name] = networks[task]
     return out
+
+
+def _peer_task(data: EvalSet) -> str:
+    """``--model realesrgan`` runs one x4 network, loaded once, on every set: x4 sets only."""
+    if data.scale != 4:
+        raise ConfigError(f"--model realesrgan is x4 super-resolution; {data.name} is x{data.scale}")
+    return "realsr"
 
 
 def lpips_wanted(req: EvalRequest, data: EvalSet) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..device import autocast_for, resolve_precision, with_index
 from ..errors import ConfigError
@@ -109,10 +109,10 @@ class TileReport:
 
 
 class Restorer:
-    """Run a VmambaIR network on (B, 3, H, W) images in [0, 1], the way a user expects.
+    """Run a VmambaIR network (or a peer x4 network) on (B, 3, H, W) images in [0, 1], the way a user expects.
 
     Args:
-        net: the network (moved to ``device`` here).
+        net: the network (moved to ``device`` here); any module with a ``scale`` attribute.
         device: torch device.
         precision: ``auto``/``fp32``/``bf16``/``fp16``.
         tile: tile size in input pixels; None = whole image, falling back to tiles on out-of-memory.
@@ -124,7 +124,7 @@ class Restorer:
 
     def __init__(
         self,
-        net: VmambaIR,
+        net: VmambaIR | nn.Module,
         device: torch.device,
         *,
         precision: str = "auto",

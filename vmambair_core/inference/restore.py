@@ -31,7 +31,7 @@ import torch
 
 from ..data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, check_quality, read_image, resize_alpha, write_image
 from ..errors import ConfigError, InputError, VmambairError
-from ..models import VmambaIR, VmambaIRConfig
+from ..models import VmambaIRConfig
 from .engine import Restorer
 from .tiling import DeviceMemoryError
 
@@ -190,12 +190,12 @@ def load_network(
     *,
     device: torch.device | str = "cpu",
     scan_backend: str = "auto",
-) -> tuple[VmambaIR, str]:
+) -> tuple[torch.nn.Module, str]:
     """The task's network with ``weights`` loaded strictly, and a one-line description of their origin.
 
     ``task`` may be a :class:`VmambaIRConfig` (e.g. a small test network); ``weights`` is what the user
-    typed for ``--weights`` (None: the registry default, which must be published and SHA-256-verified).
-    Never random weights.
+    typed for ``--weights`` (None: the registry default, which must be published and SHA-256-verified),
+    a VmambaIR file or an official Real-ESRGAN generator file (x4 tasks). Never random weights.
     """
     from ..weights import load_resolved  # noqa: PLC0415 - heavy, only here
 

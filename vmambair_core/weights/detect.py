@@ -11,6 +11,15 @@ from ..models import VmambaIR, VmambaIRConfig
 _SHOWN = 5
 
 
+VMAMBAIR_PREFIXES: tuple[str, ...] = ("patch_embed.", "encoder_level", "decoder_level", "latent.", "refinement.")
+"""Top-level module names only VmambaIR has: a file with any of them is VmambaIR's, even if damaged."""
+
+
+def looks_like_vmambair(sd: dict[str, Tensor]) -> bool:
+    """True where some key belongs to VmambaIR's modules (then its errors name the preset's keys)."""
+    return any(k.startswith(VMAMBAIR_PREFIXES) for k in sd)
+
+
 def detect_preset(sd: dict[str, Tensor]) -> str | None:
     """Tell the authors' three networks apart by their distinctive keys (None if not VmambaIR at all)."""
     if "patch_embed.proj.weight" not in sd:
@@ -31,14 +40,11 @@ def expected_shapes(cfg: VmambaIRConfig) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
-def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint") -> None:
-    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys."""
-    want = expected_shapes(cfg)
+def mismatch_summary(sd: dict[str, Tensor], want: dict[str, tuple[int, ...]]) -> str | None:
+    """The first missing/unexpected/mis-shaped keys of ``sd`` against ``want`` in one line (None: they match)."""
     missing = [k for k in want if k not in sd]
     unexpected = [k for k in sd if k not in want]
     wrong = [f"{k} {tuple(sd[k].shape)} != {want[k]}" for k in want if k in sd and tuple(sd[k].shape) != want[k]]
-    if not (missing or unexpected or wrong):
-        return
     parts = []
     if missing:
         parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:_SHOWN])})")
@@ -46,10 +52,18 @@ def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "
         parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:_SHOWN])})")
     if wrong:
         parts.append(f"{len(wrong)} with other shapes (e.g. {'; '.join(wrong[:_SHOWN])})")
+    return "; ".join(parts) or None
+
+
+def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint") -> None:
+    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys."""
+    problems = mismatch_summary(sd, expected_shapes(cfg))
+    if problems is None:
+        return
     guess = detect_preset(sd)
     hint = ""
     if guess and guess != cfg.name:
         hint = f"; it looks like a '{guess}' checkpoint (use --task {guess})"
     elif guess is None:
         hint = "; it does not look like a VmambaIR checkpoint"
-    raise CheckpointError(f"{source} does not match preset '{cfg.name}': {'; '.join(parts)}{hint}")
+    raise CheckpointError(f"{source} does not match preset '{cfg.name}': {problems}{hint}")
