@@ -43,6 +43,7 @@ from vmambair_core.inference.restore import (
 from vmambair_core.models import get_preset
 from vmambair_core.threads import set_threads
 from vmambair_core.weights import infer_task
+from vmambair_core.weights.blend import blend_for
 
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
 from .options import (
@@ -68,6 +69,8 @@ def restore_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
     task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain; default: the task the --weights name or export declares, else realsr (photos).")] = None,
     weights: WeightsOpt = None,
+    strength: Annotated[float | None, typer.Option("--strength", min=0.0, max=1.0, help="Blend the weights with their partner model (same network): 1 = the weights as they are, 0 = the partner (for realsr: sharp GAN model <-> faithful L1 model). Default: no blend.")] = None,
+    partner: Annotated[str | None, typer.Option("--partner", help="The model at --strength 0 (default: the registry partner of --weights).")] = None,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     backend: BackendOpt = "auto",
@@ -125,7 +128,8 @@ def restore_cmd(
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
-        net, origin = load_network(chosen, weights, device=dev, scan_backend=backend)
+        net, origin = load_network(chosen, blend_for(chosen, weights, strength, partner), device=dev,
+                                   scan_backend=backend)
         prepare_output_dir(output)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)

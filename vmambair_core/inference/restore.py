@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from ..errors import ConfigError, InputError, VmambairError
 from ..models import VmambaIRConfig
 from .engine import Restorer
 from .tiling import DeviceMemoryError
+
+if TYPE_CHECKING:
+    from ..weights import LoadedWeights
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -186,7 +189,7 @@ def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
 
 def load_network(
     task: str | VmambaIRConfig,
-    weights: str | os.PathLike[str] | None,
+    weights: str | os.PathLike[str] | LoadedWeights | None,
     *,
     device: torch.device | str = "cpu",
     scan_backend: str = "auto",

@@ -11,14 +11,19 @@ trained apart from different initialisations, do not interpolate meaningfully an
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from .formats import LoadedWeights
+from .formats import LoadedWeights, read_weights
 from .metadata import META_CONFIG
+from .registry import read_registry
+from .resolve import resolve_weights
+from .spec import classify_spec
 
-__all__ = ["blend"]
+__all__ = ["blend", "blend_for"]
 
 
 def _check_compatible(a: LoadedWeights, b: LoadedWeights) -> None:
@@ -49,5 +54,38 @@ def blend(a: LoadedWeights, b: LoadedWeights, strength: float) -> LoadedWeights:
         if not (ta.is_floating_point() and tb.is_floating_point()):
             raise CheckpointError(f"cannot blend {a.source} with {b.source}: '{key}' is not a floating-point tensor")
         out[key] = torch.lerp(ta.float(), tb.float(), float(strength))
-    source = f"{1 - strength:g} x {a.source} + {strength:g} x {b.source}"
+    # File names only: tables print the source's last path part.
+    source = f"{Path(a.source).name} x {1 - strength:g} + {Path(b.source).name} x {strength:g}"
     return LoadedWeights(out, source, None, dict(b.metadata))
+
+
+def _partner_of(task: str, weights: str | os.PathLike[str] | None) -> str | None:
+    """The registry partner of the task's default (``weights`` None) or of a named entry; None otherwise."""
+    reg = read_registry()
+    if weights is None:
+        entry = reg.default_entry(task)
+    else:
+        target = classify_spec(weights)
+        entry = reg.lookup(target) if isinstance(target, str) else None
+    return entry.partner if entry is not None else None
+
+
+def blend_for(
+    task: str,
+    weights: str | os.PathLike[str] | None,
+    strength: float | None,
+    partner: str | os.PathLike[str] | None = None,
+) -> str | os.PathLike[str] | LoadedWeights | None:
+    """What ``--weights W --strength S [--partner P]`` means: ``weights`` as given when ``strength`` is None,
+    else ``blend(P, W, S)`` with P the registry partner of W (or of the task's default) unless given."""
+    if strength is None:
+        if partner is not None:
+            raise ConfigError("--partner needs --strength (the share of --weights in the blend)")
+        return weights
+    partner = partner if partner is not None else _partner_of(task, weights)
+    if partner is None:
+        what = f"weights '{weights}'" if weights is not None else f"the default {task} weights"
+        raise ConfigError(f"{what} have no partner model to blend with: pass --partner NAME|FILE (same network)")
+    main = read_weights(resolve_weights(task, weights).path)
+    other = read_weights(resolve_weights(task, partner).path)
+    return blend(other, main, strength)

@@ -82,6 +82,8 @@ class WeightsEntry:
     machine: str = ""
     metrics: tuple[Metric, ...] = ()
     restore_floor_db: float | None = None
+    partner: str | None = None
+    """The entry at ``--strength 0`` (same network, e.g. the L1 model a GAN model was fine-tuned from)."""
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -222,6 +224,10 @@ def read_registry(path: Path | None = None) -> Registry:
             defaults[task] = value
         else:
             raise ConfigError(f"weights registry {p}: default for {task!r} must be an entry name or null")
+    for name, entry in entries.items():
+        if entry.partner is not None and (entry.partner not in entries or entries[entry.partner].task != entry.task):
+            raise ConfigError(f"weights registry {p}: entry {name!r} names partner {entry.partner!r}, which is not "
+                              f"a {entry.task} entry")
     for task, name in defaults.items():
         if name is not None and name not in entries:
             raise ConfigError(f"weights registry {p}: default for {task!r} names {name!r}, which is not an entry")
