@@ -24,6 +24,7 @@ CONFIG=(); [[ -n "${EXTRA_TRAIN_CONFIG:-}" ]] && CONFIG=(--config "$EXTRA_TRAIN_
 LIMIT=(); [[ -n "${EVAL_LIMIT:-}" ]] && LIMIT=(--limit "$EVAL_LIMIT")
 MAX=(); [[ -n "${MAX_MINUTES:-}" ]] && MAX=(--max-minutes "$MAX_MINUTES")
 [[ -n "${STOP_AT:-}" ]] && MAX+=(--stop-at "$STOP_AT")  # export at this iteration of the planned ITERS schedule
+STAGE_ARGS=(--stage "${STAGE:-l1}"); [[ -n "${INIT:-}" ]] && STAGE_ARGS+=(--init "$INIT")  # fine-tune from INIT
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 machine() {  # where the time was measured, for the registry's "machine" field
@@ -43,7 +44,7 @@ if [[ -f "$RUN/checkpoints/latest" ]]; then
   CMD=("$PY" -m vmambair_cli train -o "$RUN" --resume --device "$DEVICE" --workers "$WORKERS" "${MAX[@]}" --quiet)
 else
   log "$NAME: new run in $RUN on $DEVICE (dim $DIM, blocks $BLOCKS, $ITERS iters, batch $BATCH x $PATCH px, lr $LR)"
-  CMD=("$PY" -m vmambair_cli train --task "$TASK" -o "$RUN" --device "$DEVICE" --workers "$WORKERS" \
+  CMD=("$PY" -m vmambair_cli train --task "$TASK" "${STAGE_ARGS[@]}" -o "$RUN" --device "$DEVICE" --workers "$WORKERS" \
     --data "$DATA/sr_train/T91" --data "$DATA/sr_train/BSD200" --val "$VAL" \
     --model-dim "$DIM" --model-blocks "$BLOCKS" --iters "$ITERS" --batch-size "$BATCH" --patch-size "$PATCH" \
     --lr "$LR" --seed "$SEED" --val-every "$VAL_EVERY" --save-every "$SAVE_EVERY" --export-fp16 \
