@@ -1,7 +1,8 @@
 """Image-quality metrics with the conventions SR and deraining papers use.
 
 PSNR/SSIM are pure functions on numpy images (uint8, or float with an explicit range),
-scored on MATLAB BT.601 luma or RGB, with a border crop; LPIPS is a small torch module whose
+scored on MATLAB BT.601 luma or RGB, with a border crop; NIQE is a no-reference pure function
+(lower is better) with the pristine model shipped in ``data/``; LPIPS is a small torch module whose
 weights come from local files only.
 """
 
@@ -15,6 +16,7 @@ from vmambair_core.metrics.lpips import (
     load_lpips,
     lpips_distance,
 )
+from vmambair_core.metrics.niqe import NiqeModel, load_niqe_model, niqe_score, niqe_score_y
 from vmambair_core.metrics.psnr_ssim import Channel, psnr, ssim
 
 __all__ = [
@@ -22,11 +24,15 @@ __all__ = [
     "LPIPS_VERSION",
     "Channel",
     "LpipsNet",
+    "NiqeModel",
     "YMode",
     "find_backbone_weights",
     "find_head_weights",
     "load_lpips",
+    "load_niqe_model",
     "lpips_distance",
+    "niqe_score",
+    "niqe_score_y",
     "psnr",
     "rgb2ycbcr",
     "rgb_to_y",
