@@ -50,3 +50,16 @@ def test_python_310_floor_has_its_toml_parser() -> None:
                       if isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names)
                       and id(node) not in guarded]
     assert not unguarded, f"tomllib is 3.11+: guard these imports: {unguarded}"
+
+
+def test_data_files_of_core_are_package_data() -> None:
+    """Files the core reads at run time (the NIQE pristine model) must be in the wheel, not only the checkout."""
+    from fnmatch import fnmatch
+
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vmambair_core"]
+    core = REPO / "vmambair_core"
+    data = [p.relative_to(core).as_posix() for p in core.rglob("data/*")
+            if p.is_file() and not (p.parent / "__init__.py").exists()]  # vmambair_core/data/ is code
+    assert "metrics/data/niqe_pris_params.npz" in data
+    missing = [d for d in data if not any(fnmatch(d, g) for g in globs)]
+    assert not missing, f"add to [tool.setuptools.package-data] vmambair_core: {missing}"

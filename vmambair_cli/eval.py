@@ -26,8 +26,10 @@ from vmambair_core.evaluate import (
     build_sets,
     evaluate,
     lpips_wanted,
+    niqe_wanted,
     prepare_lpips,
 )
+from vmambair_core.evaluate.noref import NIQE_NOTE, pattern_note
 from vmambair_core.metrics.lpips import LPIPS
 from vmambair_core.threads import set_threads
 
@@ -36,8 +38,8 @@ from .options import (
     BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, ThreadsOpt, TileOpt, TileOverlapOpt, WeightsOpt,
 )
 
-_CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "seconds", "error", "model", "channel",
-                "y_mode", "crop_border")
+_CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "niqe", "pattern_amplitude", "seconds",
+                "error", "model", "channel", "y_mode", "crop_border")
 
 
 @dataclass
@@ -47,6 +49,7 @@ class _Plan:
     sets: tuple[EvalSet, ...]
     predictors: dict[str, Predictor]
     lpips_for: dict[str, bool]
+    niqe_for: dict[str, bool]
     lpips: LPIPS | None = None
     lpips_note: str | None = None
 
@@ -56,29 +59,44 @@ def _fmt(x: float | None, digits: int) -> str:
 
 
 def _render(con: Console, results: list[EvalResult]) -> None:
+    """PSNR/SSIM/LPIPS columns only where some set has ground truth; NIQE/pattern only where computed."""
+    with_ref = any(r.reference for r in results)
+    with_nr = any(r.no_reference for r in results)
     t = Table(title="vmambair eval", title_justify="left")
     t.add_column("benchmark", no_wrap=True)
-    t.add_column("method", no_wrap=True)
-    for col in ("images", "PSNR", "SSIM", "LPIPS", "s/image"):
+    t.add_column("method")  # wraps when the terminal is narrow: the number columns keep their digits
+    cols = ("images", *(("PSNR", "SSIM", "LPIPS") if with_ref else ()), *(("NIQE↓", "pattern↓") if with_nr else ()),
+            "s/image")
+    for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        t.add_row(escape(r.benchmark), f"[bold]{escape(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}",
-                  f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4),
-                  _fmt(r.mean_seconds, 3))
+        cells = [escape(r.benchmark), f"[bold]{escape(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}"]
+        if with_ref:
+            cells += [f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4)]
+        if with_nr:
+            cells += [f"[bold]{_fmt(r.mean_of('niqe'), 3)}[/]", _fmt(r.mean_of("pattern"), 3)]
+        t.add_row(*cells, _fmt(r.mean_seconds, 3))
         for p in (p for p in r.published if p.method in ("VmambaIR", "bicubic")):
             t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
-                      f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]")
+                      f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]", *(("", "") if with_nr else ()))
         t.add_section()
     con.print(t)
+    if with_nr:
+        con.print(escape(NIQE_NOTE), soft_wrap=True)
+        for scale in sorted({r.scale for r in results if r.no_reference and r.scale > 1}):
+            con.print(escape(pattern_note(scale)), soft_wrap=True)
     for r in results:
-        notes = [r.convention.describe(), r.lq]
-        notes.append(f"LPIPS = {r.lpips_name}" if r.lpips_name else r.lpips_note or "no LPIPS")
+        if not r.reference:
+            notes = [r.lq, "NIQE only (no PSNR/SSIM/LPIPS without ground truth)"]
+        else:
+            notes = [r.convention.describe(), r.lq]
+            notes.append(f"LPIPS = {r.lpips_name}" if r.lpips_name else r.lpips_note or "no LPIPS")
         if r.limited:
             notes.append(f"--limit: {len(r.images)} of {r.images_in_set} images, means not comparable with papers")
         con.print(f"[bold]{escape(r.benchmark)}[/] ({escape(r.location)}, {escape(r.layout)}): "
                   + escape("; ".join(notes)), soft_wrap=True)
         for f in r.failed:
-            con.print(f"  [red]failed[/] {escape(f.gt)}: {escape(f.error or '')}", soft_wrap=True)
+            con.print(f"  [red]failed[/] {escape(f.name)}: {escape(f.error or '')}", soft_wrap=True)
     if any(r.published for r in results):
         con.print("[dim]Published rows (dim) are the paper's Tables 1-3 and the bicubic baseline SR papers print; "
                   "`--json` lists every compared method.[/]", soft_wrap=True)
@@ -93,9 +111,10 @@ def _write_csv(path: Path, results: list[EvalResult]) -> None:
             for i in r.images:
                 d = i.to_dict()
                 w.writerow({
-                    "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"], "lq": d["lq"] or "",
+                    "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"] or "", "lq": d["lq"] or "",
                     "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
-                    "lpips": "" if i.lpips is None else repr(i.lpips), "seconds": f"{i.seconds:.6f}",
+                    "lpips": "" if i.lpips is None else repr(i.lpips), "niqe": "" if i.niqe is None else repr(i.niqe),
+                    "pattern_amplitude": "" if i.pattern is None else repr(i.pattern), "seconds": f"{i.seconds:.6f}",
                     "error": i.error or "", "model": r.model, "channel": r.convention.channel,
                     "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
                 })
@@ -103,7 +122,7 @@ def _write_csv(path: Path, results: list[EvalResult]) -> None:
 
 def eval_cmd(
     bench: Annotated[str | None, typer.Option("--bench", "-b", help=f"Benchmark(s), comma-separated: {', '.join(BENCHMARKS)}.")] = None,
-    lq: Annotated[Path | None, typer.Option("--lq", help="Folder of degraded inputs (with --gt), paired by file name.")] = None,
+    lq: Annotated[Path | None, typer.Option("--lq", help="Folder of degraded inputs, paired by file name with --gt; alone (no ground truth): outputs scored by NIQE.")] = None,
     gt: Annotated[Path | None, typer.Option("--gt", help="Folder of ground truth; alone, LR is made from it by MATLAB bicubic x1/4.")] = None,
     data_root: Annotated[Path | None, typer.Option("--data-root", envvar=ENV_DATA_ROOT, help="Folder holding the benchmark folders (Set5/, Rain100H/, or sr/Set5/, ...).")] = None,
     model: Annotated[Literal["vmambair", "bicubic", "identity", "realesrgan"], typer.Option("--model", help="vmambair (the network; --weights may also be a Real-ESRGAN file), bicubic (MATLAB bicubic x4 of the LR, no network), identity (the input itself) or realesrgan (--weights RealESRGAN_x4plus.pth or realesr-general-x4v3.pth, the official files).")] = "vmambair",
@@ -116,6 +135,7 @@ def eval_cmd(
     lpips: Annotated[bool | None, typer.Option("--lpips/--no-lpips", help="LPIPS (default: on where the paper reports it). Skipped with a note when its weights are missing.")] = None,
     lpips_weights: Annotated[Path | None, typer.Option("--lpips-weights", help="LPIPS backbone file (vgg16-397923af.pth), or a folder with it and the heads (vgg.pth).")] = None,
     lpips_net: Annotated[Literal["vgg", "alex"], typer.Option("--lpips-net", help="LPIPS backbone (the authors use vgg).")] = "vgg",
+    niqe: Annotated[bool | None, typer.Option("--niqe/--no-niqe", help="No-reference scores, lower is better: NIQE and the fixed-pattern amplitude of xN outputs (default: on where there is no ground truth, e.g. RealSRSet or --lq alone).")] = None,
     save_images: Annotated[Path | None, typer.Option("--save-images", help="Write outputs as DIR/<benchmark>/<name>.png.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per image to this CSV file.")] = None,
     json_out: JsonOpt = False,
@@ -129,7 +149,7 @@ def eval_cmd(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Score VmambaIR, a baseline or Real-ESRGAN on benchmarks (PSNR/SSIM, LPIPS), with the paper's numbers beside.
+    """Score VmambaIR, a baseline or Real-ESRGAN on benchmarks (PSNR/SSIM, LPIPS; NIQE without ground truth), with the paper's numbers beside.
 
     Exit codes: 0 all images scored; 1 error; 3 some images failed (listed).
     """
@@ -140,12 +160,12 @@ def eval_cmd(
         req = EvalRequest(
             benches=tuple(b.strip() for b in bench.split(",") if b.strip()) if bench else (),
             gt_dir=gt, lq_dir=lq, data_root=data_root, model=model, task=task, weights=weights, lq_source=lr_from,
-            y_mode=y_mode, channel=channel, crop_border=crop_border, lpips=lpips, device=device,
+            y_mode=y_mode, channel=channel, crop_border=crop_border, lpips=lpips, niqe=niqe, device=device,
             precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
         )
         sets = build_sets(req)
-        plan = _Plan(sets, build_predictors(req, sets),
-                     {d.name: lpips_wanted(req, d) for d in sets})
+        plan = _Plan(sets, build_predictors(req, sets), {d.name: lpips_wanted(req, d) for d in sets},
+                     {d.name: niqe_wanted(req, d) for d in sets})
         if not quiet and not json_out:  # the first line says which weights are scored
             for pred in {id(p): p for p in plan.predictors.values() if getattr(p, "weights", "")}.values():
                 err.print(f"{escape(pred.label)} · weights {escape(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
@@ -174,7 +194,7 @@ def eval_cmd(
                     data, plan.predictors[data.name], lpips=plan.lpips if use else None,
                     lpips_note=plan.lpips_note if use else off_note, limit=limit,
                     save_dir=None if save_images is None else save_images / data.name,
-                    on_image=lambda _score, job=job: bar.advance(job),
+                    on_image=lambda _score, job=job: bar.advance(job), no_reference=plan.niqe_for[data.name],
                 ))
         return results
 
@@ -188,7 +208,7 @@ def eval_cmd(
     failed = sum(len(r.failed) for r in results)
     if failed:
         scored = sum(len(r.scored) for r in results)
-        names = ", ".join(f"{r.benchmark}/{f.gt}" for r in results for f in r.failed)
+        names = ", ".join(f"{r.benchmark}/{f.name}" for r in results for f in r.failed)
         err.print(f"[red]{failed} image(s) failed[/]: {escape(names)}", soft_wrap=True)
         raise typer.Exit(EXIT_PARTIAL if scored else EXIT_ERROR)
     raise typer.Exit(EXIT_OK)

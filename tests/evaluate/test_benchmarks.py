@@ -25,7 +25,8 @@ def test_registry_covers_the_paper_sets_with_their_conventions() -> None:
         "Set5": ("sisr", 4, 5), "Set14": ("sisr", 4, 14), "BSD100": ("sisr", 4, 100), "Urban100": ("sisr", 4, 100),
         "Manga109": ("sisr", 4, 109), "General100": ("sisr", 4, 100), "DIV2K100": ("sisr", 4, 100),
         "NTIRE2020-Track1": ("realsr", 4, 100), "AIM2019": ("realsr", 4, 100), "BSD100-realesrgan": ("realsr", 4, 100),
-        "Rain100L": ("derain", 1, 100), "Rain100H": ("derain", 1, 100), "Test100": ("derain", 1, 98),
+        "BSD100-mild": ("realsr", 4, 100),
+        "RealSRSet": ("realsr", 4, 20), "Rain100L": ("derain", 1, 100), "Rain100H": ("derain", 1, 100), "Test100": ("derain", 1, 98),
         "Test1200": ("derain", 1, 1200), "Test2800": ("derain", 1, 2800),
     }
     assert {n: (b.task, b.scale, b.count) for n, b in BENCHMARKS.items()} == expected

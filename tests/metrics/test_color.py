@@ -62,3 +62,30 @@ def test_rejects_non_rgb() -> None:
         rgb_to_y(np.zeros((4, 4), dtype=np.uint8))
     with pytest.raises(InputError):
         rgb_to_y(np.zeros((4, 4, 3), dtype=np.float64))
+
+
+
+def _imlincomb(img: np.ndarray, row: int) -> np.ndarray:
+    """MATLAB's ``imlincomb(T1, R, T2, G, T3, B, offset)`` order with ``T = origT / 255``, rounded."""
+    from vmambair_core.metrics.color import YCBCR_MATRIX, YCBCR_OFFSET
+
+    x = img.astype(np.float64)
+    t = YCBCR_MATRIX[row] * (1.0 / 255.0)
+    lin = t[0] * x[..., 0] + t[1] * x[..., 1] + t[2] * x[..., 2] + YCBCR_OFFSET[row]
+    return np.clip(np.floor(lin + 0.5), 0, 255)
+
+
+@pytest.mark.slow
+def test_matlab_y_equals_imlincomb_order_on_every_colour() -> None:
+    """The per-channel product tables give MATLAB's sum bit for bit on all 2^24 colours, so the colours
+    whose exact Y is a half-integer round the same way."""
+    c = np.arange(256**3, dtype=np.uint32)
+    img = np.stack([(c >> 16) & 255, (c >> 8) & 255, c & 255], axis=-1).astype(np.uint8).reshape(4096, 4096, 3)
+    assert np.array_equal(rgb_to_y(img, "matlab"), _imlincomb(img, 0))
+
+
+def test_matlab_ycbcr_equals_imlincomb_order() -> None:
+    img = np.random.default_rng(1).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    out = rgb2ycbcr(img, "matlab")
+    for row in range(3):
+        assert np.array_equal(out[..., row], _imlincomb(img, row))

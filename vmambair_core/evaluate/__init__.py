@@ -2,6 +2,8 @@
 
 ``load_benchmark`` finds and checks a set, a predictor (network or baseline) restores it, ``evaluate``
 scores it the way the papers do and returns an ``EvalResult`` carrying the published rows to compare.
+Sets without ground truth are scored without reference (NIQE, fixed-pattern amplitude); ``score_folder``
+does that for a folder of images restored elsewhere.
 """
 
 from vmambair_core.evaluate.benchmarks import (
@@ -13,6 +15,7 @@ from vmambair_core.evaluate.benchmarks import (
     MetricConvention,
     custom_set,
     get_benchmark,
+    input_set,
     load_benchmark,
     locate_benchmark,
     resolve_data_root,
@@ -26,14 +29,25 @@ from vmambair_core.evaluate.predictors import (
     baseline,
     load_network_predictor,
 )
+from vmambair_core.evaluate.noref import FolderScores, NoReference, no_reference_scores, score_folder
 from vmambair_core.evaluate.published import PUBLISHED, PublishedScore, published_for
 from vmambair_core.evaluate.runner import EvalResult, ImageScore, evaluate, prepare_lpips
-from vmambair_core.evaluate.session import MODELS, EvalRequest, ModelKind, build_predictors, build_sets, lpips_wanted
+from vmambair_core.evaluate.session import (
+    MODELS,
+    EvalRequest,
+    ModelKind,
+    build_predictors,
+    build_sets,
+    lpips_wanted,
+    niqe_wanted,
+)
 
 __all__ = [
     "BENCHMARKS", "ENV_DATA_ROOT", "MODELS", "PUBLISHED",
-    "Benchmark", "BicubicPredictor", "EvalRequest", "EvalResult", "EvalSet", "FolderLayout", "IdentityPredictor", "ImagePair",
-    "ImageScore", "MetricConvention", "ModelKind", "NetworkPredictor", "Pairing", "Predictor", "PublishedScore",
-    "baseline", "build_predictors", "build_sets", "custom_set", "evaluate", "get_benchmark", "load_benchmark", "load_network_predictor",
-    "locate_benchmark", "lpips_wanted", "pair_images", "prepare_lpips", "published_for", "resolve_data_root",
+    "Benchmark", "BicubicPredictor", "EvalRequest", "EvalResult", "EvalSet", "FolderLayout", "FolderScores",
+    "IdentityPredictor", "ImagePair", "ImageScore", "MetricConvention", "ModelKind", "NetworkPredictor", "NoReference",
+    "Pairing", "Predictor", "PublishedScore", "baseline", "build_predictors", "build_sets", "custom_set", "evaluate",
+    "get_benchmark", "input_set", "load_benchmark", "load_network_predictor", "locate_benchmark", "lpips_wanted",
+    "niqe_wanted", "no_reference_scores", "pair_images", "prepare_lpips", "published_for", "resolve_data_root",
+    "score_folder",
 ]

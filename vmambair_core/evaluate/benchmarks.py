@@ -14,7 +14,9 @@ Conventions (``shared/notes/ecosystem.md`` §4):
   ships);
 * synthetic real-world SR sets (``BSD100-realesrgan``): a bicubic set's HR degraded once by the realsr
   training pipeline with fixed seeds and cached (:mod:`.synthetic`); Y (MATLAB), crop 4, like the
-  real-world sets, so the numbers read like the bicubic tables'.
+  real-world sets, so the numbers read like the bicubic tables';
+* sets without ground truth (``RealSRSet``, or ``--lq DIR`` alone): real low-resolution photos whose
+  outputs can only be scored without reference (NIQE, the fixed-pattern amplitude; :mod:`.noref`).
 
 Y is MATLAB's rounded ``rgb2ycbcr`` luma by default (``y_mode="matlab"``): it reproduces the numbers
 papers print (Set5 bicubic 28.42 dB / 0.8104); BasicSR's float Y (``"basicsr"``) is the alternative.
@@ -43,12 +45,13 @@ __all__ = [
     "MetricConvention",
     "custom_set",
     "get_benchmark",
+    "input_set",
     "load_benchmark",
     "locate_benchmark",
     "resolve_data_root",
 ]
 
-Degradation = Literal["bicubic", "given", "synthetic"]
+Degradation = Literal["bicubic", "given", "synthetic", "none"]
 LqSource = Literal["hr", "files"]
 LQ_SOURCES: tuple[str, ...] = get_args(LqSource)
 ENV_DATA_ROOT = "VMAMBAIR_DATA_ROOT"
@@ -128,9 +131,10 @@ class Benchmark:
         task: the VmambaIR preset evaluated on it.
         scale: LQ -> GT upscaling factor (1 for deraining).
         counts: accepted image counts, the usual one first (Test100: the 98 pairs MSPFN/MPRNet/Restormer use).
-        degradation: ``bicubic`` (LQ may be regenerated from GT), ``given`` (LQ files are the test) or
-            ``synthetic`` (LQ generated once from another set's HR and cached: :mod:`.synthetic`).
-        layouts: accepted sub-folder layouts, tried in order.
+        degradation: ``bicubic`` (LQ may be regenerated from GT), ``given`` (LQ files are the test),
+            ``synthetic`` (LQ generated once from another set's HR and cached: :mod:`.synthetic`) or
+            ``none`` (real inputs without ground truth, scored without reference).
+        layouts: accepted sub-folder layouts, tried in order (for ``none``, ``gt`` names the inputs' folder).
         folders: folder names the set may have under a data root (matched case-insensitively); also aliases.
         convention: default metric convention.
         names: expected keys (file stems after pairing normalisation), where the set has fixed names.
@@ -196,6 +200,11 @@ _ALL = (
     Benchmark("BSD100-mild", "realsr", 4, (100,), "synthetic", _BICUBIC_LAYOUTS, ("BSD100-mild",),
               SR_CONVENTION, None, False, "BSD100 HR with light blur, x4 down, light noise and JPEG 70-95 "
               "(fixed seeds), cached"),
+    Benchmark("RealSRSet", "realsr", 4, (20,), "none", (FolderLayout("input"), FolderLayout(".")), ("RealSRSet",),
+              SR_CONVENTION, ("Lincoln", "building", "butterfly", "butterfly2", "chip", "comic1", "comic2", "comic3",
+                              "computer", "dog", "dped_crop00061", "foreman", "frog", "oldphoto2", "oldphoto3",
+                              "oldphoto6", "painting", "pattern", "ppt3", "tiger"), False,
+              "20 real low-resolution photos without ground truth (BSRGAN, Zhang et al. 2021)"),
     _rain("Rain100L", (100,), "Yang et al. 2017 (JORDER), light rain", ("Rain100L_test", "R100L")),
     _rain("Rain100H", (100,), "Yang et al. 2017 (JORDER), heavy rain", ("Rain100H_test", "R100H")),
     _rain("Test100", (98, 100), "Zhang et al. 2019; 98 pairs in the MSPFN/MPRNet/Restormer copy"),
@@ -251,6 +260,8 @@ class EvalSet:
     """Resolved test pairs plus how to score them; what :func:`~vmambair_core.evaluate.runner.evaluate` takes.
 
     ``lq_from_gt``: every LQ is MATLAB bicubic ``1/scale`` of the mod-cropped GT (``pair.lq`` is None).
+    ``reference``: False for inputs without ground truth; each pair's ``lq`` is the input and ``gt`` is
+    the same file (it names the output), and outputs are scored without reference.
     """
 
     name: str
@@ -266,8 +277,11 @@ class EvalSet:
     """How the LQ was made, when files are not simply given (synthetic sets)."""
     notes: tuple[str, ...] = ()
     """Things the user should hear before the scores (a generated cache, a checksum warning)."""
+    reference: bool = True
 
     def describe_lq(self) -> str:
+        if not self.reference:
+            return "LQ from files, no ground truth"
         if self.lq_note:
             return self.lq_note
         if self.lq_from_gt:
@@ -300,9 +314,15 @@ def _choose_layout(bench: Benchmark, folder: Path, lq_source: LqSource) -> Folde
     accepted = "; ".join(lay.describe(need_lq) for lay in bench.layouts if lay.lq is not None or not need_lq)
     subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir())
     raise InputError(
-        f"{bench.name} at {folder}: no known layout with images. Accepted ({'GT + LQ' if need_lq else 'GT'}): "
+        f"{bench.name} at {folder}: no known layout with images. Accepted ({_wanted(bench, need_lq)}): "
         f"{accepted}. Sub-folders found: {', '.join(subdirs) or 'none'}."
     )
+
+
+def _wanted(bench: Benchmark, need_lq: bool) -> str:
+    if bench.degradation == "none":
+        return "inputs, no ground truth"
+    return "GT + LQ" if need_lq else "GT"
 
 
 def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | None = None) -> EvalSet:
@@ -318,6 +338,10 @@ def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | 
         from vmambair_core.evaluate.synthetic import load_synthetic  # noqa: PLC0415 - torch-heavy, only here
 
         return load_synthetic(bench, root)
+    if bench.degradation == "none":
+        if lq_source == "hr":
+            raise ConfigError(f"{bench.name} has no ground truth to make LR from: its photos are the inputs")
+        return _load_inputs(bench, root)
     source = lq_source or bench.default_lq_source()
     if source not in LQ_SOURCES:
         raise ConfigError(f"lq_source must be one of {LQ_SOURCES}, got {source!r}")
@@ -336,6 +360,21 @@ def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | 
         name=bench.name, task=bench.task, scale=bench.scale, pairs=pairing.pairs, convention=bench.convention,
         lq_from_gt=source == "hr", location=folder, layout=layout.describe(source == "files"), benchmark=bench,
     )
+
+
+def _input_pairs(folder: Path, pattern: str = "*") -> tuple[ImagePair, ...]:
+    """The images of a folder without ground truth, as pairs whose LQ is the image (``gt`` too: its name)."""
+    return tuple(ImagePair(p.key, p.gt, p.gt) for p in gt_pairs(folder, pattern))
+
+
+def _load_inputs(bench: Benchmark, root: Path) -> EvalSet:
+    folder = locate_benchmark(bench, root)
+    layout = _choose_layout(bench, folder, "hr")  # only the inputs' folder is looked for
+    pairs = _input_pairs(folder / layout.gt, layout.gt_pattern)
+    where = f"{layout.describe(False)} (no ground truth)"
+    _check_complete(bench, folder, where, Pairing(pairs, (), ()))
+    return EvalSet(name=bench.name, task=bench.task, scale=bench.scale, pairs=pairs, convention=bench.convention,
+                   lq_from_gt=False, location=folder, layout=where, benchmark=bench, reference=False)
 
 
 def _check_complete(bench: Benchmark, folder: Path, layout: str, pairing: Pairing) -> None:
@@ -379,3 +418,15 @@ def custom_set(gt_dir: Path, lq_dir: Path | None, *, scale: int, convention: Met
         name = f"{lq_dir.name}+{gt_dir.name}"
     return EvalSet(name=name, task=task, scale=scale, pairs=pairs, convention=convention, lq_from_gt=lq_dir is None,
                    location=gt_dir, layout="--gt only" if lq_dir is None else "--lq + --gt")
+
+
+def input_set(lq_dir: Path, *, scale: int, task: Task | None = None) -> EvalSet:
+    """A user's folder of inputs without ground truth (``--lq`` alone): outputs scored without reference."""
+    if not lq_dir.is_dir():
+        raise InputError(f"{lq_dir} is not a folder")
+    pairs = _input_pairs(lq_dir)
+    if not pairs:
+        raise InputError(f"no images in {lq_dir}")
+    return EvalSet(name=lq_dir.name, task=task, scale=scale, pairs=pairs, convention=SR_CONVENTION if scale > 1
+                   else DERAIN_CONVENTION, lq_from_gt=False, location=lq_dir, layout="--lq only (no ground truth)",
+                   reference=False)

@@ -1,5 +1,8 @@
 """Score a predictor on an :class:`EvalSet`: per-image PSNR/SSIM (and LPIPS), means, published rows beside.
 
+Sets without ground truth (``EvalSet.reference`` False) are scored without reference: NIQE and, for
+x``s`` methods, the fixed-pattern amplitude (:mod:`.noref`); on request those join PSNR/SSIM elsewhere.
+
 Per image, exactly what the papers' scripts do: GT read and quantised to uint8; LR either read or made
 by MATLAB bicubic from the mod-cropped GT; GT cropped top-left to ``scale`` x the LR size (Set14 has HR
 sides that are not multiples of 4); the output quantised to uint8 (what a saved PNG holds); then the
@@ -27,6 +30,7 @@ from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.errors import CheckpointError, ConfigError, InputError, VmambairError, WeightsNotFoundError
 from vmambair_core.evaluate.benchmarks import EvalSet, MetricConvention
 from vmambair_core.data.pairing import ImagePair
+from vmambair_core.evaluate.noref import no_reference_scores
 from vmambair_core.evaluate.predictors import Predictor
 from vmambair_core.evaluate.published import PublishedScore, published_for
 from vmambair_core.metrics.color import to_uint8
@@ -40,25 +44,33 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 
 @dataclass(frozen=True)
 class ImageScore:
-    """One image's scores, or the reason it has none (``error``)."""
+    """One image's scores, or the reason it has none (``error``); ``gt`` is None without ground truth."""
 
     key: str
-    gt: str
+    gt: str | None
     lq: str | None
     psnr: float | None
     ssim: float | None
     lpips: float | None
     seconds: float
     error: str | None = None
+    niqe: float | None = None
+    pattern: float | None = None
+    """Fixed-pattern amplitude of the output's x``scale`` grid (grey levels)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def name(self) -> str:
+        """The file the image is known by: its GT, or its input where there is no GT."""
+        return self.gt or self.lq or self.key
+
     def to_dict(self) -> dict[str, object]:
         return {"image": self.key, "gt": self.gt, "lq": self.lq, "psnr": _json_num(self.psnr),
-                "ssim": _json_num(self.ssim), "lpips": _json_num(self.lpips), "seconds": self.seconds,
-                "error": self.error}
+                "ssim": _json_num(self.ssim), "lpips": _json_num(self.lpips), "niqe": self.niqe,
+                "pattern_amplitude": self.pattern, "seconds": self.seconds, "error": self.error}
 
 
 def _json_num(x: float | None) -> float | str | None:
@@ -90,6 +102,11 @@ class EvalResult:
     published: tuple[PublishedScore, ...]
     weights: str | None = None
     """Where the network's weights came from (registry name and file, SHA-256 verified or not); None for baselines."""
+    reference: bool = True
+    """False: no ground truth, so no PSNR/SSIM/LPIPS (absent, not zero)."""
+    no_reference: bool = False
+    """NIQE (and the pattern amplitude of x``scale`` outputs) were computed."""
+    scale: int = 1
 
     @property
     def scored(self) -> tuple[ImageScore, ...]:
@@ -99,17 +116,21 @@ class EvalResult:
     def failed(self) -> tuple[ImageScore, ...]:
         return tuple(i for i in self.images if not i.ok)
 
+    def mean_of(self, metric: str) -> float | None:
+        """Mean of one ``ImageScore`` field (``psnr``, ``niqe``, ...) over the images that have it."""
+        return _mean([v for i in self.scored if (v := getattr(i, metric)) is not None])
+
     @property
     def mean_psnr(self) -> float | None:
-        return _mean([i.psnr for i in self.scored if i.psnr is not None])
+        return self.mean_of("psnr")
 
     @property
     def mean_ssim(self) -> float | None:
-        return _mean([i.ssim for i in self.scored if i.ssim is not None])
+        return self.mean_of("ssim")
 
     @property
     def mean_lpips(self) -> float | None:
-        return _mean([i.lpips for i in self.scored if i.lpips is not None])
+        return self.mean_of("lpips")
 
     @property
     def mean_seconds(self) -> float | None:
@@ -127,11 +148,13 @@ class EvalResult:
             "benchmark": self.benchmark, "task": self.task, "model": self.model, "weights": self.weights,
             "convention": {"channel": conv.channel, "y_mode": conv.y_mode, "crop_border": conv.crop_border,
                            "text": conv.describe()},
-            "lq": self.lq, "location": self.location, "layout": self.layout,
-            "images_in_set": self.images_in_set, "images_scored": len(self.scored),
+            "lq": self.lq, "location": self.location, "layout": self.layout, "reference": self.reference,
+            "scale": self.scale, "images_in_set": self.images_in_set, "images_scored": len(self.scored),
             "images_failed": len(self.failed), "limited": self.limited,
             "mean": {"psnr": _json_num(self.mean_psnr), "ssim": _json_num(self.mean_ssim),
-                     "lpips": _json_num(self.mean_lpips), "seconds": self.mean_seconds},
+                     "lpips": _json_num(self.mean_lpips), "niqe": self.mean_of("niqe"),
+                     "pattern_amplitude": self.mean_of("pattern"), "seconds": self.mean_seconds},
+            "lower_is_better": ["niqe", "pattern_amplitude", "lpips"],
             "lpips": {"metric": self.lpips_name, "note": self.lpips_note},
             "published": [p.to_dict() for p in self.published],
             "images": [i.to_dict() for i in self.images],
@@ -172,9 +195,34 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(img.astype(np.float64) @ _LUMA + 0.5), 0, 255).astype(np.uint8)
 
 
+def _predict(predictor: Predictor, lq: np.ndarray) -> tuple[np.ndarray, float]:
+    """The output quantised to uint8 (what a saved PNG holds) and the seconds the predictor took."""
+    start = time.perf_counter()
+    out = predictor(lq)
+    seconds = time.perf_counter() - start
+    return to_uint8(out, None if out.dtype == np.uint8 else 1.0), seconds
+
+
+def _save(save_dir: Path | None, pair: ImagePair, out: np.ndarray) -> None:
+    if save_dir is not None:
+        write_image(save_dir / f"{pair.gt.stem}.png", out.astype(np.float32) / 255.0)
+
+
+def _score_input(pair: ImagePair, predictor: Predictor, save_dir: Path | None) -> ImageScore:
+    """An input without ground truth: its output scored without reference."""
+    assert pair.lq is not None, "a set without ground truth has input paths"
+    out, seconds = _predict(predictor, to_uint8(read_image(pair.lq).rgb, 1.0))
+    nr = no_reference_scores(out, predictor.scale)
+    _save(save_dir, pair, out)
+    return ImageScore(pair.key, None, pair.lq.name, None, None, None, seconds, niqe=nr.niqe, pattern=nr.pattern)
+
+
 def _score_pair(
-    pair: ImagePair, data: EvalSet, predictor: Predictor, lpips: LPIPS | None, save_dir: Path | None
+    pair: ImagePair, data: EvalSet, predictor: Predictor, lpips: LPIPS | None, save_dir: Path | None,
+    no_reference: bool = False,
 ) -> ImageScore:
+    if not data.reference:
+        return _score_input(pair, predictor, save_dir)
     gt_image = read_image(pair.gt)
     gt = to_uint8(gt_image.rgb, 1.0)
     scale = data.scale
@@ -185,10 +233,7 @@ def _score_pair(
         assert pair.lq is not None, "a files-based set has LQ paths"
         lq = to_uint8(read_image(pair.lq).rgb, 1.0)
         gt = _fit_gt(gt, lq, scale)
-    start = time.perf_counter()
-    out = predictor(lq)
-    seconds = time.perf_counter() - start
-    out = to_uint8(out, None if out.dtype == np.uint8 else 1.0)
+    out, seconds = _predict(predictor, lq)
     if out.shape != gt.shape:
         raise InputError(f"output shape {out.shape} differs from GT shape {gt.shape}")
     conv = data.convention
@@ -196,9 +241,10 @@ def _score_pair(
     kw = {"crop_border": conv.crop_border, "channel": conv.channel, "y_mode": conv.y_mode}
     p, s = psnr(a, b, **kw), ssim(a, b, **kw)  # type: ignore[arg-type]
     lp = lpips_distance(lpips, out, gt) if lpips is not None else None
-    if save_dir is not None:
-        write_image(save_dir / f"{pair.gt.stem}.png", out.astype(np.float32) / 255.0)
-    return ImageScore(pair.key, pair.gt.name, pair.lq.name if pair.lq else None, p, s, lp, seconds)
+    nr = no_reference_scores(out, scale) if no_reference else None
+    _save(save_dir, pair, out)
+    return ImageScore(pair.key, pair.gt.name, pair.lq.name if pair.lq else None, p, s, lp, seconds,
+                      niqe=nr.niqe if nr else None, pattern=nr.pattern if nr else None)
 
 
 def evaluate(
@@ -210,12 +256,19 @@ def evaluate(
     limit: int | None = None,
     save_dir: str | os.PathLike[str] | None = None,
     on_image: Callable[[ImageScore], None] | None = None,
+    no_reference: bool | None = None,
 ) -> EvalResult:
     """Score ``predictor`` on every pair of ``data`` (the first ``limit`` in name order if given).
 
-    ``save_dir``: write each output as ``<GT stem>.png`` there. ``on_image`` is called after each image
-    (progress bars). Failed images are kept in the result with their error.
+    ``save_dir``: write each output as ``<GT stem>.png`` (``<input stem>.png`` without GT) there.
+    ``on_image`` is called after each image (progress bars). Failed images are kept in the result with
+    their error. ``no_reference``: also compute NIQE and the pattern amplitude (default: only where the
+    set has no ground truth, where they are the only scores and cannot be turned off).
     """
+    if no_reference is None:
+        no_reference = not data.reference
+    if not data.reference and not no_reference:
+        raise ConfigError(f"{data.name} has no ground truth: NIQE is its only score and cannot be turned off")
     if predictor.scale != data.scale:
         raise ConfigError(
             f"{predictor.label} outputs x{predictor.scale} the input size but {data.name} is a x{data.scale} set"
@@ -227,10 +280,10 @@ def evaluate(
     scores: list[ImageScore] = []
     for pair in subset.pairs:
         try:
-            score = _score_pair(pair, subset, predictor, lpips, out_dir)
+            score = _score_pair(pair, subset, predictor, lpips, out_dir, no_reference)
         except (VmambairError, OSError) as exc:
-            score = ImageScore(pair.key, pair.gt.name, pair.lq.name if pair.lq else None, None, None, None, 0.0,
-                               error=str(exc))
+            gt = pair.gt.name if data.reference else None
+            score = ImageScore(pair.key, gt, pair.lq.name if pair.lq else None, None, None, None, 0.0, error=str(exc))
         scores.append(score)
         if on_image is not None:
             on_image(score)
@@ -240,4 +293,5 @@ def evaluate(
         lq=data.describe_lq(), location=str(data.location), layout=data.layout, images=tuple(scores),
         images_in_set=len(data.pairs), lpips_name=lpips.name if lpips is not None else None,
         lpips_note=lpips_note, published=published, weights=getattr(predictor, "weights", None) or None,
+        reference=data.reference, no_reference=no_reference, scale=data.scale,
     )

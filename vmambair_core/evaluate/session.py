@@ -20,6 +20,7 @@ from vmambair_core.evaluate.benchmarks import (
     MetricConvention,
     custom_set,
     get_benchmark,
+    input_set,
     load_benchmark,
     resolve_data_root,
 )
@@ -29,7 +30,7 @@ from vmambair_core.metrics.psnr_ssim import Channel
 from vmambair_core.models import PRESET_NAMES, VmambaIR, get_preset
 from vmambair_core.tasks import Task
 
-__all__ = ["MODELS", "EvalRequest", "ModelKind", "build_sets", "build_predictors", "lpips_wanted"]
+__all__ = ["MODELS", "EvalRequest", "ModelKind", "build_sets", "build_predictors", "lpips_wanted", "niqe_wanted"]
 
 ModelKind = Literal["vmambair", "bicubic", "identity", "realesrgan"]
 MODELS: tuple[str, ...] = get_args(ModelKind)
@@ -41,8 +42,9 @@ NETWORKS: tuple[str, ...] = ("vmambair", "realesrgan")
 class EvalRequest:
     """What to evaluate and how; ``None`` fields take the benchmark's convention or default.
 
-    Exactly one of ``benches`` and ``gt_dir`` is given; ``lq_dir`` needs ``gt_dir`` (``gt_dir`` alone:
-    LR made by MATLAB bicubic from it).
+    ``benches``, or folders: ``gt_dir`` with ``lq_dir`` (pairs), ``gt_dir`` alone (LR made by MATLAB
+    bicubic from it) or ``lq_dir`` alone (inputs without ground truth, scored by NIQE).
+    ``niqe``: NIQE and the pattern amplitude; None: only where there is no ground truth.
     """
 
     benches: tuple[str, ...] = ()
@@ -57,6 +59,7 @@ class EvalRequest:
     channel: Channel | None = None
     crop_border: int | None = None
     lpips: bool | None = None
+    niqe: bool | None = None
     device: str = "auto"
     precision: str = "fp32"  # what the published numbers are computed in
     tile: int | None = None
@@ -64,10 +67,9 @@ class EvalRequest:
     scan_backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if bool(self.benches) == (self.gt_dir is not None):
-            raise ConfigError("give either --bench NAME[,NAME...] or --gt DIR (with --lq DIR), not both or neither")
-        if self.lq_dir is not None and self.gt_dir is None:
-            raise ConfigError("--lq needs --gt (the ground-truth folder)")
+        if bool(self.benches) == (self.gt_dir is not None or self.lq_dir is not None):
+            raise ConfigError("give either --bench NAME[,NAME...] or folders (--gt DIR, --lq DIR or both), "
+                              "not both or neither")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.weights is not None and self.model not in NETWORKS:
@@ -104,6 +106,16 @@ def _custom_scale(req: EvalRequest) -> tuple[int, Task | None]:
 
 def build_sets(req: EvalRequest) -> tuple[EvalSet, ...]:
     """The requested sets, found, paired and checked; every missing or incomplete set in one error."""
+    sets = _find_sets(req)
+    if req.niqe is False and (blind := [d.name for d in sets if not d.reference]):
+        raise ConfigError(f"{', '.join(blind)} has no ground truth: NIQE is its only score; drop --no-niqe")
+    return sets
+
+
+def _find_sets(req: EvalRequest) -> tuple[EvalSet, ...]:
+    if req.gt_dir is None and req.lq_dir is not None:
+        scale, task = _custom_scale(req)
+        return (input_set(Path(req.lq_dir), scale=scale, task=task),)
     if req.gt_dir is not None:
         scale, task = _custom_scale(req)
         if req.lq_dir is None and scale == 1:
@@ -183,7 +195,15 @@ def _peer_task(data: EvalSet) -> str:
 
 
 def lpips_wanted(req: EvalRequest, data: EvalSet) -> bool:
-    """``--lpips``/``--no-lpips`` if given, else on where the paper reports LPIPS (Tables 1-2 sets)."""
+    """``--lpips``/``--no-lpips`` if given, else on where the paper reports LPIPS (Tables 1-2 sets); never
+    without ground truth."""
+    if not data.reference:
+        return False
     if req.lpips is not None:
         return req.lpips
     return data.benchmark is not None and data.benchmark.lpips_reported
+
+
+def niqe_wanted(req: EvalRequest, data: EvalSet) -> bool:
+    """``--niqe``/``--no-niqe`` if given, else on exactly where there is no ground truth."""
+    return not data.reference or bool(req.niqe)

@@ -1,7 +1,9 @@
 """Image-quality metrics with the conventions SR and deraining papers use.
 
 PSNR/SSIM are pure functions on numpy images (uint8, or float with an explicit range),
-scored on MATLAB BT.601 luma or RGB, with a border crop; LPIPS is a small torch module whose
+scored on MATLAB BT.601 luma or RGB, with a border crop; NIQE is a no-reference pure function
+(lower is better) with the pristine model shipped in ``data/``, beside the fixed-pattern amplitude
+(a no-reference measure of an x``s`` output's period-``s`` grid); LPIPS is a small torch module whose
 weights come from local files only.
 """
 
@@ -15,6 +17,8 @@ from vmambair_core.metrics.lpips import (
     load_lpips,
     lpips_distance,
 )
+from vmambair_core.metrics.niqe import NiqeModel, load_niqe_model, niqe_score, niqe_score_y
+from vmambair_core.metrics.pattern import PATTERN_SIGMA, fixed_pattern_amplitude, phase_means
 from vmambair_core.metrics.psnr_ssim import Channel, psnr, ssim
 
 __all__ = [
@@ -22,11 +26,18 @@ __all__ = [
     "LPIPS_VERSION",
     "Channel",
     "LpipsNet",
+    "NiqeModel",
+    "PATTERN_SIGMA",
     "YMode",
     "find_backbone_weights",
+    "fixed_pattern_amplitude",
     "find_head_weights",
     "load_lpips",
+    "load_niqe_model",
     "lpips_distance",
+    "niqe_score",
+    "niqe_score_y",
+    "phase_means",
     "psnr",
     "rgb2ycbcr",
     "rgb_to_y",
