@@ -32,10 +32,13 @@ from vmambair_core.evaluate import (
 from vmambair_core.evaluate.noref import NIQE_NOTE, pattern_note
 from vmambair_core.metrics.lpips import LPIPS
 from vmambair_core.threads import set_threads
+from vmambair_core.weights import infer_task
+from vmambair_core.weights.blend import blend_for
 
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
 from .options import (
-    BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, ThreadsOpt, TileOpt, TileOverlapOpt, WeightsOpt,
+    BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PartnerOpt, QuietOpt, StrengthOpt, ThreadsOpt, TileOpt, TileOverlapOpt,
+    WeightsOpt,
 )
 
 _CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "niqe", "pattern_amplitude", "seconds",
@@ -128,6 +131,8 @@ def eval_cmd(
     model: Annotated[Literal["vmambair", "bicubic", "identity", "realesrgan"], typer.Option("--model", help="vmambair (the network; --weights may also be a Real-ESRGAN file), bicubic (MATLAB bicubic x4 of the LR, no network), identity (the input itself) or realesrgan (--weights RealESRGAN_x4plus.pth or realesr-general-x4v3.pth, the official files).")] = "vmambair",
     task: Annotated[str | None, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain (default: the benchmark's).")] = None,
     weights: WeightsOpt = None,
+    strength: StrengthOpt = None,
+    partner: PartnerOpt = None,
     lr_from: Annotated[Literal["hr", "files"] | None, typer.Option("--lr-from", help="Bicubic SR sets: make LR from HR (default, MATLAB-exact) or read the set's LR folder.")] = None,
     y_mode: Annotated[Literal["matlab", "basicsr"], typer.Option("--y-mode", help="Y channel: MATLAB rgb2ycbcr rounded to integers (papers' numbers) or BasicSR's float Y.")] = "matlab",
     channel: Annotated[Literal["y", "rgb"] | None, typer.Option("--channel", help="Score Y (default) or RGB.")] = None,
@@ -159,7 +164,9 @@ def eval_cmd(
     def prepare() -> _Plan:
         req = EvalRequest(
             benches=tuple(b.strip() for b in bench.split(",") if b.strip()) if bench else (),
-            gt_dir=gt, lq_dir=lq, data_root=data_root, model=model, task=task, weights=weights, lq_source=lr_from,
+            gt_dir=gt, lq_dir=lq, data_root=data_root, model=model, task=task, lq_source=lr_from,
+            weights=weights if strength is None and partner is None
+            else blend_for(task or infer_task(weights)[0], weights, strength, partner),
             y_mode=y_mode, channel=channel, crop_border=crop_border, lpips=lpips, niqe=niqe, device=device,
             precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
         )

@@ -25,3 +25,12 @@ ThreadsOpt = Annotated[
     typer.Option("--threads", min=1, help="CPU threads (default: torch's choice, see `vmambair info`); 1 is often faster on a busy CPU."),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
+
+StrengthOpt = Annotated[
+    float | None,
+    typer.Option("--strength", min=0.0, max=1.0, help="Blend the weights with their partner model (same network): 1 = the weights as they are, 0 = the partner (realsr: sharp GAN model <-> faithful L1 model). Default: no blend."),
+]
+PartnerOpt = Annotated[
+    str | None,
+    typer.Option("--partner", help="The model at --strength 0 (default: the registry partner of --weights)."),
+]

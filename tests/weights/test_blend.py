@@ -96,3 +96,17 @@ def test_restore_with_strength_runs_the_blend(pair: tuple[Path, Path], data_dir:
     assert np.abs(outs["0.5"] - outs["0"]).max() > 1 and np.abs(outs["0.5"] - outs["1"]).max() > 1
     bad = runner.invoke(app, ["restore", str(src), "-o", str(tmp_path / "bad"), "-w", "soft", "--strength", "0.5"])
     assert bad.exit_code != 0 and "no partner" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_eval_scores_the_blend(pair: tuple[Path, Path], data_dir: Path, tmp_path: Path) -> None:
+    """eval --strength 0 scores the partner exactly; 0.5 scores something else; the label names both files."""
+    def run(*extra: str) -> dict:
+        r = runner.invoke(app, ["eval", "--bench", "Set5", "--data-root", str(data_dir), "-t", "realsr", "--limit", "1",
+                                "--no-lpips", "--json", "--device", "cpu", *extra])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)["results"][0]
+
+    zero, soft, half = run("--strength", "0"), run("-w", "soft"), run("--strength", "0.5")
+    assert abs(zero["mean"]["psnr"] - soft["mean"]["psnr"]) < 1e-3
+    assert abs(half["mean"]["psnr"] - soft["mean"]["psnr"]) > 1e-3
+    assert "soft.safetensors x 0.5 + sharp.safetensors x 0.5" in half["model"]
