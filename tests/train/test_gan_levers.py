@@ -143,3 +143,25 @@ def test_mild_share_of_a_realsr_batch() -> None:
     assert torch.allclose(lq, lq_m, atol=1e-7) and torch.allclose(gt, gt_m)
     assert not torch.allclose(lq_m, paired_random_crop(hr, heavy, deg.gt_size, deg.scale,
                                                        torch.Generator().manual_seed(0))[1], atol=0.05)
+
+
+def test_icnr_tail_starts_as_nearest_neighbour_upsampling() -> None:
+    """After ICNR each sub-pixel conv + shuffle gives 2x2 blocks of one value; the default init does not."""
+    from vmambair_core.models.blocks import icnr_sr_tail_
+
+    torch.manual_seed(0)
+    net = build_model(resolve_config("realsr", "l1", file={"data": {"hr_crop": 256}, "model": {"icnr": True}},
+                                     overrides={"model.dim": 4, "model.blocks": 1}).network())
+    feat = torch.randn(1, net.tail[0][0].in_channels, 6, 6)
+
+    def block_spread(up: torch.nn.Module) -> float:
+        y = up(feat)
+        blocks = y.reshape(1, y.shape[1], 6, 2, 6, 2)
+        return float((blocks - blocks[:, :, :, :1, :, :1]).abs().max())
+
+    first = torch.nn.Sequential(net.tail[0][0], net.tail[0][1])
+    assert block_spread(first) > 1e-3  # the authors' default init: a sub-pixel pattern from the start
+    icnr_sr_tail_(net.tail)
+    assert block_spread(first) < 1e-6
+    with pytest.raises(ConfigError, match="icnr"):
+        resolve_config("realsr", "l1", file={"data": {"hr_crop": 256}, "model": {"icnr": True, "init": "x.pth"}})

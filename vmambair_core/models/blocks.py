@@ -6,6 +6,8 @@ so their state dicts load strictly; the Python class names say what each piece d
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 
 import torch
@@ -161,6 +163,33 @@ class SRTail(nn.Sequential):
         if banded_on_cpu(x):
             return in_row_bands(super().forward, x, halo=2, scale=4)
         return super().forward(x)
+
+
+@torch.no_grad()
+def icnr_(conv: nn.Conv2d, upscale: int = 2) -> nn.Conv2d:
+    """ICNR (Aitken et al. 2017): make a conv feeding ``PixelShuffle(upscale)`` start as a conv followed by
+    nearest-neighbour upsampling, so a new x4 tail begins free of the sub-pixel checkerboard.
+
+    Every group of ``upscale**2`` output channels that the shuffle spreads over one output pixel's
+    neighbours gets the same (freshly Kaiming-initialised) kernel and bias.
+    """
+    r2 = upscale * upscale
+    out = conv.out_channels
+    if out % r2:
+        raise ValueError(f"ICNR needs out_channels divisible by {r2}, got {out}")
+    sub = torch.empty(out // r2, *conv.weight.shape[1:], dtype=conv.weight.dtype, device=conv.weight.device)
+    nn.init.kaiming_uniform_(sub, a=math.sqrt(5))  # nn.Conv2d's own default initialisation
+    conv.weight.copy_(sub.repeat_interleave(r2, dim=0))
+    if conv.bias is not None:
+        conv.bias.copy_(conv.bias[::r2].repeat_interleave(r2))
+    return conv
+
+
+def icnr_sr_tail_(tail: nn.Sequential) -> nn.Sequential:
+    """ICNR-initialise both sub-pixel convs of an ``sr_tail`` (for new models; checkpoints overwrite it)."""
+    for conv in (tail[0][0], tail[0][2]):
+        icnr_(conv, 2)
+    return tail
 
 
 def sr_tail(channels: int, out_channels: int) -> nn.Sequential:

@@ -50,8 +50,12 @@ class ModelConfig:
     init: str | None = None
     """Initial generator weights (.safetensors/.pth); the GAN stages start from the L1 stage's EMA."""
     scan_backend: str = "auto"
+    icnr: bool = False
+    """x4 tasks, new models only: ICNR-initialise the tail's sub-pixel convs (no checkerboard at the start)."""
 
     def __post_init__(self) -> None:
+        if self.icnr and self.init:
+            raise ConfigError("model.icnr initialises a new model's tail; with model.init the weights come from the file")
         if self.dim is not None and (self.dim <= 0 or self.dim % 2):
             raise ConfigError(f"model.dim must be a positive even number, got {self.dim!r}")
         if self.blocks is not None and self.blocks < 1:
@@ -285,6 +289,8 @@ class TrainConfig:
                 )
         if self.mild is not None and self.mild.prob > 0 and self.task != "realsr":
             raise ConfigError("mild (the light-degradation share of the batches) is part of the realsr data only")
+        if self.model.icnr and scale < 2:
+            raise ConfigError("model.icnr initialises an x4 tail: the derain network has none")
         if self.stage != "gan" and self.loss.feature_matching > 0:
             raise ConfigError("loss.feature_matching needs the GAN stage's discriminator (stage gan)")
         if self.loss.pattern > 0 and scale < 2:

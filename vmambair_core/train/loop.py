@@ -48,6 +48,7 @@ from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
 from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
+from vmambair_core.models.blocks import icnr_sr_tail_
 from vmambair_core.weights import load_into, read_weights, resolve_weights
 
 EXPORT_NAME = "model.safetensors"
@@ -253,6 +254,8 @@ def _train(
     net = build_model(cfg.network(), scan_backend=cfg.model.scan_backend).to(env.device)
     if cfg.model.init and ckpt is None:
         _load_init(net, cfg.model.init, cfg.task)
+    elif cfg.model.icnr and ckpt is None:
+        icnr_sr_tail_(net.tail)
     parts = build_parts(cfg, net, env.device, dtype)
     batches = BatchMaker(cfg, spec.mode, env.device, env.rank)
     if ckpt is not None:
