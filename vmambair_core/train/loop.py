@@ -271,7 +271,7 @@ def _train(
     loader = iter(make_loader(PatchDataset(layout, spec, cfg.seed), sampler, workers=cfg.data.workers,
                               pin_memory=env.device.type == "cuda", finish=finish))
     if ckpt is not None:  # after the loader, which draws its base seed from the global generator
-        set_rng_state(ckpt.per_rank["rng"])
+        set_rng_state(ckpt.per_rank["rng"], env.device)
     val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []
     logs = RunLogs(run_dir, parts.loss_names, resume_at=start if resume else None, tensorboard=cfg.tensorboard) \
         if env.master else None
@@ -284,7 +284,7 @@ def _train(
     def checkpoint(it: int) -> Path:
         shared = {**parts.state_dict(), "config": config_to_dict(cfg), "network": dataclasses.asdict(cfg.network()),
                   "data": {"position": it * cfg.data.batch_size * env.world_size}}
-        per_rank = {"rng": rng_state(), "batches": batches.state_dict()}
+        per_rank = {"rng": rng_state(env.device), "batches": batches.state_dict()}
         meta = {"task": cfg.task, "stage": cfg.stage, "network": cfg.network().name}
         folder = save_checkpoint(run_dir, it, env, shared=shared, per_rank=per_rank, meta=meta, keep_last=cfg.keep_last)
         note(f"checkpoint {folder}")
