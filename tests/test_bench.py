@@ -20,6 +20,7 @@ from vmambair_core.bench import (
     time_runs,
     unfused_planar_scan,
 )
+from tests.fake_cuda import fake_cuda
 from vmambair_core.errors import BackendUnavailableError, ConfigError
 from vmambair_core.models import build_model, oss, tiny_config
 from vmambair_core.scan import cross_scan, resolve_backend
@@ -125,6 +126,44 @@ def test_time_runs_measures_wall_time(monkeypatch: pytest.MonkeyPatch) -> None:
     assert times == pytest.approx([20.0] * 3)
     with pytest.raises(ConfigError):
         time_runs(lambda: None, CPU, repeats=0, warmup=0)
+
+
+def test_cuda_timing_records_on_the_benchmarked_gpus_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events recorded without a stream land on the *current* device's stream: --device cuda:1 timed GPU 0."""
+    fake_cuda(monkeypatch, 2)  # GPU 0 current
+    recorded: list[torch.device | None] = []
+
+    class Event:
+        def __init__(self, enable_timing: bool = False) -> None:
+            assert enable_timing
+
+        def record(self, stream=None) -> None:
+            recorded.append(None if stream is None else stream.device)
+
+        def elapsed_time(self, other: "Event") -> float:
+            return 2.5
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: types.SimpleNamespace(device=device))
+    assert time_runs(lambda: None, torch.device("cuda", 1), repeats=2, warmup=0) == [2.5, 2.5]
+    assert recorded == [torch.device("cuda", 1)] * 4
+
+
+def test_run_bench_makes_its_device_current_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    made_current: list[torch.device] = []
+
+    class Stop(Exception):
+        pass
+
+    def record(device: torch.device) -> None:
+        made_current.append(device)
+        raise Stop
+
+    monkeypatch.setattr(bench, "set_current_device", record)
+    with pytest.raises(Stop):
+        run_bench([tiny_config("realsr", dim=8)], [8], device="cpu", repeats=1, warmup=0)
+    assert made_current == [torch.device("cpu")]
 
 
 def test_cpu_peak_memory_sees_a_64_mib_allocation() -> None:

@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from vmambair_core.device import resolve_precision
 from vmambair_core.errors import CheckpointError, ConfigError
 from vmambair_core.models import build_model
+from vmambair_core.scan import resolve_backend
 from vmambair_core.train import distributed as dist_utils
 from vmambair_core.train.batches import BatchMaker, LoaderSynthesis
 from vmambair_core.train.checkpoint import (
@@ -248,6 +249,7 @@ def _train(
     check_readable(layout)
     spec = patch_spec(cfg, layout.paired)
     dtype = resolve_precision(cfg.precision, env.device)
+    resolve_backend(cfg.model.scan_backend, env.device, dtype)  # auto's kernel self-test before the big allocations
     seed_everything(cfg.seed)
     net = build_model(cfg.network(), scan_backend=cfg.model.scan_backend).to(env.device)
     if cfg.model.init and ckpt is None:
