@@ -50,3 +50,13 @@ def test_python_310_floor_has_its_toml_parser() -> None:
                       if isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names)
                       and id(node) not in guarded]
     assert not unguarded, f"tomllib is 3.11+: guard these imports: {unguarded}"
+
+
+def test_the_cuda_extra_asks_for_the_mamba_ssm_the_adapter_accepts() -> None:
+    """Older mamba-ssm kernels use 32-bit strides; the extra, the runtime check and the hint agree on 2.3.2."""
+    from vmambair_core.scan.availability import MAMBA_SSM_INSTALL_HINT, MAMBA_SSM_MIN  # noqa: PLC0415
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = f"mamba-ssm>={'.'.join(map(str, MAMBA_SSM_MIN))}"
+    assert project["optional-dependencies"]["cuda"] == [wanted]
+    assert f"--no-build-isolation '{wanted}'" in MAMBA_SSM_INSTALL_HINT
