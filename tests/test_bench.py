@@ -252,15 +252,19 @@ def test_gpu_check_script_cpu_smoke_run(tmp_path) -> None:
     log = (tmp_path / "log.txt").read_text()
     block = log.split("== steps ==\n")[-1].split("== end steps ==")[0]
     steps = dict(line.split()[:2] for line in block.splitlines())
-    assert steps == {"preflight": "0", "triton_check": "0", "omni_bench": "0", "bench_presets.json": "0",
-                     "bench_scaling.json": "0", "bench_train.json": "0", "realsr_train": "0"}, log[-3000:]
+    assert steps == {"preflight": "0", "triton_check": "0", "cuda_paths": "0", "omni_bench": "0",
+                     "bench_presets.json": "0", "bench_scaling.json": "0", "bench_train.json": "0", "realsr_train": "0",
+                     "restore_bf16": "0", "resume_train": "0", "resume_fewer_gpus": "0"}, log[-3000:]
     assert json.loads((tmp_path / "triton_check.json").read_text())["all_pass"] is True
+    paths = json.loads((tmp_path / "cuda_paths.json").read_text())
+    assert paths["all_pass"] is True and {v["kind"] for v in paths["variants"]} == {"scan", "omni"}
+    assert len(list(tmp_path.iterdir())) <= 8  # what the device tool brings back
     omni = json.loads((tmp_path / "omni_bench.json").read_text())
     assert omni["best_tiles"] and omni["layers"] and omni["scan_alone"]
     assert {"block_d", "block_l", "num_warps"} <= set(omni["best_tiles"])
     assert json.loads((tmp_path / "bench_train.json").read_text())["results"][0]["mode"] == "train"
     summary = (tmp_path / "summary.md").read_text()
-    for heading in ("## Targets", "## Correctness vs float64 (all pass)", "## Tile sweep", "## Omni layer",
-                    "## Selective scan alone", "## Presets", "## realsr scaling", "## Training step"):
+    for heading in ("## Targets", "## Correctness vs float64 (all pass)", "## CUDA paths (all pass)", "## Tile sweep",
+                    "## Omni layer", "## Selective scan alone", "## Presets", "## realsr scaling", "## Training step"):
         assert heading in summary, heading
     assert "no result" not in summary

@@ -295,6 +295,11 @@ def probe_results() -> dict[str, ProbeResult]:
     return dict(_RESULTS)
 
 
+def variant_results() -> dict[tuple[str, KernelVariant], str | None]:
+    """Every kernel variant self-tested so far: (device, variant) -> None (passed) or the reason it failed."""
+    return dict(_VARIANTS)
+
+
 def clear_probe_results() -> None:
     _RESULTS.clear()
     _VARIANTS.clear()
@@ -302,4 +307,4 @@ def clear_probe_results() -> None:
 
 __all__ = ["GPU_BACKENDS", "HALF_TOLERANCE", "PROBES", "PROBE_TOLERANCE", "KernelVariant", "ProbeResult",
            "check_variant", "choose_backend", "clear_probe_results", "probe_backend", "probe_results",
-           "variant_passes"]
+           "variant_passes", "variant_results"]
