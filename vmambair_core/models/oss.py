@@ -145,7 +145,8 @@ class OmniSelectiveScan(nn.Module):
         keep_dtype = self.channel_mode == "mamba"
         if keep_dtype:
             weight, dtc_w = weight.to(seq.dtype), dtc_w.to(seq.dtype)
-        with torch.autocast(seq.device.type, enabled=False) if keep_dtype else contextlib.nullcontext():
+        autocast_off = keep_dtype and torch.amp.is_autocast_available(seq.device.type)  # not on "meta" (MAC counts)
+        with torch.autocast(seq.device.type, enabled=False) if autocast_off else contextlib.nullcontext():
             x_dbl = torch.einsum("bkdl,kcd->bkcl", xs, weight)
             dts, Bs, Cs = torch.split(x_dbl, [rc, n, n], dim=2)
             dts = torch.einsum("bkrl,kdr->bkdl", dts, dtc_w)
