@@ -86,7 +86,49 @@ def write_json(path: str | Path, doc: dict[str, Any]) -> None:
     path.write_text(json.dumps(doc, indent=2, default=str))
 
 
-if __name__ == "__main__":  # `python benchmarks/gpu_util.py images FOLDER [COUNT SIDE]` (used by gpu_check.sh)
-    if len(sys.argv) < 3 or sys.argv[1] != "images":
-        raise SystemExit("usage: gpu_util.py images FOLDER [COUNT SIDE]")
-    synthetic_images(sys.argv[2], *(int(v) for v in sys.argv[3:5]))
+def psnr_between(a: str | Path, b: str | Path) -> float:
+    """PSNR in dB of two 8-bit images of the same size (one restored in bf16, one in fp32)."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    x, y = (cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in (a, b))
+    if x is None or y is None or x.shape != y.shape:
+        raise SystemExit(f"cannot compare {a} and {b}: missing, unreadable or of different sizes")
+    mse = float(np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+BF16_MIN_PSNR = 30.0
+"""A bf16 restore within this many dB of the fp32 one (the tiny bundled models score ~40+ on the CPU)."""
+
+
+def restore_bf16(device: str, image: str | Path, work: str | Path) -> int:
+    """`vmambair restore IMAGE --device DEVICE` in bf16 and in fp32 (the default weights); 0 when both
+    succeed and agree to BF16_MIN_PSNR dB, else 1. Runs the CLI as a user would, from this checkout."""
+    import subprocess  # noqa: PLC0415
+
+    outputs = []
+    for precision in ("bf16", "fp32"):
+        folder = Path(work) / precision
+        cmd = [sys.executable, "-m", "vmambair_cli", "restore", str(image), "-o", str(folder), "--device", device,
+               "--precision", precision, "--overwrite", "--quiet"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        proc = subprocess.run(cmd, env=env)
+        if proc.returncode != 0:
+            print(f"restore --precision {precision} --device {device} failed with exit status {proc.returncode}")
+            return 1
+        outputs.append(next(folder.iterdir()))
+    value = psnr_between(*outputs)
+    print(f"restore on {device}: bf16 vs fp32 PSNR {value:.2f} dB (need >= {BF16_MIN_PSNR})", flush=True)
+    return 0 if value >= BF16_MIN_PSNR else 1
+
+
+USAGE = "usage: gpu_util.py images FOLDER [COUNT SIDE] | gpu_util.py restore-bf16 DEVICE IMAGE WORKDIR"
+
+if __name__ == "__main__":  # the helpers gpu_check.sh calls
+    if len(sys.argv) >= 3 and sys.argv[1] == "images":
+        synthetic_images(sys.argv[2], *(int(v) for v in sys.argv[3:5]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "restore-bf16":
+        raise SystemExit(restore_bf16(*sys.argv[2:5]))
+    else:
+        raise SystemExit(USAGE)

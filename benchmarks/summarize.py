@@ -32,13 +32,18 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return out + [""]
 
 
-def checks_section(doc: dict[str, Any] | None) -> list[str]:
-    if doc is None:
-        return ["## Correctness: no result (step failed or timed out; see log.txt)", ""]
+def _verdict(doc: dict[str, Any]) -> str:
+    """'all pass' or 'FAILURES' of a check's JSON, and whether its step stopped early."""
     verdict = "all pass" if doc["all_pass"] else "FAILURES"
     if not doc.get("complete", True):
         verdict += ", INCOMPLETE: the step stopped early (see log.txt)"
-    lines = [f"## Correctness vs float64 ({verdict})", ""]
+    return verdict
+
+
+def checks_section(doc: dict[str, Any] | None) -> list[str]:
+    if doc is None:
+        return ["## Correctness: no result (step failed or timed out; see log.txt)", ""]
+    lines = [f"## Correctness vs float64 ({_verdict(doc)})", ""]
     rows = []
     for c in doc["checks"]:
         errs = c["errors"]
@@ -80,6 +85,21 @@ def omni_section(doc: dict[str, Any] | None) -> list[str]:
         lines += _table(["impl", "L", "fwd fp32 ms", "fwd bf16 ms", "fwd+bwd fp32 ms"],
                         [[r["impl"], r["length"], r["fwd_fp32_ms"], r["fwd_bf16_ms"], r["fwd_bwd_fp32_ms"]]
                          for r in doc["scan_alone"]])
+    return lines
+
+
+def cuda_paths_section(doc: dict[str, Any] | None) -> list[str]:
+    """benchmarks/gpu_cuda_paths.py: every scan-kernel variant's self-test, auto precision, the RNG state."""
+    if doc is None:
+        return ["## CUDA paths: no result (step failed or timed out; see log.txt)", ""]
+    lines = [f"## CUDA paths ({_verdict(doc)})", "", f"Checkpoint RNG state on the run GPU: {doc['rng']}", ""]
+    lines += _table(["kind", "block_d", "block_l", "warps", "dtype", "N", "self-test"],
+                    [[v["kind"], v["block_d"], v["block_l"], v["num_warps"], v["dtype"], v["d_state"],
+                      "passed" if v["verdict"] == "passed" else f"**{v['verdict']}**"] for v in doc["variants"]])
+    if doc["precision"]:
+        lines += _table(["device", "GPU", "capability", "native bf16", "--precision auto"],
+                        [[r["device"], r["name"], r["capability"], r["native_bf16"], r["auto"]]
+                         for r in doc["precision"]])
     return lines
 
 
@@ -143,7 +163,7 @@ def main() -> int:
     if env.get("environment"):
         lines += ["```", json.dumps(env["environment"], indent=1), "```", ""]
     lines += targets_section(omni, presets, scaling)
-    lines += checks_section(checks) + omni_section(omni)
+    lines += checks_section(checks) + cuda_paths_section(_load(out / "cuda_paths.json")) + omni_section(omni)
     lines += bench_section("Presets (vmambair bench)", presets)
     lines += bench_section("realsr scaling, bf16 (vmambair bench)", scaling)
     lines += bench_section("Training step (vmambair bench --train)", train)

@@ -20,6 +20,7 @@ from vmambair_core.bench import (
     time_runs,
     unfused_planar_scan,
 )
+from tests.fake_cuda import fake_cuda
 from vmambair_core.errors import BackendUnavailableError, ConfigError
 from vmambair_core.models import build_model, oss, tiny_config
 from vmambair_core.scan import cross_scan, resolve_backend
@@ -127,6 +128,44 @@ def test_time_runs_measures_wall_time(monkeypatch: pytest.MonkeyPatch) -> None:
         time_runs(lambda: None, CPU, repeats=0, warmup=0)
 
 
+def test_cuda_timing_records_on_the_benchmarked_gpus_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events recorded without a stream land on the *current* device's stream: --device cuda:1 timed GPU 0."""
+    fake_cuda(monkeypatch, 2)  # GPU 0 current
+    recorded: list[torch.device | None] = []
+
+    class Event:
+        def __init__(self, enable_timing: bool = False) -> None:
+            assert enable_timing
+
+        def record(self, stream=None) -> None:
+            recorded.append(None if stream is None else stream.device)
+
+        def elapsed_time(self, other: "Event") -> float:
+            return 2.5
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: types.SimpleNamespace(device=device))
+    assert time_runs(lambda: None, torch.device("cuda", 1), repeats=2, warmup=0) == [2.5, 2.5]
+    assert recorded == [torch.device("cuda", 1)] * 4
+
+
+def test_run_bench_makes_its_device_current_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    made_current: list[torch.device] = []
+
+    class Stop(Exception):
+        pass
+
+    def record(device: torch.device) -> None:
+        made_current.append(device)
+        raise Stop
+
+    monkeypatch.setattr(bench, "set_current_device", record)
+    with pytest.raises(Stop):
+        run_bench([tiny_config("realsr", dim=8)], [8], device="cpu", repeats=1, warmup=0)
+    assert made_current == [torch.device("cpu")]
+
+
 def test_cpu_peak_memory_sees_a_64_mib_allocation() -> None:
     def alloc() -> float:
         return float(torch.ones(64 * 2**20 // 4).sum())
@@ -213,15 +252,19 @@ def test_gpu_check_script_cpu_smoke_run(tmp_path) -> None:
     log = (tmp_path / "log.txt").read_text()
     block = log.split("== steps ==\n")[-1].split("== end steps ==")[0]
     steps = dict(line.split()[:2] for line in block.splitlines())
-    assert steps == {"preflight": "0", "triton_check": "0", "omni_bench": "0", "bench_presets.json": "0",
-                     "bench_scaling.json": "0", "bench_train.json": "0", "realsr_train": "0"}, log[-3000:]
+    assert steps == {"preflight": "0", "triton_check": "0", "cuda_paths": "0", "omni_bench": "0",
+                     "bench_presets.json": "0", "bench_scaling.json": "0", "bench_train.json": "0", "realsr_train": "0",
+                     "restore_bf16": "0", "resume_train": "0", "resume_fewer_gpus": "0"}, log[-3000:]
     assert json.loads((tmp_path / "triton_check.json").read_text())["all_pass"] is True
+    paths = json.loads((tmp_path / "cuda_paths.json").read_text())
+    assert paths["all_pass"] is True and {v["kind"] for v in paths["variants"]} == {"scan", "omni"}
+    assert len(list(tmp_path.iterdir())) <= 8  # what the device tool brings back
     omni = json.loads((tmp_path / "omni_bench.json").read_text())
     assert omni["best_tiles"] and omni["layers"] and omni["scan_alone"]
     assert {"block_d", "block_l", "num_warps"} <= set(omni["best_tiles"])
     assert json.loads((tmp_path / "bench_train.json").read_text())["results"][0]["mode"] == "train"
     summary = (tmp_path / "summary.md").read_text()
-    for heading in ("## Targets", "## Correctness vs float64 (all pass)", "## Tile sweep", "## Omni layer",
-                    "## Selective scan alone", "## Presets", "## realsr scaling", "## Training step"):
+    for heading in ("## Targets", "## Correctness vs float64 (all pass)", "## CUDA paths (all pass)", "## Tile sweep",
+                    "## Omni layer", "## Selective scan alone", "## Presets", "## realsr scaling", "## Training step"):
         assert heading in summary, heading
     assert "no result" not in summary

@@ -17,9 +17,11 @@ from vmambair_core.device import (
     resolve_device,
     resolve_precision,
     same_device,
+    set_current_device,
     with_index,
 )
 from vmambair_core.errors import ConfigError
+from tests.fake_cuda import fake_cuda
 
 
 @pytest.fixture
@@ -102,3 +104,28 @@ def test_one_home() -> None:
 
     assert train_config.Precision is device_module.Precision
     assert not hasattr(bench, "PRECISIONS") and engine.resolve_precision is device_module.resolve_precision
+
+
+@pytest.mark.parametrize(("capability", "expected"), [
+    ((7, 0), torch.float16), ((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)])
+def test_auto_precision_follows_the_chosen_gpus_capability(monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int],
+                                                           expected: torch.dtype) -> None:
+    """V100/T4 (sm_70/75) emulate bf16 (torch.cuda.is_bf16_supported() still says yes): auto is fp16 there,
+    with training's GradScaler; and the GPU asked about is the chosen one, not the current one."""
+    cuda = fake_cuda(monkeypatch, 2, capability=capability)
+    asked: list[object] = []
+    real = torch.cuda.get_device_capability
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: asked.append(device) or real(device))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what torch answers on sm_70/75
+    assert resolve_precision("auto", torch.device("cuda", 1)) == expected
+    assert asked == [torch.device("cuda", 1)] and cuda.current == 0
+    assert resolve_precision("bf16", torch.device("cuda", 1)) == torch.bfloat16  # asked for by name: as asked
+
+
+def test_set_current_device_makes_the_chosen_gpu_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    cuda = fake_cuda(monkeypatch, 2)
+    set_current_device(torch.device("cuda", 1))
+    set_current_device(torch.device("cpu"))  # nothing to do on the CPU
+    assert cuda.set_device_calls == [1] and cuda.current == 1
+    set_current_device(torch.device("cuda"))  # index-less: the current one stays current
+    assert cuda.current == 1

@@ -128,7 +128,7 @@ def test_preflight_imports_every_module_then_needs_a_gpu(gpu_machine: dict[str, 
     assert_stops_at_cuda(proc)
 
 
-@pytest.mark.parametrize("script", ["gpu_triton_check.py", "gpu_omni_bench.py"])
+@pytest.mark.parametrize("script", ["gpu_triton_check.py", "gpu_omni_bench.py", "gpu_cuda_paths.py"])
 def test_python_gpu_scripts_stop_at_cuda(script: str, gpu_machine: dict[str, str], tmp_path: Path) -> None:
     proc = run([sys.executable, str(REPO / "benchmarks" / script), "--device", "cuda", "--out",
                 str(tmp_path / "out.json")], gpu_machine, tmp_path)

@@ -63,3 +63,13 @@ def test_data_files_of_core_are_package_data() -> None:
     assert "metrics/data/niqe_pris_params.npz" in data
     missing = [d for d in data if not any(fnmatch(d, g) for g in globs)]
     assert not missing, f"add to [tool.setuptools.package-data] vmambair_core: {missing}"
+
+
+def test_the_cuda_extra_asks_for_the_mamba_ssm_the_adapter_accepts() -> None:
+    """Older mamba-ssm kernels use 32-bit strides; the extra, the runtime check and the hint agree on 2.3.2."""
+    from vmambair_core.scan.availability import MAMBA_SSM_INSTALL_HINT, MAMBA_SSM_MIN  # noqa: PLC0415
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = f"mamba-ssm>={'.'.join(map(str, MAMBA_SSM_MIN))}"
+    assert project["optional-dependencies"]["cuda"] == [wanted]
+    assert f"--no-build-isolation '{wanted}'" in MAMBA_SSM_INSTALL_HINT

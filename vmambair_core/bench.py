@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .device import autocast_for, precision_name, resolve_device, resolve_precision, with_index
+from .device import (
+    autocast_for, precision_name, resolve_device, resolve_precision, set_current_device, with_index,
+)
 from .errors import BackendUnavailableError, ConfigError
 from .models import VmambaIR, VmambaIRConfig, get_preset
 from .peers import PeerTiming, build_peer, parse_peers
@@ -141,11 +143,12 @@ def time_runs(fn: Callable[[], object], device: torch.device, *, repeats: int, w
     times: list[float] = []
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+        stream = torch.cuda.current_stream(device)  # the benchmarked device's, whichever GPU is current
         for _ in range(repeats):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
+            start.record(stream)
             fn()
-            end.record()
+            end.record(stream)
             torch.cuda.synchronize(device)
             times.append(start.elapsed_time(end))
     else:
@@ -384,6 +387,7 @@ def run_bench(
     ``against`` names peer networks (``peers.PEERS``) timed on the same inputs in the same run.
     """
     dev = with_index(device) if isinstance(device, torch.device) else resolve_device(device)
+    set_current_device(dev)
     if batch < 1:
         raise ConfigError(f"batch must be >= 1, got {batch}")
     resolved = validate_request(presets, sizes, backends, precisions, dev)

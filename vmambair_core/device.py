@@ -65,22 +65,74 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return dev
 
 
+def set_current_device(device: torch.device) -> None:
+    """Make ``device`` this process's current CUDA device (nothing for the CPU); every command calls it once
+    its device is resolved.
+
+    CUDA events and streams, the DataLoader's pin-memory thread, pinned host buffers and kernels that
+    launch on the current device all use it, not the device of the tensors at hand: without this a
+    single-process ``--device cuda:1`` times, stages and opens a context on GPU 0 as well.
+    """
+    if device.type == "cuda":
+        torch.cuda.set_device(with_index(device))
+
+
 def check_precision(spec: str, allowed: tuple[str, ...] = PRECISIONS) -> None:
     """Refuse a precision name outside ``allowed`` (one wording for every command)."""
     if spec not in allowed:
         raise ConfigError(f"unknown precision {spec!r}; choose one of {', '.join(allowed)}")
 
 
+NATIVE_BF16_CAPABILITY = (8, 0)
+"""Compute capability from which GPUs have bf16 tensor cores (Ampere on); below it bf16 is emulated."""
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the CUDA ``device`` itself computes bf16 natively (compute capability 8.0 or newer).
+
+    Not ``torch.cuda.is_bf16_supported()``: it says yes on sm_70/75 (V100, T4), where bf16 is emulated and
+    slower than fp32, and it asks about the current GPU rather than the chosen one.
+    """
+    return torch.cuda.get_device_capability(with_index(device)) >= NATIVE_BF16_CAPABILITY
+
+
 def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on GPUs that support it, fp32 elsewhere (CPU bf16 is slow and gains nothing)."""
+    """``auto``: bf16 on GPUs with native bf16, fp16 on older GPUs (training adds a GradScaler), fp32 on
+    the CPU (CPU bf16 is slow and gains nothing)."""
     check_precision(spec)
     if spec == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
+        if device.type == "cuda":
+            return torch.bfloat16 if native_bf16(device) else torch.float16
         return torch.float32
     if spec == "fp16" and device.type == "cpu":
         raise ConfigError("precision fp16 is for GPUs; on CPU use fp32 (or bf16)")
     return DTYPES[spec]
+
+
+ALLOCATION_FAILURES = (
+    "out of memory", "not enough memory", "can't allocate memory",  # CUDA, MPS, the CPU allocator
+    "cublas_status_alloc_failed", "cudnn_status_alloc_failed",  # cuBLAS/cuDNN workspaces on a full GPU
+)
+FATAL_DEVICE_ERRORS = (
+    "illegal memory access", "illegal address", "unspecified launch failure", "misaligned address",
+    "illegal instruction", "device-side assert", "hardware stack error", "uncorrectable ecc error",
+)
+"""CUDA errors after which the context is unusable: every later call on the device fails the same way."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """An allocation failure of any torch device: CUDA's typed error, or its message elsewhere."""
+    oom_type = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError)):
+        return True
+    message = str(error).lower()
+    return isinstance(error, RuntimeError) and any(m in message for m in ALLOCATION_FAILURES)
+
+
+def is_fatal_device_error(error: BaseException) -> bool:
+    """A sticky CUDA error (illegal address, launch failure, device assert): retrying on the device cannot help."""
+    message = str(error).lower()
+    return isinstance(error, RuntimeError) and any(m in message for m in FATAL_DEVICE_ERRORS)
 
 
 def precision_name(dtype: torch.dtype) -> str:
@@ -99,6 +151,6 @@ def autocast_for(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
 
 
 __all__ = [
-    "DTYPES", "PRECISIONS", "Precision", "autocast_for", "check_precision", "precision_name", "resolve_device",
-    "resolve_precision", "same_device", "with_index",
+    "DTYPES", "PRECISIONS", "Precision", "autocast_for", "check_precision", "is_fatal_device_error",
+    "is_out_of_memory", "native_bf16", "precision_name", "resolve_device", "resolve_precision", "same_device", "set_current_device", "with_index",
 ]

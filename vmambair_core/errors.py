@@ -33,3 +33,7 @@ class WeightsNotFoundError(VmambairError):
 
 class DeviceMemoryError(VmambairError, MemoryError):
     """The device ran out of memory even after shrinking tiles to the smallest allowed size."""
+
+
+class DeviceFailureError(VmambairError, RuntimeError):
+    """The GPU reported an error that leaves its context unusable (illegal address, launch failure)."""

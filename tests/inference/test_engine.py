@@ -52,6 +52,20 @@ class _Nearest4(nn.Module):
         return nn.functional.interpolate(self.conv(x), scale_factor=4, mode="nearest")
 
 
+def test_restorer_settles_device_and_scan_backend_before_the_first_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU becomes current (pinned staging, kernels on the current device) and auto's kernel self-test
+    runs while the device is still empty, not inside the first whole-image scan where an OOM would
+    reject the kernels."""
+    order: list[str] = []
+    monkeypatch.setattr(engine, "set_current_device", lambda device: order.append(f"current {device}"))
+    monkeypatch.setattr(engine, "resolve_backend", lambda backend, device, dtype=None: order.append(
+        f"{backend} on {device} {dtype}"))
+    net = _Nearest4()
+    net.scan_backend = "auto"
+    Restorer(net, torch.device("cpu"), precision="bf16")
+    assert order == ["current cpu", "auto on cpu torch.bfloat16"] and net.calls == []
+
+
 def test_whole_image_then_tiles_after_oom() -> None:
     assert engine.available_memory_bytes() == FAKE_AVAILABLE
     x = torch.rand(1, 3, 64, 48)

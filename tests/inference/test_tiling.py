@@ -311,3 +311,22 @@ def test_is_out_of_memory() -> None:
     assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 GB"))
     assert not is_out_of_memory(RuntimeError("Expected all tensors to be on the same device"))
     assert not is_out_of_memory(ValueError("out of memory"))
+    # cuBLAS/cuDNN cannot allocate their workspace on a full GPU: smaller tiles cure that too
+    assert is_out_of_memory(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"))
+    assert is_out_of_memory(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert not is_out_of_memory(RuntimeError("CUDA error: an illegal memory access was encountered"))
+
+
+def test_a_cublas_allocation_failure_shrinks_the_tiles() -> None:
+    """cuBLAS failing to allocate its workspace inside the network backs off like any out-of-memory."""
+    fake = _FakeOOM(limit=32)
+    real = fake.__call__
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        try:
+            return real(x)
+        except torch.cuda.OutOfMemoryError:
+            raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`") from None
+
+    out, tile = run_with_oom_backoff(lambda img, t: run_tiled(net, img, scale=1, tile=t, overlap=8), _image(40, 40), 64)
+    assert tile == 32 and out.shape == (1, 3, 40, 40)

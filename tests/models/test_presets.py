@@ -140,6 +140,25 @@ def test_norm_statistics_are_float32_under_autocast() -> None:
     assert ((y.double() - ref).abs() / ref.abs().clamp(min=1)).max().item() <= 1.05 * 2**-8
 
 
+def test_realsr_channel_scan_stays_float32_under_autocast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """realsr's channel scan takes float32 operands (the authors cast them): its projections are einsums,
+    which autocast would run in bf16, so delta, B and C must come out float32 all the same."""
+    from vmambair_core.models import oss  # noqa: PLC0415
+
+    seen: list[tuple[torch.dtype, ...]] = []
+    real = oss.selective_scan
+
+    def spy(u, delta, A, B, C, *rest, **kwargs):
+        seen.append((u.dtype, delta.dtype, A.dtype, B.dtype, C.dtype))
+        return real(u, delta, A, B, C, *rest, **kwargs)
+
+    monkeypatch.setattr(oss, "selective_scan", spy)
+    net = build_model(tiny_config("realsr", dim=8)).set_scan_backend("reference").eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        net(torch.rand(1, 3, 8, 8))
+    assert seen and all(dtypes == (torch.float32,) * 5 for dtypes in seen)
+
+
 def test_channel_moments_match_var_mean_with_gradients() -> None:
     """The CPU two-pass statistics equal torch.var_mean's (values and gradients, float64)."""
     from vmambair_core.models.blocks import channel_moments  # noqa: PLC0415

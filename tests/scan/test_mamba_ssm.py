@@ -83,8 +83,31 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeExtension:
 @pytest.mark.skipif(adapter.selective_scan_cuda is not None, reason="selective_scan_cuda is installed here")
 def test_missing_extension_is_a_clear_error_with_the_install_hint() -> None:
     assert backend_status("cuda")["mamba_ssm"] is not None
-    with pytest.raises(BackendUnavailableError, match=r"vmambair\[cuda\]"):
+    with pytest.raises(BackendUnavailableError, match=r"--no-build-isolation 'mamba-ssm>=2\.3\.2'"):
         selective_scan(*inputs(), True, backend="mamba_ssm")
+
+
+@pytest.mark.parametrize(("version", "usable"), [("2.2.4", False), ("2.3.1", False), ("2.3.2", True),
+                                                ("2.3.2.post1", True), ("2.4.0", True)])
+def test_mamba_ssm_older_than_2_3_2_is_not_used(monkeypatch: pytest.MonkeyPatch, fake: FakeExtension, version: str,
+                                              usable: bool) -> None:
+    """Kernels before 2.3.2 index with 32-bit strides: auto skips them, asking for them by name fails clearly."""
+    import importlib.metadata  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: version)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "selective_scan_cuda"
+                        else real_find_spec(name, *a))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    reason = backend_status("cuda")["mamba_ssm"]
+    if usable:
+        assert reason is None
+        adapter.selective_scan_mamba_ssm(*inputs(), True)
+        return
+    assert reason is not None and f"mamba-ssm {version} is older than 2.3.2" in reason
+    with pytest.raises(BackendUnavailableError, match="older than 2.3.2"):
+        adapter.selective_scan_mamba_ssm(*inputs(), True)
 
 
 def test_cpu_tensors_are_refused_even_with_the_extension(monkeypatch: pytest.MonkeyPatch) -> None:

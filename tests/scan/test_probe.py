@@ -26,7 +26,9 @@ pytest.importorskip("triton", reason="triton is not installed (pip install 'vmam
 from triton.compiler.errors import CompilationError  # noqa: E402
 from triton.runtime.errors import OutOfResources  # noqa: E402
 
-from vmambair_core.scan import clear_backend_cache, guard, probe, resolve_backend, selective_scan  # noqa: E402
+from vmambair_core.scan import (  # noqa: E402
+    clear_backend_cache, guard, probe, resolve_backend, selective_scan, triton_variant_passes,
+)
 from vmambair_core.scan import mamba_ssm_scan, triton_omni, triton_scan  # noqa: E402
 from vmambair_core.scan.cross_scan import planar_scan, planar_scan_unfused  # noqa: E402
 from vmambair_core.scan.reference import selective_scan_chunked, selective_scan_sequential  # noqa: E402
@@ -258,3 +260,146 @@ def test_info_shows_the_self_test(monkeypatch: pytest.MonkeyPatch) -> None:
     probe.choose_backend(CPU, ONLY_TRITON)
     summary = collect_info()["self_test"]["cpu"]
     assert summary.startswith("reference") and "OutOfResources" in summary
+
+
+# --------------------------------------------------------------------------- every kernel variant, lazily
+
+
+class SelectiveLaunch:
+    """The real kernel, except that launches matching ``when(kwargs)`` raise ``exc`` (one variant broken)."""
+
+    def __init__(self, real, when, exc: Exception) -> None:
+        self.real, self.when, self.exc = real, when, exc
+        self.launched: list[dict] = []
+
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            if self.when(kwargs):
+                raise self.exc
+            self.launched.append(kwargs)
+            return self.real[grid](*args, **kwargs)
+
+        return launch
+
+
+@pytest.fixture
+def auto_is_triton(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto`` resolves to triton here, as it does on a GPU whose backend self-test passed."""
+    import functools  # noqa: PLC0415
+
+    import vmambair_core.scan as scan_pkg  # noqa: PLC0415
+
+    monkeypatch.setattr(scan_pkg, "_resolve_auto", functools.cache(lambda *a: "triton"))
+
+
+def scan_of_length(length: int, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(9)
+    b, d, n = 1, 2, 4
+    return [torch.randn(b, d, length, generator=gen).to(dtype), (torch.randn(b, d, length, generator=gen) - 1).to(dtype),
+            -torch.rand(d, n, generator=gen) * 4, torch.randn(b, 1, n, length, generator=gen).to(dtype),
+            torch.randn(b, 1, n, length, generator=gen).to(dtype), torch.randn(d, generator=gen),
+            torch.rand(d, generator=gen)]
+
+
+def assert_matches_loop(x: list[torch.Tensor], tolerance: float = 1e-5) -> None:
+    y = selective_scan(*x, True)
+    ref = selective_scan_sequential(*[t.double() for t in x], True)
+    assert float((y.double() - ref).abs().max() / ref.abs().max()) < tolerance
+
+
+def test_a_variant_failing_at_its_first_launch_takes_the_reference_path_alone(
+        auto_is_triton: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Small maps compile block_l=16: a compile error there must not kill the run (it surfaced as an
+    ordinary exception at the first real call); the 64-step variant keeps the kernel."""
+    kernel = SelectiveLaunch(triton_scan._selective_scan_fwd_kernel, lambda kw: kw["BLOCK_L"] == 16, compile_error())
+    monkeypatch.setattr(triton_scan, "_selective_scan_fwd_kernel", kernel)
+    with caplog.at_level(logging.WARNING, logger="vmambair"):
+        for _ in range(2):  # the second call neither retests nor warns again
+            assert_matches_loop(scan_of_length(12))
+    message = one_warning(caplog)
+    assert "block_l=16" in message and "CompilationError" in message and "reference" in message
+    kernel.launched.clear()
+    assert_matches_loop(scan_of_length(40))  # block_l=64: self-tested, then launched for real
+    assert kernel.launched and all(kw["BLOCK_L"] == 64 for kw in kernel.launched)
+    assert len([r for r in caplog.records if r.name == "vmambair"]) == 1
+
+
+def test_a_bf16_backward_that_is_wrong_only_in_bf16_is_caught(
+        auto_is_triton: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The reverse associative scan can miscompile for one dtype (triton#4362): the bf16 variant's own
+    self-test runs its backward, so autocast training falls back instead of learning from wrong gradients."""
+    real = triton_scan.scan_bwd
+
+    def wrong_in_bf16(u, *args, **kwargs):
+        du, *rest = real(u, *args, **kwargs)
+        return (du * 1.5 if u.dtype == torch.bfloat16 else du, *rest)
+
+    monkeypatch.setattr(triton_scan, "scan_bwd", wrong_in_bf16)
+    x = scan_of_length(12, torch.bfloat16)
+    with caplog.at_level(logging.WARNING, logger="vmambair"):
+        assert not triton_variant_passes("scan", x[0], x[2])
+        assert triton_variant_passes("scan", x[0].float(), x[2])
+    message = one_warning(caplog)
+    assert "bfloat16" in message and "wrong result: scan du" in message
+    leaves = [t.float().requires_grad_() for t in x]
+    low = [t.to(torch.bfloat16) if i in (0, 1, 3, 4) else t for i, t in enumerate(leaves)]
+    selective_scan(*low, True).float().sum().backward()  # the reference path: the true du
+    ref = [t.detach().double().requires_grad_() for t in low]
+    selective_scan_sequential(*ref, True).sum().backward()
+    assert float((leaves[0].grad.double() - ref[0].grad).abs().max() / ref[0].grad.abs().max()) < 2e-2
+
+
+def test_real_bf16_kernels_pass_their_variant_self_tests() -> None:
+    """The real (interpreted) kernels in bf16 pass at the half-precision tolerance: no false rejection."""
+    assert probe.check_variant(CPU, probe.KernelVariant("scan", TINY, torch.bfloat16, 4)) is None
+    assert probe.check_variant(CPU, probe.KernelVariant("omni", TINY, torch.bfloat16, 4)) is None
+
+
+def test_an_omni_variant_that_fails_runs_unfused_with_the_generic_kernel(
+        auto_is_triton: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(triton_omni, "_omni_bwd_kernel", FailingLaunch(OutOfResources(262144, 232448, "shared memory")))
+    generic = SelectiveLaunch(triton_scan._selective_scan_fwd_kernel, lambda kw: False, RuntimeError())
+    monkeypatch.setattr(triton_scan, "_selective_scan_fwd_kernel", generic)
+    gen = torch.Generator().manual_seed(6)
+    c, n, r = 2, 4, 1
+    omni = [torch.randn(1, c, 3, 5, generator=gen), torch.randn(4, r + 2 * n, c, generator=gen) * 0.5,
+            torch.randn(4, c, r, generator=gen), torch.randn(4, c, generator=gen) - 2,
+            torch.randn(4 * c, n, generator=gen), torch.randn(4 * c, generator=gen)]
+    with caplog.at_level(logging.WARNING, logger="vmambair"):
+        y = planar_scan(*omni)
+    assert "omni kernel" in one_warning(caplog) and "OutOfResources" in one_warning(caplog)
+    ref = planar_scan_unfused(*[t.double() for t in omni], backend="sequential")
+    assert float((y.double() - ref).abs().max() / ref.abs().max()) < 1e-5
+    assert any(kw["STORE_STATES"] is False for kw in generic.launched[-1:])  # the map's scan ran on the kernel
+
+
+# --------------------------------------------------------------------------- failures that are not the kernel's
+
+
+@pytest.mark.parametrize("error", [
+    torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB"),
+    RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
+])
+def test_out_of_memory_in_the_self_test_is_raised_not_cached(error: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first scan of a whole image runs when memory is tightest: an OOM there must reach the tiling
+    retry, not downgrade the process to the reference scan for good."""
+    monkeypatch.setattr(triton_scan, "_selective_scan_fwd_kernel", FailingLaunch(error))
+    with pytest.raises(type(error)):
+        probe.choose_backend(CPU, ONLY_TRITON)
+    assert probe.probe_results() == {}
+    monkeypatch.undo()
+    monkeypatch.setattr(probe, "probe_config", lambda: TINY)
+    monkeypatch.setattr(probe, "PROBE_D_STATE", 4)
+    assert probe.choose_backend(CPU, ONLY_TRITON).backend == "triton"  # tested again, and passes
+
+
+def test_a_sticky_cuda_error_ends_the_run_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vmambair_core.errors import DeviceFailureError  # noqa: PLC0415
+
+    sticky = RuntimeError("Triton Error [CUDA]: an illegal memory access was encountered")
+    monkeypatch.setattr(triton_scan, "_selective_scan_bwd_kernel", FailingLaunch(sticky))
+    with pytest.raises(DeviceFailureError) as info:
+        probe.choose_backend(CPU, ONLY_TRITON)
+    message = str(info.value)
+    assert "\n" not in message and "illegal memory access" in message and "--backend reference" in message
+    assert probe.probe_results() == {}  # not remembered as "triton rejected"

@@ -6,14 +6,17 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.fake_cuda import fake_cuda
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import build_model
 from vmambair_core.train import resolve_config, train
+from vmambair_core.train import distributed as dist_module
 from vmambair_core.train.distributed import DistEnv, any_rank, mean_across, torchrun_args
 
 #: DDP averages the two ranks' mean gradients, one process takes the mean over all four samples:
@@ -87,3 +90,33 @@ def test_two_gloo_processes_match_one_process(data_dir: Path, tmp_path: Path) ->
     half = train(replace(cfg, data=replace(cfg.data, batch_size=2)), tmp_path / "half", device="cpu")
     m_c = moments(torch.load(half.checkpoint / "state.pt", weights_only=True), "exp_avg")
     assert max((m_a[k] - m_c[k]).abs().max().item() for k in names) > 100 * DDP_TOLERANCE * scale
+
+
+def test_single_process_setup_makes_its_gpu_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without torchrun nothing else calls torch.cuda.set_device: the loader's pin-memory thread and
+    kernels launched on the current device would use GPU 0 for --device cuda:1."""
+    cuda = fake_cuda(monkeypatch, 2)
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    env = dist_module.setup("cuda:1")
+    assert env.device == torch.device("cuda", 1) and not env.ddp
+    assert cuda.set_device_calls == [1]
+
+
+@pytest.mark.parametrize(("device", "backend"), [("cuda", "nccl"), ("cpu", "gloo")])
+def test_the_process_group_waits_out_a_long_rank0_validation(monkeypatch: pytest.MonkeyPatch, device: str,
+                                                            backend: str) -> None:
+    """The other ranks wait in a barrier while rank 0 validates and saves; NCCL's default 10 minutes is
+    too short for a full-size validation set."""
+    cuda = fake_cuda(monkeypatch, 2)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    calls: list[dict] = []
+    monkeypatch.setattr(dist_module.dist, "init_process_group", lambda **kwargs: calls.append(kwargs))
+    env = dist_module.setup(device)
+    assert env.ddp and env.rank == 1
+    (kwargs,) = calls
+    assert kwargs["backend"] == backend and kwargs["timeout"] >= timedelta(hours=1)
+    if device == "cuda":
+        assert env.device == torch.device("cuda", 1) and cuda.current == 1

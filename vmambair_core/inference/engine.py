@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..device import autocast_for, resolve_precision, with_index
+from ..device import autocast_for, resolve_precision, set_current_device, with_index
 from ..errors import ConfigError
 from ..models import VmambaIR
+from ..scan import resolve_backend
 from .tiling import (
     DeviceMemoryError,
     NetworkOutOfMemory,
@@ -136,9 +137,12 @@ class Restorer:
     ) -> None:
         TileOptions(tile, overlap, tiles_per_batch)
         device = with_index(device)  # a library caller's torch.device("cuda") names the current GPU
+        set_current_device(device)
+        self.dtype = resolve_precision(precision, device)
+        # auto's kernel self-test now, while the device is empty, not inside the first whole-image scan
+        resolve_backend(getattr(net, "scan_backend", "auto"), device, self.dtype)
         self.net = net.to(device).eval()
         self.device = device
-        self.dtype = resolve_precision(precision, device)
         self.tile, self.overlap, self.tiles_per_batch = tile, overlap, tiles_per_batch
         self.min_tile, self.tta = min_tile, tta
         self.scale = net.scale

@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 import torch
 
+from vmambair_core.device import is_out_of_memory as device_out_of_memory
 from vmambair_core.errors import ConfigError, DeviceMemoryError, InputError
 from vmambair_core.models.padding import PadMode, pad_to_multiple
 
@@ -251,13 +252,9 @@ def _axis_total(starts: list[int], windows: list[torch.Tensor], size: int, scale
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """Allocation failures of any torch device (CUDA's typed error, or its message elsewhere)."""
-    oom_type = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-    if isinstance(error, (oom_type, torch.cuda.OutOfMemoryError, NetworkOutOfMemory)):
-        return True
-    message = str(error).lower()
-    markers = ("out of memory", "not enough memory", "can't allocate memory")  # CUDA, MPS, CPU allocator
-    return isinstance(error, RuntimeError) and any(m in message for m in markers)
+    """Allocation failures of any torch device (``device.is_out_of_memory``, cuBLAS/cuDNN included), or the
+    network's own wrapped one."""
+    return isinstance(error, NetworkOutOfMemory) or device_out_of_memory(error)
 
 
 def run_with_oom_backoff(

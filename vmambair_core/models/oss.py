@@ -14,6 +14,7 @@ Parameter names and shapes are those of the authors' ``SS2D_1`` so checkpoints l
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -139,11 +140,16 @@ class OmniSelectiveScan(nn.Module):
         xs = torch.stack([seq, seq.flip(-1)], dim=1)  # (B, 2, ci, C)
         weight = self.xc_proj_weight
         dtc_w = self.dtc_projs_weight
-        if self.channel_mode == "mamba":  # the authors cast every operand of this scan to float32
+        # realsr: the authors cast every operand of this scan to float32. einsum is on autocast's
+        # lower-precision list, so the projections run with autocast off to keep delta, B and C float32.
+        keep_dtype = self.channel_mode == "mamba"
+        if keep_dtype:
             weight, dtc_w = weight.to(seq.dtype), dtc_w.to(seq.dtype)
-        x_dbl = torch.einsum("bkdl,kcd->bkcl", xs, weight)
-        dts, Bs, Cs = torch.split(x_dbl, [rc, n, n], dim=2)
-        dts = torch.einsum("bkrl,kdr->bkdl", dts, dtc_w)
+        autocast_off = keep_dtype and torch.amp.is_autocast_available(seq.device.type)  # not on "meta" (MAC counts)
+        with torch.autocast(seq.device.type, enabled=False) if autocast_off else contextlib.nullcontext():
+            x_dbl = torch.einsum("bkdl,kcd->bkcl", xs, weight)
+            dts, Bs, Cs = torch.split(x_dbl, [rc, n, n], dim=2)
+            dts = torch.einsum("bkrl,kdr->bkdl", dts, dtc_w)
         As = -torch.exp(self.Ac_logs.to(compute_dtype(seq)))
         out = selective_scan(
             xs.reshape(b, 2 * ci, length), dts.reshape(b, 2 * ci, length), As, Bs, Cs,

@@ -105,6 +105,11 @@ class VmambaIR(nn.Module):
                 m.scan_backend = backend
         return self
 
+    @property
+    def scan_backend(self) -> str:
+        """The scan backend the network's scans go through (``set_scan_backend``)."""
+        return next((m.scan_backend for m in self.modules() if isinstance(m, OmniSelectiveScan)), "auto")
+
     def set_planar_fusion(self, enabled: bool) -> "VmambaIR":
         """Fused omni-scan where the backend has one (default), or the authors' unfused data flow."""
         for m in self.modules():

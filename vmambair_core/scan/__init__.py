@@ -119,7 +119,22 @@ def selective_scan(
     D, delta_bias: (d,) or None. Returns (b, d, l) in u's dtype; state accumulates in float32.
     """
     name = resolve_backend(backend, u.device, u.dtype)
+    if name == "triton" and backend == "auto" and not triton_variant_passes("scan", u, A):
+        name = "reference"
     return _load_backend(name)(u, delta, A, B, C, D, delta_bias, delta_softplus)
+
+
+def triton_variant_passes(kind: str, activations: Tensor, A: Tensor) -> bool:
+    """Whether ``auto`` may launch the Triton ``kind`` kernel (``scan`` or ``omni``) as these inputs would
+    compile it: each (tiles, dtype, state size) is self-tested at its first launch on a device (``probe``)."""
+    from .probe import KernelVariant, variant_passes  # noqa: PLC0415
+
+    if kind == "scan":
+        from .triton_scan import launch_config  # noqa: PLC0415
+    else:
+        from .triton_omni import launch_config  # noqa: PLC0415
+    variant = KernelVariant(kind, launch_config(activations, A), activations.dtype, A.shape[1])
+    return variant_passes(activations.device, variant)
 
 
 __all__ = [
@@ -131,4 +146,5 @@ __all__ = [
     "selective_scan",
     "selective_scan_chunked",
     "selective_scan_sequential",
+    "triton_variant_passes",
 ]

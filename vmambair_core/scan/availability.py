@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 from functools import lru_cache
 
 import torch
+
+MAMBA_SSM_MIN = (2, 3, 2)
+"""Older mamba-ssm kernels index with 32-bit strides, which overflow on large maps (pyproject's ``cuda`` extra)."""
+MAMBA_SSM_INSTALL_HINT = (
+    "install it into this environment with `pip install --no-build-isolation 'mamba-ssm>=2.3.2'`: it fetches the "
+    "prebuilt kernel for, or compiles against, the torch installed here (build isolation would use a freshly "
+    "downloaded torch); offline add MAMBA_FORCE_BUILD=TRUE and --no-deps, which compiles with the CUDA toolkit's nvcc"
+)
+
+
+def mamba_ssm_version_problem() -> str | None:
+    """Why the installed mamba-ssm must not be used (too old), or None (new enough, or version unknown)."""
+    try:
+        version = importlib.metadata.version("mamba_ssm")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if found is None:
+        return None
+    if tuple(int(part or 0) for part in found.groups()) >= MAMBA_SSM_MIN:
+        return None
+    return (f"mamba-ssm {version} is older than {'.'.join(map(str, MAMBA_SSM_MIN))}, whose kernels index with 32-bit "
+            f"strides that overflow on large maps; {MAMBA_SSM_INSTALL_HINT}")
 
 
 def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
@@ -22,7 +47,9 @@ def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
     else:
         status["triton"] = None
     if importlib.util.find_spec("selective_scan_cuda") is None:
-        status["mamba_ssm"] = "mamba-ssm is not installed (pip install 'vmambair[cuda]')"
+        status["mamba_ssm"] = f"mamba-ssm is not installed ({MAMBA_SSM_INSTALL_HINT})"
+    elif (too_old := mamba_ssm_version_problem()) is not None:
+        status["mamba_ssm"] = too_old
     elif importlib.util.find_spec("vmambair_core.scan.mamba_ssm_scan") is None:
         status["mamba_ssm"] = "this version of vmambair has no mamba-ssm adapter yet"
     elif not cuda_ok:

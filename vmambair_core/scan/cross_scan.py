@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ..errors import BackendUnavailableError
-from . import resolve_backend, selective_scan
+from . import resolve_backend, selective_scan, triton_variant_passes
 
 
 def cross_scan(x: Tensor) -> Tensor:
@@ -83,12 +83,15 @@ def planar_scan(
 ) -> Tensor:
     """Omni planar scan through the fastest path for ``backend`` (same signature as the unfused one).
 
-    ``triton`` (asked for, or what ``auto`` resolves to on CUDA) runs the fused kernel of
-    ``triton_omni`` and ``numba`` (``auto`` on the CPU) the fused CPU kernel of ``numba_scan``: no
-    copies, merged output written once. Every other backend has no fused form and runs
-    ``planar_scan_unfused`` with that backend's selective scan.
+    ``triton`` (asked for, or what ``auto`` resolves to on CUDA once this map's kernel variant has passed
+    its self-test) runs the fused kernel of ``triton_omni`` and ``numba`` (``auto`` on the CPU) the fused
+    CPU kernel of ``numba_scan``: no copies, merged output written once. Every other backend (and a
+    variant that failed its self-test) has no fused form and runs ``planar_scan_unfused`` with that
+    backend's selective scan.
     """
     name = resolve_backend(backend, x.device, x.dtype)
+    if name == "triton" and backend == "auto" and not triton_variant_passes("omni", x, A_logs):
+        name = "auto"  # this variant failed its self-test: the unfused form, each scan checked on its own
     if name == "numba":
         from .numba_scan import planar_scan_numba  # noqa: PLC0415  (imports numba only when used)
 

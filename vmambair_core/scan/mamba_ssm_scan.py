@@ -8,8 +8,9 @@ and Triton kernels we never call. The extension's contract (mamba-ssm 1.x-2.x)::
                                                           out, dz, delta_softplus, recompute_out_z)
 
 with u/delta/B/C of one dtype and unit last stride, A/D/delta_bias fp32, B/C 4-D (b, g, n, l). It is
-a comparison backend (the benchmark's baseline) and never a dependency: install with
-``pip install 'vmambair[cuda]'`` (a 5-30 min CUDA build; see docs/performance.md).
+a comparison backend (the benchmark's baseline) and never a dependency: 2.3.2 or newer, installed
+with ``pip install --no-build-isolation 'mamba-ssm>=2.3.2'`` (``availability.MAMBA_SSM_INSTALL_HINT``; a
+5-30 min CUDA build when no prebuilt kernel matches; see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import BackendUnavailableError, InputError
+from .availability import MAMBA_SSM_INSTALL_HINT, mamba_ssm_version_problem
 from .guard import device_guard
 
 try:  # the compiled extension only; see the module docstring
@@ -28,15 +30,15 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
     selective_scan_cuda = None
     _IMPORT_ERROR = str(exc)
 
-INSTALL_HINT = (
-    "install mamba-ssm with `pip install 'vmambair[cuda]'` (needs a CUDA toolkit matching torch; offline: "
-    "MAMBA_FORCE_BUILD=TRUE pip install --no-build-isolation --no-deps mamba-ssm)"
-)
+INSTALL_HINT = MAMBA_SSM_INSTALL_HINT
 
 
 def _require_extension() -> None:
     if selective_scan_cuda is None:
         raise BackendUnavailableError(f"scan backend 'mamba_ssm' is unavailable ({_IMPORT_ERROR}); {INSTALL_HINT}")
+    too_old = mamba_ssm_version_problem()
+    if too_old is not None:
+        raise BackendUnavailableError(f"scan backend 'mamba_ssm' is unavailable: {too_old}")
 
 
 def _require_cuda(*tensors: Tensor) -> None:

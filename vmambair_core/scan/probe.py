@@ -8,6 +8,16 @@ backend has (generic and fused omni for ``triton``; generic for ``mamba_ssm``) a
 sequential scan. The first backend that passes is used; every rejected one is reported in one warning
 line, and ``reference`` is the last resort. Results are cached per device (``probe_results``) and shown
 by ``vmambair info``. A backend asked for by name is never probed: it fails loudly instead.
+
+Triton compiles a kernel anew for every tile configuration and input dtype, and the network launches
+several (128-step chunks on big maps, 16-64 on small ones, the channel scans' own tiles, bf16/fp16
+under autocast). So once ``auto`` has chosen ``triton``, each :class:`KernelVariant` (kind, tiles,
+dtype, state size) is self-tested again, forward (with and without stored states) and backward, at
+its first launch on a device (``variant_passes``); a variant that fails warns once, in one line, and
+its calls take the reference path while the other variants keep the kernels. An out-of-memory inside
+a self-test is re-raised (it says nothing about the kernel, and a later, smaller attempt tests again);
+an error that leaves the CUDA context unusable (illegal address, launch failure) ends the run with
+:class:`~vmambair_core.errors.DeviceFailureError` instead of being taken for a rejected backend.
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from ..device import is_fatal_device_error, is_out_of_memory
+from ..errors import DeviceFailureError
+
 if TYPE_CHECKING:  # triton is imported only when the self-test runs
     from .triton_scan import ScanLaunchConfig
 
@@ -28,6 +41,8 @@ log = logging.getLogger("vmambair")
 
 PROBE_TOLERANCE = 1e-3
 """Max error relative to the output/gradient's largest magnitude; the kernels agree to ~1e-6 in fp32."""
+HALF_TOLERANCE = 2e-2
+"""The same for bf16/fp16 inputs, whose outputs and gradients are rounded to 8-11 bits (~4e-3 relative)."""
 
 GPU_BACKENDS = ("triton", "mamba_ssm")  # auto's order of preference on CUDA
 PROBE_D_STATE = 16  # the network's state size: the self-test compiles the kernels the network will run
@@ -48,7 +63,28 @@ class ProbeResult:
         return f"{self.backend} (self-test passed)" if self.backend != "reference" else self.backend
 
 
+@dataclass(frozen=True)
+class KernelVariant:
+    """One compiled form of a Triton scan kernel pair (forward and backward): Triton compiles each anew.
+
+    ``kind``: ``scan`` (generic) or ``omni`` (fused planar); ``dtype``: the activations' dtype (u,
+    delta, B, C of a scan; the map and its projection of an omni scan), parameters stay fp32.
+    """
+
+    kind: str
+    config: ScanLaunchConfig
+    dtype: torch.dtype
+    d_state: int
+
+    def describe(self) -> str:
+        c = self.config
+        dtype = str(self.dtype).removeprefix("torch.")
+        return (f"{self.kind} kernel with block_d={c.block_d}, block_l={c.block_l}, num_warps={c.num_warps}, "
+                f"{dtype}, d_state={self.d_state}")
+
+
 _RESULTS: dict[str, ProbeResult] = {}
+_VARIANTS: dict[tuple[str, KernelVariant], str | None] = {}
 
 
 def _rel_err(a: Tensor | None, ref: Tensor | None) -> float:
@@ -61,19 +97,23 @@ def _rel_err(a: Tensor | None, ref: Tensor | None) -> float:
 
 
 def _compare(kind: str, names: tuple[str, ...], fast: tuple[Tensor | None, ...],
-             ref: tuple[Tensor | None, ...]) -> str | None:
+             ref: tuple[Tensor | None, ...], tolerance: float = PROBE_TOLERANCE) -> str | None:
     """None if every output/gradient matches, else 'wrong result: <kind> d<x> rel. error <e>'."""
     for name, a, r in zip(names, fast, ref, strict=True):
         err = _rel_err(a, r)
-        if not err <= PROBE_TOLERANCE:
-            return f"wrong result: {kind} {name} rel. error {err:.1e} > {PROBE_TOLERANCE:.0e}"
+        if not err <= tolerance:
+            return f"wrong result: {kind} {name} rel. error {err:.1e} > {tolerance:.0e}"
     return None
 
 
-def _scan_problem(length: int) -> list[Tensor]:
+def _tolerance(dtype: torch.dtype) -> float:
+    return PROBE_TOLERANCE if dtype == torch.float32 else HALF_TOLERANCE
+
+
+def _scan_problem(length: int, d_state: int) -> list[Tensor]:
     """A grouped selective scan (b=1, d=4, g=2) in float64 on the CPU, longer than one chunk."""
     gen = torch.Generator().manual_seed(0)
-    b, d, n, g = 1, 4, PROBE_D_STATE, 2
+    b, d, n, g = 1, 4, d_state, 2
     f64 = dict(dtype=torch.float64)
     return [torch.randn(b, d, length, generator=gen, **f64),
             torch.randn(b, d, length, generator=gen, **f64) * 0.5 - 1.0,
@@ -84,28 +124,35 @@ def _scan_problem(length: int) -> list[Tensor]:
             torch.randn(d, generator=gen, **f64) * 0.5]
 
 
-def _check_scan(fn: Callable[..., Tensor], device: torch.device, length: int) -> str | None:
-    """Forward + every gradient of ``fn`` (a selective scan) vs the float64 sequential loop."""
+def _check_scan(fn: Callable[..., Tensor], device: torch.device, length: int, dtype: torch.dtype = torch.float32,
+                d_state: int | None = None) -> str | None:
+    """Forward (inference and training launches) + every gradient of ``fn`` (a selective scan) with u, delta,
+    B, C in ``dtype`` vs the float64 sequential loop on the same (rounded) values."""
     from .reference import selective_scan_sequential  # noqa: PLC0415
 
-    base = _scan_problem(length)
-    dy = torch.randn(base[0].shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    ref_in = [t.clone().requires_grad_() for t in base]
+    base = _scan_problem(length, PROBE_D_STATE if d_state is None else d_state)
+    low = [t.to(dtype if i in (0, 1, 3, 4) else torch.float32) for i, t in enumerate(base)]
+    dy = torch.randn(base[0].shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(dtype)
+    ref_in = [t.double().requires_grad_() for t in low]
     y_ref = selective_scan_sequential(*ref_in, True)
-    g_ref = torch.autograd.grad(y_ref, ref_in, dy)
-    fast_in = [t.float().to(device).requires_grad_() for t in base]
+    g_ref = torch.autograd.grad(y_ref, ref_in, dy.double())
+    fast_in = [t.to(device).requires_grad_() for t in low]
+    with torch.no_grad():  # the launch inference makes: no chunk states stored, a kernel of its own
+        y_infer = fn(*[t.detach() for t in fast_in], True)
     y = fn(*fast_in, True)
-    grads = torch.autograd.grad(y, fast_in, dy.float().to(device))
-    names = ("y", "du", "ddelta", "dA", "dB", "dC", "dD", "ddelta_bias")
-    return _compare("scan", names, (y, *grads), (y_ref, *g_ref))
+    grads = torch.autograd.grad(y, fast_in, dy.to(device))
+    names = ("y (no grad)", "y", "du", "ddelta", "dA", "dB", "dC", "dD", "ddelta_bias")
+    return _compare("scan", names, (y_infer, y, *grads), (y_ref, y_ref, *g_ref), _tolerance(dtype))
 
 
-def _check_omni(fn: Callable[..., Tensor], device: torch.device, side: tuple[int, int]) -> str | None:
-    """Forward + every gradient of a fused planar scan vs ``planar_scan_unfused`` on the float64 loop."""
+def _check_omni(fn: Callable[..., Tensor], device: torch.device, side: tuple[int, int],
+                dtype: torch.dtype = torch.float32, d_state: int | None = None) -> str | None:
+    """Forward (inference and training launches) + every gradient of a fused planar scan, its map and
+    projection in ``dtype``, vs ``planar_scan_unfused`` on the float64 loop with the same (rounded) values."""
     from .cross_scan import planar_scan_unfused  # noqa: PLC0415
 
     gen = torch.Generator().manual_seed(2)
-    b, c, n, r = 1, 2, PROBE_D_STATE, 1
+    b, c, n, r = 1, 2, PROBE_D_STATE if d_state is None else d_state, 1
     h, w = side
     f64 = dict(dtype=torch.float64)
     base = [torch.randn(b, c, h, w, generator=gen, **f64),
@@ -114,15 +161,18 @@ def _check_omni(fn: Callable[..., Tensor], device: torch.device, side: tuple[int
             torch.randn(4, c, generator=gen, **f64) * 0.5 - 2.0,
             torch.log(torch.arange(1, n + 1, **f64)).repeat(4 * c, 1),
             torch.randn(4 * c, generator=gen, **f64)]
-    ref_in = [t.clone().requires_grad_() for t in base]
+    low = [t.to(dtype if i < 2 else torch.float32) for i, t in enumerate(base)]
+    ref_in = [t.double().requires_grad_() for t in low]
     y_ref = planar_scan_unfused(*ref_in, backend="sequential")
     dy = torch.randn(y_ref.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     g_ref = torch.autograd.grad(y_ref, ref_in, dy)
-    fast_in = [t.float().to(device).requires_grad_() for t in base]
+    fast_in = [t.to(device).requires_grad_() for t in low]
+    with torch.no_grad():
+        y_infer = fn(*[t.detach() for t in fast_in])
     y = fn(*fast_in)
     grads = torch.autograd.grad(y, fast_in, dy.float().to(device))
-    names = ("y", "dx", "dx_proj_weight", "ddt_projs_weight", "ddt_projs_bias", "dA_logs", "dDs")
-    return _compare("omni", names, (y, *grads), (y_ref, *g_ref))
+    names = ("y (no grad)", "y", "dx", "dx_proj_weight", "ddt_projs_weight", "ddt_projs_bias", "dA_logs", "dDs")
+    return _compare("omni", names, (y_infer, y, *grads), (y_ref, y_ref, *g_ref), _tolerance(dtype))
 
 
 def probe_config() -> ScanLaunchConfig:
@@ -132,15 +182,43 @@ def probe_config() -> ScanLaunchConfig:
     return default_config(4 * 96, 4096)
 
 
-def _probe_triton(device: torch.device) -> str | None:
+def _run_variant(device: torch.device, variant: KernelVariant) -> str | None:
+    """The self-test of one kernel variant: a problem of two chunks and a tail, at the variant's tiles."""
     from .triton_omni import planar_scan_triton  # noqa: PLC0415
     from .triton_scan import selective_scan_triton  # noqa: PLC0415
 
-    cfg = probe_config()
-    length = 2 * cfg.block_l + 5  # two chunks and a tail
+    cfg = variant.config
+    if variant.kind == "scan":
+        return _check_scan(lambda *a: selective_scan_triton(*a, config=cfg), device, 2 * cfg.block_l + 5,
+                           variant.dtype, variant.d_state)
     side = (cfg.block_l // 8 + 1, 9)  # > one chunk as well, odd width
-    return (_check_scan(lambda *a: selective_scan_triton(*a, config=cfg), device, length)
-            or _check_omni(lambda *a: planar_scan_triton(*a, config=cfg), device, side))
+    return _check_omni(lambda *a: planar_scan_triton(*a, config=cfg), device, side, variant.dtype, variant.d_state)
+
+
+def check_variant(device: torch.device, variant: KernelVariant) -> str | None:
+    """Self-test ``variant`` on ``device`` once per process: None if it passed, else a one-line reason."""
+    key = (str(device), variant)
+    if key not in _VARIANTS:
+        _VARIANTS[key] = _guarded(device, lambda: _run_variant(device, variant))
+    return _VARIANTS[key]
+
+
+def variant_passes(device: torch.device, variant: KernelVariant) -> bool:
+    """Whether ``auto`` may launch ``variant`` on ``device`` (self-tested at its first launch; the first
+    failure warns in one line, and the caller runs the reference path for it from then on)."""
+    key = (str(device), variant)
+    known = key in _VARIANTS
+    reason = check_variant(device, variant)
+    if reason is not None and not known:
+        log.warning("vmambair: scan self-test failed on %s for the %s (%s); those scans use the reference "
+                    "path instead", device, variant.describe(), reason)
+    return reason is None
+
+
+def _probe_triton(device: torch.device) -> str | None:
+    cfg, n = probe_config(), PROBE_D_STATE
+    return (check_variant(device, KernelVariant("scan", cfg, torch.float32, n))
+            or check_variant(device, KernelVariant("omni", cfg, torch.float32, n)))
 
 
 def _probe_mamba_ssm(device: torch.device) -> str | None:
@@ -154,13 +232,27 @@ PROBES: dict[str, Callable[[torch.device], str | None]] = {"triton": _probe_trit
 
 def probe_backend(name: str, device: torch.device) -> str | None:
     """Run backend ``name``'s self-test on ``device``: None if it passed, else a one-line reason."""
+    return _guarded(device, lambda: PROBES[name](device))
+
+
+def _guarded(device: torch.device, test: Callable[[], str | None]) -> str | None:
+    """Run a self-test with gradients on and autocast off, wherever it is called from (inference mode,
+    an autocast region); a failure becomes its one-line reason, except the two that are not the kernel's:
+    out-of-memory is re-raised, and an error that poisons the CUDA context ends the run."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode(False))
         stack.enter_context(torch.enable_grad())
         stack.enter_context(torch.autocast(device.type, enabled=False))
         try:
-            return PROBES[name](device)
-        except Exception as exc:  # noqa: BLE001 - every failure kind is a reason to fall back
+            return test()
+        except Exception as exc:  # noqa: BLE001 - every other failure kind is a reason to fall back
+            if is_out_of_memory(exc):
+                raise
+            if is_fatal_device_error(exc):
+                raise DeviceFailureError(
+                    f"{device} failed while self-testing the scan kernels ({one_line(exc)}); the GPU cannot be "
+                    "used by this process any more: run again, or with --backend reference"
+                ) from None
             return one_line(exc)
 
 
@@ -203,9 +295,16 @@ def probe_results() -> dict[str, ProbeResult]:
     return dict(_RESULTS)
 
 
+def variant_results() -> dict[tuple[str, KernelVariant], str | None]:
+    """Every kernel variant self-tested so far: (device, variant) -> None (passed) or the reason it failed."""
+    return dict(_VARIANTS)
+
+
 def clear_probe_results() -> None:
     _RESULTS.clear()
+    _VARIANTS.clear()
 
 
-__all__ = ["GPU_BACKENDS", "PROBES", "PROBE_TOLERANCE", "ProbeResult", "choose_backend", "clear_probe_results",
-           "probe_backend", "probe_results"]
+__all__ = ["GPU_BACKENDS", "HALF_TOLERANCE", "PROBES", "PROBE_TOLERANCE", "KernelVariant", "ProbeResult",
+           "check_variant", "choose_backend", "clear_probe_results", "probe_backend", "probe_results",
+           "variant_passes", "variant_results"]

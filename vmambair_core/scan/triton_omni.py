@@ -250,13 +250,19 @@ def _check(x: Tensor, proj: Tensor, dt_projs_weight: Tensor, dt_projs_bias: Tens
     check_runnable(x, proj, dt_projs_weight, dt_projs_bias, A, Ds)
 
 
+def launch_config(x: Tensor, A: Tensor) -> ScanLaunchConfig:
+    """The tiles a launch on the map ``x`` (B, C, H, W) with ``A`` (4C, N) uses when none are given."""
+    b, c, h, w = x.shape
+    return default_config(b * DIRECTIONS * c, h * w, A.shape[1])
+
+
 def omni_fwd(x: Tensor, proj: Tensor, wdt: Tensor, bias: Tensor, A: Tensor, Ds: Tensor, *,
              store_states: bool, config: ScanLaunchConfig | None = None
              ) -> tuple[Tensor, Tensor | None, ScanLaunchConfig]:
     """Launch the forward kernel; returns (merged fp32 y (B, C, H, W), chunk-entry states or None, config)."""
     b, c, h, w = x.shape
     r, n, length = wdt.shape[2], A.shape[1], h * w
-    cfg = config or default_config(b * DIRECTIONS * c, length, n)
+    cfg = config or launch_config(x, A)
     n_chunks = triton.cdiv(length, cfg.block_l)
     y = torch.zeros((b, c, h, w), dtype=torch.float32, device=x.device)
     states = torch.empty((b, DIRECTIONS * c, n_chunks, n), dtype=torch.float32, device=x.device) if store_states else None
@@ -356,4 +362,4 @@ def planar_scan_triton(
     return OmniScanTritonFn.apply(x, proj, dt_projs_weight, dt_projs_bias, A, Ds, config)
 
 
-__all__ = ["OmniScanTritonFn", "omni_bwd", "omni_fwd", "planar_scan_triton"]
+__all__ = ["OmniScanTritonFn", "launch_config", "omni_bwd", "omni_fwd", "planar_scan_triton"]

@@ -334,6 +334,12 @@ def default_config(n_rows: int, length: int, d_state: int = 16) -> ScanLaunchCon
                             num_warps=8 if block_l >= 128 or elements >= 4096 else 4)
 
 
+def launch_config(u: Tensor, A: Tensor) -> ScanLaunchConfig:
+    """The tiles a launch on ``u`` (b, d, l) with ``A`` (d, n) uses when none are given."""
+    b, d, length = u.shape
+    return default_config(b * d, length, A.shape[1])
+
+
 def check_runnable(*tensors: Tensor) -> None:
     """Triton runs CUDA tensors, or CPU tensors under the interpreter; anything else is a clear error."""
     dev = tensors[0].device
@@ -388,7 +394,7 @@ def scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tenso
     b, d, length = u.shape
     g, n = B.shape[1], A.shape[1]
     d_per_group = d // g
-    cfg = config or default_config(b * d, length, n)
+    cfg = config or launch_config(u, A)
     n_chunks = triton.cdiv(length, cfg.block_l)
     y = torch.empty_like(u, memory_format=torch.contiguous_format)
     states = u.new_empty((b, d, n_chunks, n), dtype=torch.float32) if store_states else None
@@ -495,4 +501,4 @@ def selective_scan_triton(
 
 
 __all__ = ["DEFAULT_SPILL_BUDGET", "SWEEP_SPILL_BUDGET", "SWEEP_TILES", "TILES_ENV", "ScanLaunchConfig",
-           "SelectiveScanTritonFn", "default_config", "parse_config", "scan_bwd", "scan_fwd", "selective_scan_triton"]
+           "SelectiveScanTritonFn", "default_config", "launch_config", "parse_config", "scan_bwd", "scan_fwd", "selective_scan_triton"]

@@ -4,8 +4,8 @@ Layout (nanochat's split of shared state and per-rank shards)::
 
     RUN/checkpoints/iter_00005000/state.pt   model, EMA, discriminator, optimisers, schedulers,
                                              scaler, config, iteration, data position (rank 0)
-    RUN/checkpoints/iter_00005000/rank_R.pt  RNG states (python, numpy, torch, CUDA) and the
-                                             pair queue of rank R
+    RUN/checkpoints/iter_00005000/rank_R.pt  RNG states (python, numpy, torch, the run GPU's) and
+                                             the pair queue of rank R
     RUN/checkpoints/iter_00005000/meta.json  iteration, world size, task, stage (readable)
     RUN/checkpoints/latest                   name of the newest complete checkpoint
 
@@ -49,8 +49,19 @@ def atomic_write_text(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------- RNG states
 
 
-def rng_state() -> dict[str, Any]:
-    """Global generators of this process, as tensors and plain values (weights_only-safe)."""
+def _cuda_index(device: torch.device | None) -> int | None:
+    """The GPU whose generator a checkpoint keeps: the run's device (the current one if not given)."""
+    if not torch.cuda.is_available() or (device is not None and device.type != "cuda"):
+        return None
+    return device.index if device is not None and device.index is not None else torch.cuda.current_device()
+
+
+def rng_state(device: torch.device | None = None) -> dict[str, Any]:
+    """Global generators of this process, as tensors and plain values (weights_only-safe).
+
+    Of the CUDA generators only the run device's is kept (and only once CUDA is in use): a resume on a
+    machine that shows fewer or other GPUs must not need the same set of devices.
+    """
     np_state = np.random.get_state(legacy=False)
     state: dict[str, Any] = {
         "python": random.getstate(),
@@ -63,12 +74,19 @@ def rng_state() -> dict[str, Any]:
         },
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    index = _cuda_index(device)
+    if index is not None and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state(index)
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
+    """Restore :func:`rng_state`; the CUDA state goes to the run device, and only where there is one.
+
+    Older checkpoints hold every visible GPU's state (a list): the run device's index picks its entry
+    when the list has one, otherwise the CUDA state is left as seeded (training draws from explicit
+    generators, never from the global CUDA one).
+    """
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     np_state = state["numpy"]
@@ -81,8 +99,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
         }
     )
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    index, cuda = _cuda_index(device), state.get("cuda")
+    if isinstance(cuda, (list, tuple)):
+        cuda = cuda[index] if index is not None and index < len(cuda) else None
+    if index is not None and cuda is not None:
+        torch.cuda.set_rng_state(cuda, index)
 
 
 def seed_everything(seed: int) -> None:

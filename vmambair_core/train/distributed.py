@@ -16,11 +16,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
-from vmambair_core.device import resolve_device
+from vmambair_core.device import resolve_device, set_current_device
 from vmambair_core.errors import ConfigError
 
 EXIT_INTERRUPTED = 130
@@ -51,11 +52,18 @@ def torchrun_env() -> tuple[int, int, int] | None:
     return int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), int(os.environ["WORLD_SIZE"])
 
 
+COLLECTIVE_TIMEOUT = timedelta(hours=2)
+"""How long a rank waits in a collective: the others wait in a barrier while rank 0 validates (full-size
+images) and writes checkpoints, which NCCL's default of 10 minutes would cut short, killing the run."""
+
+
 def setup(device: str = "auto") -> DistEnv:
-    """Join torchrun's process group if there is one; pick this process's device."""
+    """Join torchrun's process group if there is one; pick this process's device and make it current."""
     env = torchrun_env()
     if env is None or env[2] == 1:
-        return DistEnv(device=resolve_device(device))
+        single = resolve_device(device)
+        set_current_device(single)
+        return DistEnv(device=single)
     rank, local_rank, world = env
     spec = device.strip().lower()
     if spec not in ("auto", "cpu", "cuda"):
@@ -63,10 +71,10 @@ def setup(device: str = "auto") -> DistEnv:
     dev = resolve_device("cuda" if spec == "auto" and torch.cuda.is_available() else spec)
     if dev.type == "cuda":
         dev = torch.device("cuda", local_rank)
-        torch.cuda.set_device(dev)
-        dist.init_process_group(backend="nccl")
+        set_current_device(dev)
+        dist.init_process_group(backend="nccl", timeout=COLLECTIVE_TIMEOUT)
     else:
-        dist.init_process_group(backend="gloo")
+        dist.init_process_group(backend="gloo", timeout=COLLECTIVE_TIMEOUT)
     return DistEnv(rank=rank, local_rank=local_rank, world_size=world, device=dev)
 
 

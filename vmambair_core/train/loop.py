@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from vmambair_core.device import resolve_precision
 from vmambair_core.errors import CheckpointError, ConfigError
 from vmambair_core.models import build_model
+from vmambair_core.scan import resolve_backend
 from vmambair_core.train import distributed as dist_utils
 from vmambair_core.train.batches import BatchMaker, LoaderSynthesis
 from vmambair_core.train.checkpoint import (
@@ -250,6 +251,7 @@ def _train(
     check_readable(layout)
     spec = patch_spec(cfg, layout.paired)
     dtype = resolve_precision(cfg.precision, env.device)
+    resolve_backend(cfg.model.scan_backend, env.device, dtype)  # auto's kernel self-test before the big allocations
     seed_everything(cfg.seed)
     net = build_model(cfg.network(), scan_backend=cfg.model.scan_backend).to(env.device)
     if cfg.model.init and ckpt is None:
@@ -275,7 +277,7 @@ def _train(
     loader = iter(make_loader(PatchDataset(layout, spec, cfg.seed), sampler, workers=cfg.data.workers,
                               pin_memory=env.device.type == "cuda", finish=finish))
     if ckpt is not None:  # after the loader, which draws its base seed from the global generator
-        set_rng_state(ckpt.per_rank["rng"])
+        set_rng_state(ckpt.per_rank["rng"], env.device)
     val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []
     logs = RunLogs(run_dir, parts.loss_names, resume_at=start if resume else None, tensorboard=cfg.tensorboard) \
         if env.master else None
@@ -288,7 +290,7 @@ def _train(
     def checkpoint(it: int) -> Path:
         shared = {**parts.state_dict(), "config": config_to_dict(cfg), "network": dataclasses.asdict(cfg.network()),
                   "data": {"position": it * cfg.data.batch_size * env.world_size}}
-        per_rank = {"rng": rng_state(), "batches": batches.state_dict()}
+        per_rank = {"rng": rng_state(env.device), "batches": batches.state_dict()}
         meta = {"task": cfg.task, "stage": cfg.stage, "network": cfg.network().name}
         folder = save_checkpoint(run_dir, it, env, shared=shared, per_rank=per_rank, meta=meta, keep_last=cfg.keep_last)
         note(f"checkpoint {folder}")
