@@ -16,7 +16,10 @@ WeightsOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")]
-TileOpt = Annotated[int | None, typer.Option("--tile", help="Tile size in input pixels (default: whole image; tiles only after out-of-memory).")]
+TileOpt = Annotated[
+    int | None,
+    typer.Option("--tile", help="Tile size in input pixels; 0 or unset: automatic (on a CPU, tiles are chosen up front when the whole image would not fit in memory; on a GPU, only after an out-of-memory)."),
+]
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Overlap between tiles in input pixels.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (progress goes to stderr).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]

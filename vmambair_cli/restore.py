@@ -62,10 +62,18 @@ _SHOWN = 10  # names listed before "and N more"
 
 
 def restore_cmd(
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", show_default=False,
+        help="Output folder (created if missing); with one input file, a name with an image extension (e.g. result.png) is the output file itself, in that format.",
+    )],
     inputs: Annotated[
-        list[Path], typer.Argument(help="Image files and/or folders (PNG, JPEG, WebP, TIFF, BMP).", show_default=False)
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
+        list[Path] | None,
+        typer.Argument(help="Image files and/or folders (PNG, JPEG, WebP, TIFF, BMP).", show_default=False),
+    ] = None,
+    input_opt: Annotated[
+        list[Path] | None,
+        typer.Option("--input", "-i", help="An input file or folder (repeatable), the same as a positional INPUT.", show_default=False),
+    ] = None,
     task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain; default: the task the --weights name or export declares, else realsr (photos).")] = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
@@ -74,9 +82,13 @@ def restore_cmd(
     tile: TileOpt = None,
     tile_overlap: TileOverlapOpt = 32,
     batch_tiles: Annotated[int, typer.Option("--batch-tiles", help="Tiles per forward call (with --tile).")] = 1,
+    outscale: Annotated[float | None, typer.Option(
+        "--outscale", "-s", show_default=False,
+        help="Final scale of the output (any number > 0, e.g. 2 or 3.5; default: the network's, x4 or x1 for derain): the network's output is resized, area filter down, Lanczos up.",
+    )] = None,
     tta: Annotated[bool, typer.Option("--tta", help="x8 self-ensemble (flips and rotations): 8x the time.")] = False,
     suffix: Annotated[str, typer.Option("--suffix", help="Appended to each output name, e.g. _x4.")] = "",
-    ext: Annotated[str, typer.Option("--ext", help="Output format: auto (as the input), png, jpg, webp, tif, bmp.")] = "auto",
+    ext: Annotated[str, typer.Option("--ext", help="Output format: auto (as the input), png, jpg, webp, tif, bmp. An image whose alpha or 16-bit samples the format cannot hold is refused before it is restored (listed, exit 3).")] = "auto",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into subfolders; mirror them in the output.")] = False,
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="Treat existing outputs as done: continue an interrupted run.")
@@ -97,9 +109,13 @@ def restore_cmd(
 
     Grey, RGB and alpha and the bit depth (8/16) of each input are kept. Writes are atomic; existing outputs are never replaced without --overwrite; a bad file is reported and skipped (exit 3).
 
+    Exit codes: 0 done, 1 failed, 2 usage error (a bad flag value), 3 some images failed, 130 interrupted.
+
     [bold]Examples[/]
 
     vmambair restore photos/ -o restored/    (realsr with the default weights)
+
+    vmambair restore photo.jpg -o photo_x2.png --outscale 2
 
     vmambair restore photos/ -o restored/ -t realsr -w net_g_realsr.safetensors
 
@@ -109,7 +125,12 @@ def restore_cmd(
     """
     debug = debug or debug_enabled()
     set_threads(threads)
-    settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext)
+    sources = [*(inputs or []), *(input_opt or [])]
+    if not sources:
+        raise fail("no input given; pass image files and/or folders (or -i/--input)", EXIT_USAGE)
+    tile = tile or None  # 0: automatic, as in the other upscalers
+    settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext,
+                            outscale)
     if not debug:
         _quiet_opencv()
     out = Console(highlight=False)
@@ -118,15 +139,15 @@ def restore_cmd(
     def setup() -> tuple[RestorePlan, Restorer, str, str, str]:
         chosen, why = (task, "") if task is not None else infer_task(weights)
         get_preset(chosen)  # an unknown task fails before the inputs are walked
-        plan = plan_restore(inputs, output, recursive=recursive, suffix=suffix, ext=ext)
+        plan = plan_restore(sources, output, recursive=recursive, suffix=suffix, ext=ext)
         if not plan.jobs:
-            where = ", ".join(str(p) for p in inputs)
+            where = ", ".join(str(p) for p in sources)
             raise VmambairError(f"no images found in {where} (looked for png, jpg, jpeg, webp, tif, tiff, bmp"
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
         net, origin = load_network(chosen, weights, device=dev, scan_backend=backend)
-        prepare_output_dir(output)  # after the weights: a run refused for them leaves no empty folder
+        prepare_output_dir(plan.output_dir)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)
         return plan, restorer, origin, chosen, why
@@ -134,7 +155,7 @@ def restore_cmd(
     plan, restorer, origin, chosen_task, why = run_guarded(setup, debug, json_out)
     if not quiet and not json_out:
         err.print(f"[bold]{chosen_task}[/]{escape(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
-                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.output_dir))}")
+                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.destination))}")
 
     results: list[ImageResult] = []
     started = time.perf_counter()
@@ -152,7 +173,7 @@ def restore_cmd(
     summary = RestoreSummary.of(results)
 
     if json_out:
-        typer.echo(json.dumps(_document(chosen_task, origin, restorer, plan, results, summary, wall, interrupted, fatal), indent=2))
+        typer.echo(json.dumps(_document(chosen_task, origin, restorer, plan, settings, results, summary, wall, interrupted, fatal), indent=2))
     nothing_restored = fatal is None and not interrupted and summary.failed == len(results) == len(plan.jobs)
     if nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
         raise fail(_failure_line(results[0]))
@@ -172,13 +193,14 @@ def restore_cmd(
 
 def _check_usage(
     skip_existing: bool, overwrite: bool, max_pixels: int, quality: int | None, tile: int | None, overlap: int,
-    batch_tiles: int, suffix: str, ext: str,
+    batch_tiles: int, suffix: str, ext: str, outscale: float | None,
 ) -> RestoreSettings:
     """The library's own checks, run before any file is touched; a problem exits 2, like Typer's usage errors."""
     try:
         TileOptions(tile, overlap, batch_tiles)
         check_naming(suffix, ext)
-        return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
+        return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality,
+                               outscale=outscale)
     except VmambairError as error:
         raise fail(str(error), EXIT_USAGE) from None
 
@@ -274,7 +296,7 @@ def _names(paths: Any) -> str:
 
 
 def _document(
-    task: str, origin: str, restorer: Restorer, plan: RestorePlan, results: list[ImageResult],
+    task: str, origin: str, restorer: Restorer, plan: RestorePlan, settings: RestoreSettings, results: list[ImageResult],
     summary: RestoreSummary, wall: float, interrupted: bool, fatal: str | None,
 ) -> dict[str, Any]:
     code = EXIT_INTERRUPTED if interrupted else EXIT_ERROR if fatal else _exit_code(summary)
@@ -288,6 +310,8 @@ def _document(
         "tile_overlap": restorer.overlap,
         "tta": restorer.tta,
         "output_dir": str(plan.output_dir),
+        "output_file": None if plan.output_file is None else str(plan.output_file),
+        "outscale": settings.outscale,
         "images": [r.to_dict() for r in results],
         "ignored": [str(p) for p in plan.ignored],
         "summary": {

@@ -88,7 +88,7 @@ def test_without_weights_says_to_pass_weights(tmp_path: Path, data_dir: Path, mo
 def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     r = _run(img, "-o", tmp_path / "out", "--task", "upscale", "-w", "x.safetensors")
-    assert r.exit_code == 1 and "unknown task/preset 'upscale'" in _one_line_error(r)
+    assert r.exit_code == 2 and "unknown task/preset 'upscale'" in _one_line_error(r)  # usage errors: 2, one rule
     for extra, needle in (
         (["--skip-existing", "--overwrite"], "contradict"),
         (["--ext", "gif"], "unknown output extension"),
@@ -104,12 +104,12 @@ def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
         assert r.exit_code == 2 and needle in _one_line_error(r), extra
     assert _run(img, "-t", "realsr").exit_code == 2  # no -o: Typer's own usage error
     r = _run(tmp_path / "missing.png", "-o", tmp_path / "out", "-t", "realsr")
-    assert r.exit_code == 1 and "no such file or folder" in _one_line_error(r)
+    assert r.exit_code == 2 and "no such file or folder" in _one_line_error(r)
     if not torch.cuda.is_available():
         r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "--device", "cuda")
         assert r.exit_code == 1 and "no CUDA GPU" in _one_line_error(r)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "--device", "cpu", "--precision", "fp16")
-    assert r.exit_code == 1 and "fp16 is for GPUs" in _one_line_error(r)
+    assert r.exit_code == 2 and "fp16 is for GPUs" in _one_line_error(r)
 
 
 def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path) -> None:
@@ -198,6 +198,28 @@ def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path
     assert deep.shape == (160, 160, 4) and deep.dtype == np.uint16
     with Image.open(out / "a_x4.tif") as im:
         assert im.size == (160, 160) and im.mode == "RGB"
+
+
+def test_o_file_i_alias_outscale_and_tile_0(tmp_path: Path, data_dir: Path) -> None:
+    """The peers' habits: -o result.png writes that file, -i names an input, --outscale 2, --tile 0 = automatic."""
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    w = _weights(tmp_path / "w.safetensors")
+    result = tmp_path / "res" / "result.jpg"
+    r = _run("-i", img, "-o", result, "-t", "realsr", "-w", w, "--outscale", "2", "--tile", "0", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert _files(tmp_path / "res") == ["result.jpg"] and result.read_bytes()[:2] == b"\xff\xd8"  # a JPEG file
+    assert doc["output_file"] == str(result) and doc["outscale"] == 2.0 and doc["tile"] is None
+    assert doc["images"][0]["output_size"] == [48, 48] == list(Image.open(result).size)
+    r = _run(img, "-o", tmp_path / "x.png", "-t", "realsr", "-w", w, "--outscale", "3.5")
+    assert r.exit_code == 0 and Image.open(tmp_path / "x.png").size == (84, 84)
+    assert "x.png" in r.stderr  # the first line says where the result goes
+    for extra, needle in ((["--outscale", "0"], "--outscale must be a number > 0"),
+                          (["--suffix", "_x4"], "names the output file")):
+        r = _run(img, "-o", tmp_path / "y.png", "-t", "realsr", "-w", w, *extra)
+        assert r.exit_code == 2 and needle in _one_line_error(r), extra
+    r = _run("-o", tmp_path / "out", "-t", "realsr", "-w", w)
+    assert r.exit_code == 2 and "no input given" in _one_line_error(r)
 
 
 # --------------------------------------------------------------------------- interruptions

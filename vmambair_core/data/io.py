@@ -376,16 +376,32 @@ def _check_write_request(
         raise ConfigError(f"{target}: mode {mode} {need}")
     if bit_depth not in (8, 16):
         raise ConfigError(f"{target}: bit_depth must be 8 or 16, got {bit_depth!r}")
-    if bit_depth not in fmt.bit_depths:
+    problem = unstorable(target, mode, bit_depth)
+    if problem == "bit_depth":
         raise ConfigError(
             f"{target}: {target.suffix} cannot store {bit_depth}-bit samples; write .png or .tif, "
             "or pass bit_depth=8 to downgrade"
         )
-    if alpha is not None and not fmt.alpha:
+    if problem == "alpha":
         raise ConfigError(
             f"{target}: {target.suffix} cannot store alpha; write .png, .webp or .tif, or drop alpha"
         )
     check_quality(quality)
+
+
+def unstorable(target: str | os.PathLike[str], mode: str, bit_depth: int) -> Literal["bit_depth", "alpha"] | None:
+    """What the format of ``target``'s extension cannot hold of an image in ``mode``/``bit_depth``, if anything.
+
+    Lets a caller refuse an image before spending time on it, instead of failing at the write.
+    """
+    fmt = _FORMATS.get(Path(target).suffix.lower())
+    if fmt is None:
+        return None  # write_image names the unknown extension
+    if bit_depth not in fmt.bit_depths:
+        return "bit_depth"
+    if mode in ("LA", "RGBA") and not fmt.alpha:
+        return "alpha"
+    return None
 
 
 def check_quality(quality: int | None) -> None:
