@@ -18,6 +18,8 @@ from .weights import weights_app
 app = typer.Typer(
     name="vmambair",
     help="VmambaIR image restoration: restore, eval, train, bench.",
+    epilog="Exit codes (every command): 0 done, 1 failed, 2 usage error (a bad flag value), "
+    "3 some images failed (restore, eval), 130 interrupted.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
