@@ -10,10 +10,13 @@ import vmambair_core
 
 from .bench import bench
 from .eval import eval_cmd
+from .help import tidy_option_types
 from .info import info
 from .restore import restore_cmd
 from .train import train_cmd
 from .weights import weights_app
+
+tidy_option_types()
 
 app = typer.Typer(
     name="vmambair",

@@ -14,6 +14,7 @@ from rich.table import Table
 from vmambair_core.bench import BenchReport, run_bench
 from vmambair_core.device import resolve_device
 from vmambair_core.peers import PEERS
+from vmambair_core.scan import BACKENDS
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 
@@ -79,7 +80,7 @@ def bench(
         "--sizes", "-s", help="Comma-separated LQ side lengths (multiples of 8). Default: 64,128,256,512 on CUDA, "
         "16,32 on CPU.")] = None,
     backend: Annotated[str, typer.Option(
-        "--backend", "-b", help="Comma-separated scan backends (auto, reference, sequential, numba, triton, mamba_ssm).",
+        "--backend", help=f"Comma-separated scan backends: {', '.join(BACKENDS)}.",
     )] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16, fp16 (GPU), auto (autocast).")] = "fp32",
     repeats: Annotated[int | None, typer.Option(

@@ -98,7 +98,8 @@ def restore_cmd(
         int | None, typer.Option("--quality", help="JPEG/WebP quality 1-100 (default: JPEG 95, WebP lossless).")
     ] = None,
     max_pixels: Annotated[
-        int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).")
+        int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).",
+                          show_default="2**27 = 134217728, about 134 MP")
     ] = DEFAULT_MAX_PIXELS,
     json_out: JsonOpt = False,
     threads: ThreadsOpt = None,

@@ -121,7 +121,7 @@ def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path) -
     assert r.exit_code == 1 and "cannot be written" in _one_line_error(r)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", w, "--max-pixels", "100", "-q")
     assert r.exit_code == 1  # nothing could be restored
-    assert "img0.png: 24x24 = 576 pixels exceeds max_pixels=100" in _one_line_error(r)
+    assert "img0.png: 24x24 = 576 pixels exceeds the limit of 100 (--max-pixels;" in _one_line_error(r)
     assert _files(tmp_path / "out") == []
     # In a batch the same image is one failure among others: listed, and the rest is restored (exit 3).
     (big,) = _images(tmp_path / "more", data_dir, ("00003.png",), size=40)

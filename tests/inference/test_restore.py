@@ -354,7 +354,7 @@ def test_too_large_and_out_of_memory_fail_per_image(tmp_path: Path, data_dir: Pa
     src = _png(tmp_path / "in/a.png", _crop_of(data_dir, "OST_009.png", 32))
     (big,) = restore_files(plan_restore([src], tmp_path / "o1").jobs, Restorer(_conv_net(), CPU),
                            RestoreSettings(max_pixels=1000))
-    assert big.status == "failed" and "exceeds max_pixels=1000" in big.reason
+    assert big.status == "failed" and "exceeds the limit of 1000 (--max-pixels" in big.reason
 
     class AlwaysOOM(torch.nn.Module):
         scale = 4

@@ -149,8 +149,8 @@ def read_rgb_samples(path: str | os.PathLike[str], *, max_pixels: int | None = D
 def _check_pixels(source: Path, width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
         raise InputError(
-            f"{source}: {width}x{height} = {width * height} pixels exceeds max_pixels={max_pixels} "
-            "(raise the limit if the image is genuine)"
+            f"{source}: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
+            "(--max-pixels; raise it if the image is genuine)"
         )
 
 
