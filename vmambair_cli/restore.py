@@ -129,7 +129,6 @@ def restore_cmd(
     sources = [*(inputs or []), *(input_opt or [])]
     if not sources:
         raise fail("no input given; pass image files and/or folders (or -i/--input)", EXIT_USAGE)
-    tile = tile or None  # 0: automatic, as in the other upscalers
     settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext,
                             outscale)
     if not debug:

@@ -94,7 +94,7 @@ def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
         (["--ext", "gif"], "unknown output extension"),
         (["--tile", "32", "--tile-overlap", "32"], "larger than --tile-overlap"),
         (["--quality", "0"], "--quality must be an integer in 1..100"),
-        (["--tile", "4"], "--tile must be at least 8"),
+        (["--tile", "4"], "--tile must be 0 (automatic) or at least 8"),
         (["--tile-overlap", "-1"], "--tile-overlap must be >= 0"),
         (["--batch-tiles", "0"], "--batch-tiles must be >= 1"),
         (["--max-pixels", "0"], "--max-pixels must be positive"),
