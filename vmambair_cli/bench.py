@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from typing import Annotated
 
 import typer
@@ -20,6 +19,7 @@ from vmambair_core.threads import set_threads
 
 from .errors import run_guarded
 from .options import ThreadsOpt
+from .tables import print_table
 
 DEFAULT_SIZES = {"cuda": "64,128,256,512", "cpu": "16,32"}
 DEFAULT_REPEATS = {"cuda": (20, 5), "cpu": (3, 1)}
@@ -57,7 +57,7 @@ def _render(report: BenchReport, con: Console) -> None:
                   f"{r.latency_ms:.2f}", f"{r.unfused_latency_ms:.2f}", f"{r.fused_gain:.2f}×",
                   f"{r.output_mpix_per_s:.3g}", mem, f"{r.parameters / 1e6:.2f}M", f"{r.gmacs_total:.2f}",
                   *(f"{p.ratio:.2f}× ({p.latency_ms:.0f} ms)" for p in r.peers))
-    con.print(t)
+    print_table(con, t)
     if peer_names:
         con.print("[dim]vs <peer>: VmambaIR's time / the peer's on the same input (below 1×: VmambaIR is faster); "
                   "peers: " + "; ".join(f"{n} = {PEERS[n][0]}" for n in peer_names) + ", random weights.[/]")
@@ -68,7 +68,7 @@ def _render(report: BenchReport, con: Console) -> None:
         for f in report.scaling:
             per = ", ".join(f"{sz}²: {v:.1f}" for sz, v in zip(f.sizes, f.ms_per_output_mpix, strict=True))
             s.add_row(f.preset, f.backend, f.precision, f.mode, f"{f.exponent:.2f}", per, f"{f.spread:.0%}")
-        con.print(s)
+        print_table(con, s)
     con.print(f"[dim]FLOPs: {report.flop_convention}. Memory: {report.memory_method}.[/]")
     for note in report.notes:
         con.print(f"[dim]Note: {note}.[/]")
@@ -117,4 +117,4 @@ def bench(
         typer.echo(json.dumps(report_to_dict(report), indent=2))
         return
     # Piped output gets a wide console so the 12 columns are not cropped to 80 characters.
-    _render(report, Console() if sys.stdout.isatty() else Console(width=160))
+    _render(report, Console())  # a pipe gets 80 columns (or $COLUMNS); tables too wide for it are stacked

@@ -35,6 +35,7 @@ from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
 from .options import (
     BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, ThreadsOpt, TileOpt, TileOverlapOpt, WeightsOpt,
 )
+from .tables import print_table
 
 _CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "seconds", "error", "model", "channel",
                 "y_mode", "crop_border")
@@ -68,7 +69,7 @@ def _render(con: Console, results: list[EvalResult]) -> None:
             t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
                       f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]")
         t.add_section()
-    con.print(t)
+    print_table(con, t)
     for r in results:
         notes = [r.convention.describe(), r.lq]
         notes.append(f"LPIPS = {r.lpips_name}" if r.lpips_name else r.lpips_note or "no LPIPS")

@@ -57,6 +57,7 @@ from .options import (
     TileOverlapOpt,
     WeightsOpt,
 )
+from .tables import print_table
 
 _SHOWN = 10  # names listed before "and N more"
 
@@ -178,7 +179,7 @@ def restore_cmd(
     if nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
         raise fail(_failure_line(results[0]))
     if not json_out and not quiet and not nothing_restored:
-        out.print(_summary_table(summary, len(plan.jobs), wall))
+        print_table(out, _summary_table(summary, len(plan.jobs), wall))
     _report_tail(err, plan, results, summary, quiet)
     if nothing_restored:
         raise fail(f"none of the {len(results)} images could be restored")
