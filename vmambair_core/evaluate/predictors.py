@@ -22,6 +22,8 @@ from vmambair_core.errors import ConfigError
 from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
 from vmambair_core.weights import LoadedWeights, load_resolved
+from vmambair_core.weights.registry import read_registry
+from vmambair_core.weights.spec import classify_spec
 
 __all__ = [
     "BASELINES",
@@ -126,15 +128,22 @@ def load_network_predictor(
     """
     dev = resolve_device(device)
     net, origin = load_resolved(task, weights, device=dev, scan_backend=scan_backend)
-    name = net.config.name  # the network built: the preset, or the variant a trained export describes
-    if weights is None:
-        source = "default weights"
-    elif isinstance(weights, LoadedWeights):
-        source = str(weights.source)
-    else:
-        source = os.fspath(weights)
     predictor = NetworkPredictor.from_network(
-        net, label=f"vmambair {name} [{source}]", device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
+        net, label=_label(task, weights, net.config.name), device=dev, precision=precision, tile=tile,
+        tile_overlap=tile_overlap,
     )
     predictor.weights = origin
     return predictor
+
+
+def _label(task: str | VmambaIRConfig, weights: str | os.PathLike[str] | LoadedWeights | None, network: str) -> str:
+    """The result's row name: the registry name of named or default weights (``vmambair sisr-lite``),
+    else the network built (the preset, or the variant an export describes) and the file."""
+    if isinstance(weights, LoadedWeights):
+        return f"vmambair {network} [{weights.source}]"
+    if weights is None:
+        default = read_registry().default_name(task) if isinstance(task, str) else None
+        return f"vmambair {default}" if default else f"vmambair {network} [default weights]"
+    if isinstance(classify_spec(weights), str):
+        return f"vmambair {os.fspath(weights)}"
+    return f"vmambair {network} [{os.fspath(weights)}]"
