@@ -156,7 +156,7 @@ def restore_cmd(
     plan, restorer, origin, chosen_task, why = run_guarded(setup, debug, json_out)
     if not quiet and not json_out:
         err.print(f"[bold]{chosen_task}[/]{escape(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
-                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.destination))}")
+                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.destination))}", soft_wrap=True)
 
     results: list[ImageResult] = []
     started = time.perf_counter()
@@ -236,9 +236,12 @@ def _run(
     plan: RestorePlan, restorer: Restorer, settings: RestoreSettings, results: list[ImageResult], err: Console,
     quiet: bool,
 ) -> None:
-    """The loop, with an images bar and a tiles bar on stderr; failures are printed as they happen."""
+    """The loop, with an images bar and a tiles bar on a terminal (failures printed as they happen), or one
+    plain line per image when stderr is a log or a program wrapping the CLI."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
+    plain = not quiet and not err.is_terminal
+    started = time.perf_counter()
     with Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal) as progress:
         images = progress.add_task("images", total=len(plan.jobs))
         tiles = progress.add_task("tiles", total=None)
@@ -255,6 +258,23 @@ def _run(
             if result.status == "failed" and err.is_terminal:  # a log gets the list at the end only
                 progress.console.print(f"[red]failed[/] {escape(_failure_line(result))}", soft_wrap=True)
             progress.advance(images)
+            if plain:
+                err.print(_progress_line(len(results), len(plan.jobs), result, time.perf_counter() - started),
+                          markup=False, highlight=False, soft_wrap=True)
+
+
+def _progress_line(done: int, total: int, result: ImageResult, elapsed: float) -> str:
+    """``[3/10] name.png ok 1.2 s · elapsed 0:04 · ETA 0:09``: the ETA assumes the images left take as long as
+    the ones done."""
+    eta = elapsed / done * (total - done)
+    return (f"[{done}/{total}] {result.source.name} {result.status} {result.seconds:.1f} s · "
+            f"elapsed {_clock(elapsed)} · ETA {_clock(eta)}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _summary_table(summary: RestoreSummary, planned: int, wall: float) -> Table:

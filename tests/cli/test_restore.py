@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -220,6 +221,20 @@ def test_o_file_i_alias_outscale_and_tile_0(tmp_path: Path, data_dir: Path) -> N
         assert r.exit_code == 2 and needle in _one_line_error(r), extra
     r = _run("-o", tmp_path / "out", "-t", "realsr", "-w", w)
     assert r.exit_code == 2 and "no input given" in _one_line_error(r)
+
+
+def test_a_log_gets_one_plain_progress_line_per_image(tmp_path: Path, data_dir: Path) -> None:
+    """stderr is not a terminal here (as for a log or a GUI wrapping the CLI): no bars, one line per image."""
+    src = tmp_path / "in"
+    _images(src, data_dir, ("OST_009.png", "00003.png", "0014.jpg"))
+    r = _run(src, "-o", tmp_path / "out", "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"))
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if re.match(r"\[\d+/\d+\] ", line)]
+    assert [line.split()[0] for line in lines] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert all(" ok " in line and "elapsed 0:" in line and "ETA 0:" in line for line in lines), lines
+    assert lines[-1].endswith("ETA 0:00") and "\x1b" not in r.stderr  # no escape codes in a log
+    r = _run(src, "-o", tmp_path / "out2", "-t", "realsr", "-w", tmp_path / "w.safetensors", "-q")
+    assert r.stderr == ""
 
 
 # --------------------------------------------------------------------------- interruptions
