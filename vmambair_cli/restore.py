@@ -180,6 +180,8 @@ def restore_cmd(
         raise fail(_failure_line(results[0]))
     if not json_out and not quiet and not nothing_restored:
         print_table(out, _summary_table(summary, len(plan.jobs), wall))
+        if summary.ok:
+            out.print(f"results in {escape(str(plan.destination))}", soft_wrap=True)
     _report_tail(err, plan, results, summary, quiet)
     if nothing_restored:
         raise fail(f"none of the {len(results)} images could be restored")

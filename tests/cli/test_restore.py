@@ -165,6 +165,7 @@ def test_human_summary_quiet_and_existing_outputs(tmp_path: Path, data_dir: Path
     r = _run(src, "-o", out, "-t", "realsr", "-w", w)
     assert r.exit_code == 0, r.output
     assert "megapixels" in r.stdout and "restored" in r.stdout and "w.safetensors" in r.stderr
+    assert f"results in {out}" in r.stdout  # where the results went
     first = (out / "img0.png").read_bytes()
 
     (out / "img1.png").write_bytes(b"older result")
