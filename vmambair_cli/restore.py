@@ -102,6 +102,9 @@ def restore_cmd(
         int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).",
                           show_default="2**27 = 134217728, about 134 MP")
     ] = DEFAULT_MAX_PIXELS,
+    strip_metadata: Annotated[bool, typer.Option(
+        "--strip-metadata", help="Write no EXIF and no ICC colour profile (default: both carried over from each input; "
+        "EXIF into PNG, JPEG and WebP outputs, its orientation reset to 1 where it was applied).")] = False,
     json_out: JsonOpt = False,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -131,7 +134,7 @@ def restore_cmd(
     if not sources:
         raise fail("no input given; pass image files and/or folders (or -i/--input)", EXIT_USAGE)
     settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext,
-                            outscale)
+                            outscale, strip_metadata)
     if not debug:
         _quiet_opencv()
     out = Console(highlight=False)
@@ -196,14 +199,14 @@ def restore_cmd(
 
 def _check_usage(
     skip_existing: bool, overwrite: bool, max_pixels: int, quality: int | None, tile: int | None, overlap: int,
-    batch_tiles: int, suffix: str, ext: str, outscale: float | None,
+    batch_tiles: int, suffix: str, ext: str, outscale: float | None, strip_metadata: bool,
 ) -> RestoreSettings:
     """The library's own checks, run before any file is touched; a problem exits 2, like Typer's usage errors."""
     try:
         TileOptions(tile, overlap, batch_tiles)
         check_naming(suffix, ext)
         return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality,
-                               outscale=outscale)
+                               outscale=outscale, strip_metadata=strip_metadata)
     except VmambairError as error:
         raise fail(str(error), EXIT_USAGE) from None
 

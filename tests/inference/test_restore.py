@@ -492,3 +492,48 @@ def test_outscale_enlarges_derain(tmp_path: Path, data_dir: Path) -> None:
                               RestoreSettings(outscale=2.5))
     assert result.status == "ok" and result.output_size == (40, 40)
     assert cv2.imread(str(tmp_path / "a.png")).shape == (40, 40, 3)
+
+
+# --------------------------------------------------------------------------- EXIF
+
+
+def _camera_jpeg(path: Path, data_dir: Path, orientation: int) -> Path:
+    """A real photo crop saved as a camera would: EXIF with make, model, date and an orientation."""
+    crop = _crop_of(data_dir, "OST_009.png", 24)[:16]  # 24 wide, 16 high: the orientation is visible in the size
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132], exif[0x0112] = "Acme", "Model 7", "2024:05:06 07:08:09", orientation
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(crop[..., ::-1]).save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+def test_exif_is_kept_with_the_orientation_reset(tmp_path: Path, data_dir: Path, ext: str) -> None:
+    src = _camera_jpeg(tmp_path / "in/cam.jpg", data_dir, orientation=6)  # 6: rotate 90 degrees clockwise to view
+    (result,) = restore_files([RestoreJob(src, tmp_path / f"out{ext}")], Restorer(_conv_net(), CPU))
+    assert result.status == "ok" and result.output_size == (64, 96)  # rotated upright: 16 wide, 24 high, x4
+    with Image.open(tmp_path / f"out{ext}") as im:
+        tags = im.getexif()
+        assert im.size == (64, 96)
+    assert (tags[0x010F], tags[0x0110], tags[0x0132]) == ("Acme", "Model 7", "2024:05:06 07:08:09")
+    assert tags[0x0112] == 1  # already applied to the pixels: a viewer must not rotate again
+
+
+def test_strip_metadata_drops_exif_and_icc(tmp_path: Path, data_dir: Path) -> None:
+    src = _camera_jpeg(tmp_path / "in/cam.jpg", data_dir, orientation=1)
+    with Image.open(src) as im:
+        profiled = tmp_path / "in/p.jpg"
+        im.save(profiled, exif=im.getexif().tobytes(), icc_profile=_srgb_profile())
+    jobs = [RestoreJob(profiled, tmp_path / "kept.png"), RestoreJob(profiled, tmp_path / "none.png")]
+    restorer = Restorer(_conv_net(), CPU)
+    list(restore_files(jobs[:1], restorer))
+    list(restore_files(jobs[1:], restorer, RestoreSettings(strip_metadata=True)))
+    with Image.open(tmp_path / "kept.png") as kept, Image.open(tmp_path / "none.png") as none:
+        assert kept.getexif()[0x010F] == "Acme" and kept.info.get("icc_profile")
+        assert len(none.getexif()) == 0 and not none.info.get("icc_profile")
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

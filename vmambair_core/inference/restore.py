@@ -286,6 +286,7 @@ class RestoreSettings:
     existing outputs. Neither: existing outputs are kept and reported as skipped. ``quality`` applies
     to JPEG/WebP outputs; ``max_pixels`` refuses larger inputs before decoding them. ``outscale``:
     the output's size as a multiple of the input's (None: the network's scale), see :mod:`.outscale`.
+    ``strip_metadata``: write no EXIF and no ICC profile (by default both are carried over).
     """
 
     skip_existing: bool = False
@@ -293,6 +294,7 @@ class RestoreSettings:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     quality: int | None = None
     outscale: float | None = None
+    strip_metadata: bool = False
 
     def __post_init__(self) -> None:
         if self.skip_existing and self.overwrite:
@@ -379,7 +381,9 @@ def restore_one(
         raise VmambairError(f"cannot create {job.target.parent} ({error.strerror or error})") from None
     try:
         write_image(job.target, np.ascontiguousarray(rgb), alpha=alpha, bit_depth=image.bit_depth,
-                    mode=image.mode, quality=settings.quality, icc_profile=image.icc_profile)
+                    mode=image.mode, quality=settings.quality,
+                    icc_profile=None if settings.strip_metadata else image.icc_profile,
+                    exif=None if settings.strip_metadata else image.exif)
     except (ConfigError, InputError) as error:
         # The chosen format cannot hold this image (16-bit or alpha), or the network produced NaN:
         # specific to this image, so the batch goes on.
