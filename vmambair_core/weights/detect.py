@@ -31,9 +31,15 @@ def expected_shapes(cfg: VmambaIRConfig) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
-def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint") -> None:
-    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys."""
-    want = expected_shapes(cfg)
+def check_state_dict(
+    sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint", net: VmambaIR | None = None
+) -> None:
+    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys.
+
+    ``net``: the network ``cfg`` already built, if any; its shapes are used instead of a meta-device
+    build, whose first use imports ``torch._dynamo`` (about a second of every CLI start).
+    """
+    want = expected_shapes(cfg) if net is None else {k: tuple(v.shape) for k, v in net.state_dict().items()}
     missing = [k for k in want if k not in sd]
     unexpected = [k for k in sd if k not in want]
     wrong = [f"{k} {tuple(sd[k].shape)} != {want[k]}" for k in want if k in sd and tuple(sd[k].shape) != want[k]]
