@@ -95,3 +95,16 @@ def test_bad_options_fail_with_one_line(args: list[str], message: str, code: int
     assert result.exit_code == code
     assert "Error:" in result.output and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_weights_times_what_restore_runs() -> None:
+    """The bundled lite models are what users run; --weights times that network, under its name."""
+    from vmambair_core.weights.registry import read_registry
+
+    args = ["bench", "--device", "cpu", "--sizes", "8", "--repeats", "1", "--warmup", "0"]
+    result = runner.invoke(app, [*args, "--weights", "realsr-lite", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["results"]
+    assert row["preset"] == "realsr-lite" and row["parameters"] == read_registry().lookup("realsr-lite").parameters
+    result = runner.invoke(app, [*args, "--weights", "realsr-lite", "--preset", "sisr"])
+    assert result.exit_code == 2 and "not both" in result.output
