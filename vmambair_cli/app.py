@@ -10,14 +10,19 @@ import vmambair_core
 
 from .bench import bench
 from .eval import eval_cmd
+from .help import tidy_option_types
 from .info import info
 from .restore import restore_cmd
 from .train import train_cmd
 from .weights import weights_app
 
+tidy_option_types()
+
 app = typer.Typer(
     name="vmambair",
     help="VmambaIR image restoration: restore, eval, train, bench.",
+    epilog="Exit codes (every command): 0 done, 1 failed, 2 usage error (a bad flag value), "
+    "3 some images failed (restore, eval), 130 interrupted.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from vmambair_core.bench import BenchReport, run_bench
+from vmambair_core.bench import BenchReport, run_bench, weights_network
 from vmambair_core.device import resolve_device
 from vmambair_core.peers import PEERS
+from vmambair_core.scan import BACKENDS
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 
 from .errors import run_guarded
 from .options import ThreadsOpt
+from .tables import print_table
 
+DEFAULT_PRESETS = "realsr,sisr,derain"
 DEFAULT_SIZES = {"cuda": "64,128,256,512", "cpu": "16,32"}
 DEFAULT_REPEATS = {"cuda": (20, 5), "cpu": (3, 1)}
 
@@ -56,7 +58,7 @@ def _render(report: BenchReport, con: Console) -> None:
                   f"{r.latency_ms:.2f}", f"{r.unfused_latency_ms:.2f}", f"{r.fused_gain:.2f}×",
                   f"{r.output_mpix_per_s:.3g}", mem, f"{r.parameters / 1e6:.2f}M", f"{r.gmacs_total:.2f}",
                   *(f"{p.ratio:.2f}× ({p.latency_ms:.0f} ms)" for p in r.peers))
-    con.print(t)
+    print_table(con, t)
     if peer_names:
         con.print("[dim]vs <peer>: VmambaIR's time / the peer's on the same input (below 1×: VmambaIR is faster); "
                   "peers: " + "; ".join(f"{n} = {PEERS[n][0]}" for n in peer_names) + ", random weights.[/]")
@@ -67,19 +69,24 @@ def _render(report: BenchReport, con: Console) -> None:
         for f in report.scaling:
             per = ", ".join(f"{sz}²: {v:.1f}" for sz, v in zip(f.sizes, f.ms_per_output_mpix, strict=True))
             s.add_row(f.preset, f.backend, f.precision, f.mode, f"{f.exponent:.2f}", per, f"{f.spread:.0%}")
-        con.print(s)
+        print_table(con, s)
     con.print(f"[dim]FLOPs: {report.flop_convention}. Memory: {report.memory_method}.[/]")
     for note in report.notes:
         con.print(f"[dim]Note: {note}.[/]")
 
 
 def bench(
-    preset: Annotated[str, typer.Option("--preset", "-p", help="Comma-separated presets.")] = "realsr,sisr,derain",
+    preset: Annotated[str | None, typer.Option(
+        "--preset", "-p", help="Comma-separated presets: the authors' full-size networks (default: realsr,sisr,derain).",
+        show_default=False)] = None,
+    weights: Annotated[str | None, typer.Option(
+        "--weights", "-w", help="Time what restore would run instead: comma-separated registry names (e.g. "
+        "realsr-lite, the bundled default) or weights files.", show_default=False)] = None,
     sizes: Annotated[str | None, typer.Option(
         "--sizes", "-s", help="Comma-separated LQ side lengths (multiples of 8). Default: 64,128,256,512 on CUDA, "
         "16,32 on CPU.")] = None,
     backend: Annotated[str, typer.Option(
-        "--backend", "-b", help="Comma-separated scan backends (auto, reference, sequential, numba, triton, mamba_ssm).",
+        "--backend", help=f"Comma-separated scan backends: {', '.join(BACKENDS)}.",
     )] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16, fp16 (GPU), auto (autocast).")] = "fp32",
     repeats: Annotated[int | None, typer.Option(
@@ -102,10 +109,13 @@ def bench(
     err = Console(stderr=True)
 
     def body() -> BenchReport:
+        if preset is not None and weights is not None:
+            raise ConfigError("pass --preset (the full-size networks) or --weights (what restore runs), not both")
         dev = resolve_device(device)
         reps, warm = DEFAULT_REPEATS[dev.type]
+        networks = [weights_network(w) for w in _split(weights)] if weights else _split(preset or DEFAULT_PRESETS)
         return run_bench(
-            _split(preset), _sizes(sizes if sizes is not None else DEFAULT_SIZES[dev.type]), _split(backend),
+            networks, _sizes(sizes if sizes is not None else DEFAULT_SIZES[dev.type]), _split(backend),
             _split(precision), device=dev, repeats=reps if repeats is None else repeats,
             warmup=warm if warmup is None else warmup, train=train, batch=batch, against=_split(against),
             progress=None if json_out else (lambda msg: err.print(f"[dim]… {msg}[/]")),
@@ -115,5 +125,8 @@ def bench(
     if json_out:
         typer.echo(json.dumps(report_to_dict(report), indent=2))
         return
-    # Piped output gets a wide console so the 12 columns are not cropped to 80 characters.
-    _render(report, Console() if sys.stdout.isatty() else Console(width=160))
+    con = Console()  # a pipe gets 80 columns (or $COLUMNS); tables too wide for it are stacked
+    _render(report, con)
+    if weights is None:
+        con.print("[dim]Timed: the authors' full-size networks; --weights realsr-lite (or another name or file) "
+                  "times what restore runs.[/]", soft_wrap=True)

@@ -40,6 +40,7 @@ from .options import (
     BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PartnerOpt, QuietOpt, StrengthOpt, ThreadsOpt, TileOpt, TileOverlapOpt,
     WeightsOpt,
 )
+from .tables import print_table
 
 _CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "niqe", "pattern_amplitude", "seconds",
                 "error", "model", "channel", "y_mode", "crop_border")
@@ -83,7 +84,7 @@ def _render(con: Console, results: list[EvalResult]) -> None:
             t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
                       f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]", *(("", "") if with_nr else ()))
         t.add_section()
-    con.print(t)
+    print_table(con, t)
     if with_nr:
         con.print(escape(NIQE_NOTE), soft_wrap=True)
         for scale in sorted({r.scale for r in results if r.no_reference and r.scale > 1}):
@@ -133,15 +134,15 @@ def eval_cmd(
     weights: WeightsOpt = None,
     strength: StrengthOpt = None,
     partner: PartnerOpt = None,
-    lr_from: Annotated[Literal["hr", "files"] | None, typer.Option("--lr-from", help="Bicubic SR sets: make LR from HR (default, MATLAB-exact) or read the set's LR folder.")] = None,
-    y_mode: Annotated[Literal["matlab", "basicsr"], typer.Option("--y-mode", help="Y channel: MATLAB rgb2ycbcr rounded to integers (papers' numbers) or BasicSR's float Y.")] = "matlab",
-    channel: Annotated[Literal["y", "rgb"] | None, typer.Option("--channel", help="Score Y (default) or RGB.")] = None,
+    lr_from: Annotated[Literal["hr", "files"] | None, typer.Option("--lr-from", help="Bicubic SR sets: hr (default) makes LR from HR, MATLAB-exact; files reads the set's LR folder.")] = None,
+    y_mode: Annotated[Literal["matlab", "basicsr"], typer.Option("--y-mode", help="Y channel: matlab (rgb2ycbcr rounded to integers, the papers' numbers) or basicsr (BasicSR's float Y).")] = "matlab",
+    channel: Annotated[Literal["y", "rgb"] | None, typer.Option("--channel", help="Score y (default) or rgb.")] = None,
     crop_border: Annotated[int | None, typer.Option("--crop-border", help="Pixels cropped from each side before scoring (default: the scale for SR, 0 for deraining).")] = None,
     lpips: Annotated[bool | None, typer.Option("--lpips/--no-lpips", help="LPIPS (default: on where the paper reports it). Skipped with a note when its weights are missing.")] = None,
     lpips_weights: Annotated[Path | None, typer.Option("--lpips-weights", help="LPIPS backbone file (vgg16-397923af.pth), or a folder with it and the heads (vgg.pth).")] = None,
-    lpips_net: Annotated[Literal["vgg", "alex"], typer.Option("--lpips-net", help="LPIPS backbone (the authors use vgg).")] = "vgg",
+    lpips_net: Annotated[Literal["vgg", "alex"], typer.Option("--lpips-net", help="LPIPS backbone: vgg (the authors') or alex.")] = "vgg",
     niqe: Annotated[bool | None, typer.Option("--niqe/--no-niqe", help="No-reference scores, lower is better: NIQE and the fixed-pattern amplitude of xN outputs (default: on where there is no ground truth, e.g. RealSRSet or --lq alone).")] = None,
-    save_images: Annotated[Path | None, typer.Option("--save-images", help="Write outputs as DIR/<benchmark>/<name>.png.")] = None,
+    save_images: Annotated[Path | None, typer.Option("--save-images", help="Write the outputs as PNG files under this folder, one subfolder per benchmark.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per image to this CSV file.")] = None,
     json_out: JsonOpt = False,
     device: DeviceOpt = "auto",

@@ -13,6 +13,7 @@ from rich.table import Table
 from vmambair_core.info import collect_info
 
 from .errors import run_guarded
+from .tables import print_table
 
 
 def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
@@ -37,7 +38,7 @@ def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON d
         t.add_row(name, *[("ok" if data["backends"][d][name] is None else escape(data["backends"][d][name]))
                           for d in data["backends"]])
     t.add_row("[bold]auto picks[/]", *[f"[bold]{data['auto'][d]}[/]" for d in data["backends"]])
-    con.print(t)
+    print_table(con, t)
     for dev, summary in data["self_test"].items():
         con.print(f"GPU kernel self-test on {dev}: auto uses {escape(summary)}")
     p = Table(title="presets")
@@ -46,6 +47,12 @@ def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON d
     for row in data["presets"]:
         p.add_row(row["task"], f"{row['parameters']:,}", ",".join(map(str, row["num_blocks"])), str(row["refinement"]),
                   row["channel_scan"], row["fusion"], f"x{row['scale']}")
-    con.print(p)
+    print_table(con, p)
     for row in data["presets"]:
         con.print(f"  [bold]{row['task']}[/]: {row['description']}")
+        default = row["default_weights"]
+        if default is not None:  # what restore and eval run without --weights
+            con.print(f"    default weights [bold]{escape(default['name'])}[/] ({escape(default['location'])}, "
+                      f"{default['parameters']:,} parameters): {escape(default['description'])}")
+        else:
+            con.print("    no default weights: pass --weights")

@@ -6,17 +6,27 @@ from typing import Annotated
 
 import typer
 
+from vmambair_core.device import PRECISIONS
+from vmambair_core.scan import BACKENDS
 from vmambair_core.tasks import TASKS
 
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Preset: {', '.join(TASKS)}.")]
 WeightsOpt = Annotated[
     str | None,
-    typer.Option("--weights", "-w", help="A registry name (vmambair weights list), a local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE\\[@REVISION] (see README); default: the task's published weights."),
+    typer.Option("--weights", "-w", help="A registry name (vmambair weights list), a local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE, optionally @REV (see README); default: the task's published weights."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")]
-BackendOpt = Annotated[str, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")]
-TileOpt = Annotated[int | None, typer.Option("--tile", help="Tile size in input pixels (default: whole image; tiles only after out-of-memory).")]
+PrecisionOpt = Annotated[
+    str, typer.Option("--precision", help=f"{', '.join(PRECISIONS)}; auto: bf16 on capable GPUs, fp32 on a CPU.")
+]
+BackendOpt = Annotated[
+    str,
+    typer.Option("--backend", help=f"Scan backend: {', '.join(BACKENDS)}; auto: numba on a CPU, triton on CUDA (see vmambair info)."),
+]
+TileOpt = Annotated[
+    int | None,
+    typer.Option("--tile", help="Tile size in input pixels; 0 or unset: automatic (on a CPU, tiles are chosen up front when the whole image would not fit in memory; on a GPU, only after an out-of-memory)."),
+]
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Overlap between tiles in input pixels.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (progress goes to stderr).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]

@@ -60,15 +60,24 @@ from .options import (
     TileOverlapOpt,
     WeightsOpt,
 )
+from .tables import print_table
 
 _SHOWN = 10  # names listed before "and N more"
 
 
 def restore_cmd(
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", show_default=False,
+        help="Output folder (created if missing); with one input file, a name with an image extension (e.g. result.png) is the output file itself, in that format.",
+    )],
     inputs: Annotated[
-        list[Path], typer.Argument(help="Image files and/or folders (PNG, JPEG, WebP, TIFF, BMP).", show_default=False)
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created if missing).", show_default=False)],
+        list[Path] | None,
+        typer.Argument(help="Image files and/or folders (PNG, JPEG, WebP, TIFF, BMP).", show_default=False),
+    ] = None,
+    input_opt: Annotated[
+        list[Path] | None,
+        typer.Option("--input", "-i", help="An input file or folder (repeatable), the same as a positional INPUT.", show_default=False),
+    ] = None,
     task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain; default: the task the --weights name or export declares, else realsr (photos).")] = None,
     weights: WeightsOpt = None,
     strength: StrengthOpt = None,
@@ -79,9 +88,13 @@ def restore_cmd(
     tile: TileOpt = None,
     tile_overlap: TileOverlapOpt = 32,
     batch_tiles: Annotated[int, typer.Option("--batch-tiles", help="Tiles per forward call (with --tile).")] = 1,
+    outscale: Annotated[float | None, typer.Option(
+        "--outscale", "-s", show_default=False,
+        help="Final scale of the output (any number > 0, e.g. 2 or 3.5; default: the network's, x4 or x1 for derain): the network's output is resized, area filter down, Lanczos up.",
+    )] = None,
     tta: Annotated[bool, typer.Option("--tta", help="x8 self-ensemble (flips and rotations): 8x the time.")] = False,
     suffix: Annotated[str, typer.Option("--suffix", help="Appended to each output name, e.g. _x4.")] = "",
-    ext: Annotated[str, typer.Option("--ext", help="Output format: auto (as the input), png, jpg, webp, tif, bmp.")] = "auto",
+    ext: Annotated[str, typer.Option("--ext", help="Output format: auto (as the input), png, jpg, webp, tif, bmp. An image whose alpha or 16-bit samples the format cannot hold is refused before it is restored (listed, exit 3).")] = "auto",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into subfolders; mirror them in the output.")] = False,
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="Treat existing outputs as done: continue an interrupted run.")
@@ -91,8 +104,12 @@ def restore_cmd(
         int | None, typer.Option("--quality", help="JPEG/WebP quality 1-100 (default: JPEG 95, WebP lossless).")
     ] = None,
     max_pixels: Annotated[
-        int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).")
+        int, typer.Option("--max-pixels", help="Refuse inputs with more pixels than this (checked before decoding).",
+                          show_default="2**27 = 134217728, about 134 MP")
     ] = DEFAULT_MAX_PIXELS,
+    strip_metadata: Annotated[bool, typer.Option(
+        "--strip-metadata", help="Write no EXIF and no ICC colour profile (default: both carried over from each input; "
+        "EXIF into PNG, JPEG and WebP outputs, its orientation reset to 1 where it was applied).")] = False,
     json_out: JsonOpt = False,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -102,9 +119,13 @@ def restore_cmd(
 
     Grey, RGB and alpha and the bit depth (8/16) of each input are kept. Writes are atomic; existing outputs are never replaced without --overwrite; a bad file is reported and skipped (exit 3).
 
+    Exit codes: 0 done, 1 failed, 2 usage error (a bad flag value), 3 some images failed, 130 interrupted.
+
     [bold]Examples[/]
 
     vmambair restore photos/ -o restored/    (realsr with the default weights)
+
+    vmambair restore photo.jpg -o photo_x2.png --outscale 2
 
     vmambair restore photos/ -o restored/ -t realsr -w net_g_realsr.safetensors
 
@@ -114,7 +135,11 @@ def restore_cmd(
     """
     debug = debug or debug_enabled()
     set_threads(threads)
-    settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext)
+    sources = [*(inputs or []), *(input_opt or [])]
+    if not sources:
+        raise fail("no input given; pass image files and/or folders (or -i/--input)", EXIT_USAGE)
+    settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext,
+                            outscale, strip_metadata)
     if not debug:
         _quiet_opencv()
     out = Console(highlight=False)
@@ -123,16 +148,16 @@ def restore_cmd(
     def setup() -> tuple[RestorePlan, Restorer, str, str, str]:
         chosen, why = (task, "") if task is not None else infer_task(weights)
         get_preset(chosen)  # an unknown task fails before the inputs are walked
-        plan = plan_restore(inputs, output, recursive=recursive, suffix=suffix, ext=ext)
+        plan = plan_restore(sources, output, recursive=recursive, suffix=suffix, ext=ext)
         if not plan.jobs:
-            where = ", ".join(str(p) for p in inputs)
+            where = ", ".join(str(p) for p in sources)
             raise VmambairError(f"no images found in {where} (looked for png, jpg, jpeg, webp, tif, tiff, bmp"
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
         net, origin = load_network(chosen, blend_for(chosen, weights, strength, partner), device=dev,
                                    scan_backend=backend)
-        prepare_output_dir(output)  # after the weights: a run refused for them leaves no empty folder
+        prepare_output_dir(plan.output_dir)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)
         return plan, restorer, origin, chosen, why
@@ -140,7 +165,7 @@ def restore_cmd(
     plan, restorer, origin, chosen_task, why = run_guarded(setup, debug, json_out)
     if not quiet and not json_out:
         err.print(f"[bold]{chosen_task}[/]{escape(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
-                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.output_dir))}")
+                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.destination))}", soft_wrap=True)
 
     results: list[ImageResult] = []
     started = time.perf_counter()
@@ -158,12 +183,14 @@ def restore_cmd(
     summary = RestoreSummary.of(results)
 
     if json_out:
-        typer.echo(json.dumps(_document(chosen_task, origin, restorer, plan, results, summary, wall, interrupted, fatal), indent=2))
+        typer.echo(json.dumps(_document(chosen_task, origin, restorer, plan, settings, results, summary, wall, interrupted, fatal), indent=2))
     nothing_restored = fatal is None and not interrupted and summary.failed == len(results) == len(plan.jobs)
     if nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
         raise fail(_failure_line(results[0]))
     if not json_out and not quiet and not nothing_restored:
-        out.print(_summary_table(summary, len(plan.jobs), wall))
+        print_table(out, _summary_table(summary, len(plan.jobs), wall))
+        if summary.ok:
+            out.print(f"results in {escape(str(plan.destination))}", soft_wrap=True)
     _report_tail(err, plan, results, summary, quiet)
     if nothing_restored:
         raise fail(f"none of the {len(results)} images could be restored")
@@ -178,13 +205,14 @@ def restore_cmd(
 
 def _check_usage(
     skip_existing: bool, overwrite: bool, max_pixels: int, quality: int | None, tile: int | None, overlap: int,
-    batch_tiles: int, suffix: str, ext: str,
+    batch_tiles: int, suffix: str, ext: str, outscale: float | None, strip_metadata: bool,
 ) -> RestoreSettings:
     """The library's own checks, run before any file is touched; a problem exits 2, like Typer's usage errors."""
     try:
         TileOptions(tile, overlap, batch_tiles)
         check_naming(suffix, ext)
-        return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality)
+        return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality,
+                               outscale=outscale, strip_metadata=strip_metadata)
     except VmambairError as error:
         raise fail(str(error), EXIT_USAGE) from None
 
@@ -219,9 +247,12 @@ def _run(
     plan: RestorePlan, restorer: Restorer, settings: RestoreSettings, results: list[ImageResult], err: Console,
     quiet: bool,
 ) -> None:
-    """The loop, with an images bar and a tiles bar on stderr; failures are printed as they happen."""
+    """The loop, with an images bar and a tiles bar on a terminal (failures printed as they happen), or one
+    plain line per image when stderr is a log or a program wrapping the CLI."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
+    plain = not quiet and not err.is_terminal
+    started = time.perf_counter()
     with Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal) as progress:
         images = progress.add_task("images", total=len(plan.jobs))
         tiles = progress.add_task("tiles", total=None)
@@ -238,6 +269,23 @@ def _run(
             if result.status == "failed" and err.is_terminal:  # a log gets the list at the end only
                 progress.console.print(f"[red]failed[/] {escape(_failure_line(result))}", soft_wrap=True)
             progress.advance(images)
+            if plain:
+                err.print(_progress_line(len(results), len(plan.jobs), result, time.perf_counter() - started),
+                          markup=False, highlight=False, soft_wrap=True)
+
+
+def _progress_line(done: int, total: int, result: ImageResult, elapsed: float) -> str:
+    """``[3/10] name.png ok 1.2 s · elapsed 0:04 · ETA 0:09``: the ETA assumes the images left take as long as
+    the ones done."""
+    eta = elapsed / done * (total - done)
+    return (f"[{done}/{total}] {result.source.name} {result.status} {result.seconds:.1f} s · "
+            f"elapsed {_clock(elapsed)} · ETA {_clock(eta)}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _summary_table(summary: RestoreSummary, planned: int, wall: float) -> Table:
@@ -280,7 +328,7 @@ def _names(paths: Any) -> str:
 
 
 def _document(
-    task: str, origin: str, restorer: Restorer, plan: RestorePlan, results: list[ImageResult],
+    task: str, origin: str, restorer: Restorer, plan: RestorePlan, settings: RestoreSettings, results: list[ImageResult],
     summary: RestoreSummary, wall: float, interrupted: bool, fatal: str | None,
 ) -> dict[str, Any]:
     code = EXIT_INTERRUPTED if interrupted else EXIT_ERROR if fatal else _exit_code(summary)
@@ -294,6 +342,8 @@ def _document(
         "tile_overlap": restorer.overlap,
         "tta": restorer.tta,
         "output_dir": str(plan.output_dir),
+        "output_file": None if plan.output_file is None else str(plan.output_file),
+        "outscale": settings.outscale,
         "images": [r.to_dict() for r in results],
         "ignored": [str(p) for p in plan.ignored],
         "summary": {

@@ -17,6 +17,7 @@ from vmambair_core.weights import convert_checkpoint, entry_status
 from vmambair_core.weights.registry import Metric, read_registry
 
 from .errors import fail, run_guarded
+from .tables import print_table
 
 weights_app = typer.Typer(help="Convert and list weights.", no_args_is_help=True)
 
@@ -81,9 +82,9 @@ def list_weights(json_out: Annotated[bool, typer.Option("--json", help="Print on
         metrics = [Metric(**m) for m in r["metrics"]]
         t.add_row(escape(r["name"] or "—"), r["task"], "yes" if r["default"] else "",
                   "" if r.get("parameters") is None else f"{r['parameters']:,}", r["status"],
-                  escape(r["source"] if r["status"] != "pending" and r["source"] else "—"), escape("; ".join(_metric_text(m) for m in metrics) or "—"))
+                  escape(r["source"] if r["status"] != "pending" and r["source"] else "—"), escape("\n".join(_metric_text(m) for m in metrics) or "—"))
     con = Console()
-    con.print(t)
+    print_table(con, t)
     conventions = sorted({m["convention"] for r in rows for m in r["metrics"]})
     if conventions:
         con.print(f"Metrics: PSNR (dB)/SSIM on {', '.join(conventions)}; see weights/README.md.", markup=False)

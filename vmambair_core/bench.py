@@ -31,7 +31,8 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -321,6 +322,18 @@ def _step_fn(net: torch.nn.Module, img: Tensor, device: torch.device, dtype: tor
         return loss
 
     return step
+
+
+def weights_network(spec: str) -> VmambaIRConfig:
+    """The network ``restore --weights spec`` runs (a registry name, a local file or a Hub file), named after
+    the weights, for ``bench --weights``: the weights' values do not change the time, their shapes do."""
+    from .weights import infer_task, load_resolved  # noqa: PLC0415 - only with --weights
+    from .weights.spec import classify_spec  # noqa: PLC0415
+
+    task, _ = infer_task(spec)
+    net, _ = load_resolved(task, spec)
+    name = spec if isinstance(classify_spec(spec), str) else Path(spec).name
+    return replace(net.config, name=name)
 
 
 def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[int], backends: Sequence[str],

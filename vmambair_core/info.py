@@ -36,13 +36,21 @@ def collect_info() -> dict[str, Any]:
     if torch.cuda.is_available():
         devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
     device_types = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    from .weights.registry import read_registry  # noqa: PLC0415
+
+    registry = read_registry()
     presets = []
     for name in PRESET_NAMES:
+        default = registry.default_entry(name)
         cfg = PRESETS[name]
         presets.append({
             "task": name, "parameters": count_parameters(name), "num_blocks": list(cfg.num_blocks),
             "refinement": cfg.num_refinement_blocks, "channel_scan": f"{cfg.channel_scan}({cfg.channel_inner})",
             "fusion": cfg.fusion, "scale": cfg.scale, "description": TASK_DESCRIPTIONS[name],
+            "default_weights": None if default is None else {
+                "name": default.name, "location": default.location, "parameters": default.parameters,
+                "description": default.description,
+            },
         })
     return {
         "vmambair": __version__,

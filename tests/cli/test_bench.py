@@ -79,19 +79,32 @@ def test_against_peers_in_table_and_json() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--sizes", "12"], "multiples of 8"),
-        (["--sizes", "a,b"], "comma-separated integers"),
-        (["--precision", "fp16"], "precision"),
-        (["--preset", "realsr,nope"], "nope"),
-        (["--backend", "triton"], "triton"),
-        (["--backend", "warp"], "unknown scan backend"),
-        (["--against", "rrdbnet,esrgan"], "unknown peer network 'esrgan'"),
+        (["--sizes", "12"], "multiples of 8", 2),
+        (["--sizes", "a,b"], "comma-separated integers", 2),
+        (["--precision", "fp16"], "precision", 2),
+        (["--preset", "realsr,nope"], "nope", 2),
+        (["--backend", "triton"], "triton", 1),  # a known backend that cannot run here: not a usage error
+        (["--backend", "warp"], "unknown scan backend", 2),
+        (["--against", "rrdbnet,esrgan"], "unknown peer network 'esrgan'", 2),
     ],
 )
-def test_bad_options_fail_with_one_line(args: list[str], message: str) -> None:
+def test_bad_options_fail_with_one_line(args: list[str], message: str, code: int) -> None:
     result = runner.invoke(app, ["bench", "--device", "cpu", *args])
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert "Error:" in result.output and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_weights_times_what_restore_runs() -> None:
+    """The bundled lite models are what users run; --weights times that network, under its name."""
+    from vmambair_core.weights.registry import read_registry
+
+    args = ["bench", "--device", "cpu", "--sizes", "8", "--repeats", "1", "--warmup", "0"]
+    result = runner.invoke(app, [*args, "--weights", "realsr-lite", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["results"]
+    assert row["preset"] == "realsr-lite" and row["parameters"] == read_registry().lookup("realsr-lite").parameters
+    result = runner.invoke(app, [*args, "--weights", "realsr-lite", "--preset", "sisr"])
+    assert result.exit_code == 2 and "not both" in result.output

@@ -186,7 +186,7 @@ def test_missing_and_incomplete_sets(tmp_path: Path, data_dir: Path) -> None:
     r = runner.invoke(app, ["eval", "--bench", "Set5", "--model", "bicubic", "--data-root", str(tmp_path)])
     assert r.exit_code == 1 and "expected 5 images, found 3" in r.output and "missing: head, woman" in r.output
     r = runner.invoke(app, ["eval", "--bench", "Set5", "--model", "bicubic"])
-    assert r.exit_code == 1 and "--data-root" in r.output and ENV_DATA_ROOT in r.output
+    assert r.exit_code == 2 and "--data-root" in r.output and ENV_DATA_ROOT in r.output  # a usage error
 
 
 def test_lpips_skipped_with_a_note_never_failing(data_dir: Path) -> None:
@@ -212,7 +212,7 @@ def test_failed_images_exit_3_and_are_listed(tmp_path: Path, data_dir: Path) -> 
 
 def test_usage_errors() -> None:
     r = runner.invoke(app, ["eval", "--model", "bicubic"])
-    assert r.exit_code == 1 and "either --bench" in r.output
+    assert r.exit_code == 2 and "either --bench" in r.output
     r = runner.invoke(app, ["eval", "--bench", "Set5", "--model", "identity", "--data-root", "."])
     assert r.exit_code == 1
     r = runner.invoke(app, ["eval", "--bench", "Set5", "--model", "nope"])

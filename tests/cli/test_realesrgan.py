@@ -105,6 +105,6 @@ def test_eval_model_realesrgan_needs_a_real_esrgan_file(tmp_path: Path) -> None:
     _image(tmp_path / "gt" / "a.png", 32, 32, seed=2)
     base = ["eval", "--gt", str(tmp_path / "gt"), "--model", "realesrgan"]
     r = runner.invoke(app, base)
-    assert r.exit_code == 1 and "needs --weights" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 2 and "needs --weights" in r.stderr and "Traceback" not in r.output  # a usage error
     r = runner.invoke(app, [*base, "--weights", "realsr-lite"])
-    assert r.exit_code == 1 and "holds VmambaIR weights; use --model vmambair" in r.stderr, r.output
+    assert r.exit_code == 2 and "holds VmambaIR weights; use --model vmambair" in r.stderr, r.output

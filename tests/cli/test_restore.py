@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,13 +89,13 @@ def test_without_weights_says_to_pass_weights(tmp_path: Path, data_dir: Path, mo
 def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     r = _run(img, "-o", tmp_path / "out", "--task", "upscale", "-w", "x.safetensors")
-    assert r.exit_code == 1 and "unknown task/preset 'upscale'" in _one_line_error(r)
+    assert r.exit_code == 2 and "unknown task/preset 'upscale'" in _one_line_error(r)  # usage errors: 2, one rule
     for extra, needle in (
         (["--skip-existing", "--overwrite"], "contradict"),
         (["--ext", "gif"], "unknown output extension"),
         (["--tile", "32", "--tile-overlap", "32"], "larger than --tile-overlap"),
         (["--quality", "0"], "--quality must be an integer in 1..100"),
-        (["--tile", "4"], "--tile must be at least 8"),
+        (["--tile", "4"], "--tile must be 0 (automatic) or at least 8"),
         (["--tile-overlap", "-1"], "--tile-overlap must be >= 0"),
         (["--batch-tiles", "0"], "--batch-tiles must be >= 1"),
         (["--max-pixels", "0"], "--max-pixels must be positive"),
@@ -104,12 +105,12 @@ def test_unknown_task_and_usage_errors(tmp_path: Path, data_dir: Path) -> None:
         assert r.exit_code == 2 and needle in _one_line_error(r), extra
     assert _run(img, "-t", "realsr").exit_code == 2  # no -o: Typer's own usage error
     r = _run(tmp_path / "missing.png", "-o", tmp_path / "out", "-t", "realsr")
-    assert r.exit_code == 1 and "no such file or folder" in _one_line_error(r)
+    assert r.exit_code == 2 and "no such file or folder" in _one_line_error(r)
     if not torch.cuda.is_available():
         r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "--device", "cuda")
         assert r.exit_code == 1 and "no CUDA GPU" in _one_line_error(r)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "--device", "cpu", "--precision", "fp16")
-    assert r.exit_code == 1 and "fp16 is for GPUs" in _one_line_error(r)
+    assert r.exit_code == 2 and "fp16 is for GPUs" in _one_line_error(r)
 
 
 def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path) -> None:
@@ -121,7 +122,7 @@ def test_unwritable_output_and_too_large_image(tmp_path: Path, data_dir: Path) -
     assert r.exit_code == 1 and "cannot be written" in _one_line_error(r)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", w, "--max-pixels", "100", "-q")
     assert r.exit_code == 1  # nothing could be restored
-    assert "img0.png: 24x24 = 576 pixels exceeds max_pixels=100" in _one_line_error(r)
+    assert "img0.png: 24x24 = 576 pixels exceeds the limit of 100 (--max-pixels;" in _one_line_error(r)
     assert _files(tmp_path / "out") == []
     # In a batch the same image is one failure among others: listed, and the rest is restored (exit 3).
     (big,) = _images(tmp_path / "more", data_dir, ("00003.png",), size=40)
@@ -164,6 +165,7 @@ def test_human_summary_quiet_and_existing_outputs(tmp_path: Path, data_dir: Path
     r = _run(src, "-o", out, "-t", "realsr", "-w", w)
     assert r.exit_code == 0, r.output
     assert "megapixels" in r.stdout and "restored" in r.stdout and "w.safetensors" in r.stderr
+    assert f"results in {out}" in r.stdout  # where the results went
     first = (out / "img0.png").read_bytes()
 
     (out / "img1.png").write_bytes(b"older result")
@@ -198,6 +200,42 @@ def test_non_ascii_recursive_suffix_ext_and_tiles(tmp_path: Path, data_dir: Path
     assert deep.shape == (160, 160, 4) and deep.dtype == np.uint16
     with Image.open(out / "a_x4.tif") as im:
         assert im.size == (160, 160) and im.mode == "RGB"
+
+
+def test_o_file_i_alias_outscale_and_tile_0(tmp_path: Path, data_dir: Path) -> None:
+    """The peers' habits: -o result.png writes that file, -i names an input, --outscale 2, --tile 0 = automatic."""
+    (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
+    w = _weights(tmp_path / "w.safetensors")
+    result = tmp_path / "res" / "result.jpg"
+    r = _run("-i", img, "-o", result, "-t", "realsr", "-w", w, "--outscale", "2", "--tile", "0", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert _files(tmp_path / "res") == ["result.jpg"] and result.read_bytes()[:2] == b"\xff\xd8"  # a JPEG file
+    assert doc["output_file"] == str(result) and doc["outscale"] == 2.0 and doc["tile"] is None
+    assert doc["images"][0]["output_size"] == [48, 48] == list(Image.open(result).size)
+    r = _run(img, "-o", tmp_path / "x.png", "-t", "realsr", "-w", w, "--outscale", "3.5")
+    assert r.exit_code == 0 and Image.open(tmp_path / "x.png").size == (84, 84)
+    assert "x.png" in r.stderr  # the first line says where the result goes
+    for extra, needle in ((["--outscale", "0"], "--outscale must be a number > 0"),
+                          (["--suffix", "_x4"], "names the output file")):
+        r = _run(img, "-o", tmp_path / "y.png", "-t", "realsr", "-w", w, *extra)
+        assert r.exit_code == 2 and needle in _one_line_error(r), extra
+    r = _run("-o", tmp_path / "out", "-t", "realsr", "-w", w)
+    assert r.exit_code == 2 and "no input given" in _one_line_error(r)
+
+
+def test_a_log_gets_one_plain_progress_line_per_image(tmp_path: Path, data_dir: Path) -> None:
+    """stderr is not a terminal here (as for a log or a GUI wrapping the CLI): no bars, one line per image."""
+    src = tmp_path / "in"
+    _images(src, data_dir, ("OST_009.png", "00003.png", "0014.jpg"))
+    r = _run(src, "-o", tmp_path / "out", "-t", "realsr", "-w", _weights(tmp_path / "w.safetensors"))
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if re.match(r"\[\d+/\d+\] ", line)]
+    assert [line.split()[0] for line in lines] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert all(" ok " in line and "elapsed 0:" in line and "ETA 0:" in line for line in lines), lines
+    assert lines[-1].endswith("ETA 0:00") and "\x1b" not in r.stderr  # no escape codes in a log
+    r = _run(src, "-o", tmp_path / "out2", "-t", "realsr", "-w", tmp_path / "w.safetensors", "-q")
+    assert r.stderr == ""
 
 
 # --------------------------------------------------------------------------- interruptions

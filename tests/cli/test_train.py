@@ -57,16 +57,16 @@ def test_flags_and_file_become_the_config(calls: list, tmp_path: Path) -> None:
     assert call["device"] == "cpu" and call["workers"] == 0 and call["resume"] is False and call["reporter"] is None
 
 
-def test_config_errors_exit_1(calls: list, tmp_path: Path) -> None:
+def test_config_errors_exit_2(calls: list, tmp_path: Path) -> None:
     f = tmp_path / "bad.toml"
     f.write_text("[data]\nbach_size = 3\n", encoding="utf-8")
     res = runner.invoke(app, ["train", "--task", "sisr", "--data", _data(tmp_path), "-o", str(tmp_path / "r"),
                               "--config", str(f)])
-    assert res.exit_code == 1 and "unknown config key 'data.bach_size'" in res.output
+    assert res.exit_code == 2 and "unknown config key 'data.bach_size'" in res.output
     res = runner.invoke(app, ["train", "--task", "sisr", "-o", str(tmp_path / "r")])
-    assert res.exit_code == 1 and "--data" in res.output
+    assert res.exit_code == 2 and "--data" in res.output
     res = runner.invoke(app, ["train", "--task", "nope", "--data", _data(tmp_path), "-o", str(tmp_path / "r")])
-    assert res.exit_code == 1 and "unknown task" in res.output
+    assert res.exit_code == 2 and "unknown task" in res.output
     assert not calls
 
 
@@ -108,17 +108,17 @@ def test_resume_with_more_iters_extends_the_run_with_the_saved_schedule(calls: l
     assert cfg.iters == 6 and cfg.sched_g == saved.sched_g  # milestones not rescaled
     assert cfg == replace(saved, iters=6)
     res = runner.invoke(app, ["train", "-o", str(run), "--resume", "--iters", "3"])
-    assert res.exit_code == 1 and "not shorten it: iters is 4 in the saved run, 3 now" in res.output
+    assert res.exit_code == 2 and "not shorten it: iters is 4 in the saved run, 3 now" in res.output
 
 
 def test_resume_refuses_a_different_setting_by_name(calls: list, tmp_path: Path) -> None:
     run, data = tmp_path / "run", _data(tmp_path)
     _saved_run(run, data)
     res = runner.invoke(app, ["train", *SAME, "--batch-size", "3", "--data", data, "-o", str(run), "--resume"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "data.batch_size is 2 in the saved run, 3 now" in " ".join(res.output.split())
     res = runner.invoke(app, ["train", "-o", str(run), "--resume", "--stage", "gan"])
-    assert res.exit_code == 1 and "cannot resume as --stage gan" in res.output
+    assert res.exit_code == 2 and "cannot resume as --stage gan" in res.output
     res = runner.invoke(app, ["train", "-o", str(tmp_path / "empty"), "--resume"])
     assert res.exit_code == 1 and "nothing to resume" in res.output
     assert not calls
@@ -133,7 +133,7 @@ def test_resume_with_gpus_checks_the_flags_before_launching(monkeypatch: pytest.
     _saved_run(run, data)
     res = runner.invoke(app, ["train", *SAME, "--batch-size", "3", "--data", data, "-o", str(run), "--resume",
                               "--gpus", "2"])
-    assert res.exit_code == 1 and "data.batch_size" in res.output and not launched
+    assert res.exit_code == 2 and "data.batch_size" in res.output and not launched
     res = runner.invoke(app, ["train", *SAME[:2], "--iters", "6", "--data", data, "-o", str(run), "--resume",
                               "--gpus", "2", "--device", "cpu"])
     assert res.exit_code == 0, res.output
@@ -181,7 +181,7 @@ def test_gpus_checks_before_launching(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert res.exit_code == 1 and "no images" in res.output
     res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"),
                               "-o", str(tmp_path / "r"), "--gpus", "2", "--nnodes", "2"])
-    assert res.exit_code == 1 and "--master-addr" in res.output
+    assert res.exit_code == 2 and "--master-addr" in res.output
 
 
 def test_data_flag_repeats_for_several_folders(calls: list, tmp_path: Path) -> None:

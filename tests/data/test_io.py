@@ -401,7 +401,7 @@ def test_float_images_are_refused(tmp_path: Path) -> None:
 def test_max_pixels(inputs: Path) -> None:
     path = inputs / "00003.png"  # 512 x 256
     assert read_image(path, max_pixels=512 * 256).size == (256, 512)
-    assert "max_pixels" in str(_expect_input_error(path, max_pixels=512 * 256 - 1))
+    assert "--max-pixels" in str(_expect_input_error(path, max_pixels=512 * 256 - 1))
     assert read_image(path, max_pixels=None).size == (256, 512)
 
 

@@ -133,3 +133,59 @@ def test_cpu_allocator_failure_counts_as_out_of_memory() -> None:
     err = RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
     assert is_out_of_memory(err)
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def test_tile_0_is_automatic() -> None:
+    x = torch.rand(1, 3, 16, 24)
+    r = Restorer(_Nearest4(), torch.device("cpu"), tile=0)
+    assert r.tile is None and torch.allclose(r(x), Restorer(_Nearest4(), torch.device("cpu"))(x))
+    for bad in (4, -1):
+        with pytest.raises(ConfigError, match="--tile must be 0 \\(automatic\\) or at least 8"):
+            Restorer(_Nearest4(), torch.device("cpu"), tile=bad)
+
+
+def _no_proc(monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+    """A machine without /proc/meminfo (macOS, Windows)."""
+    def no_file(file: object, *args: object, **kwargs: object) -> io.StringIO:
+        raise FileNotFoundError(file)
+
+    monkeypatch.setattr(engine, "open", no_file, raising=False)
+    monkeypatch.setattr(engine.sys, "platform", platform)
+
+
+def test_available_memory_on_macos_uses_sysconf(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_proc(monkeypatch, "darwin")
+    values = {"SC_PHYS_PAGES": 2_000_000, "SC_PAGE_SIZE": 16384}  # macOS has no SC_AVPHYS_PAGES
+
+    def sysconf(name: str) -> int:
+        if name not in values:
+            raise ValueError(f"unrecognized configuration name {name!r}")
+        return values[name]
+
+    monkeypatch.setattr(engine.os, "sysconf", sysconf)
+    assert engine.available_memory_bytes() == 2_000_000 * 16384
+    values["SC_AVPHYS_PAGES"] = 500_000  # where the available count exists, it wins
+    assert engine.available_memory_bytes() == 500_000 * 16384
+    monkeypatch.delattr(engine.os, "sysconf")
+    assert engine.available_memory_bytes() is None
+    assert engine.cpu_tile_for(torch.rand(1, 3, 64, 64), "sr") is None  # unknown: the whole image
+
+
+def test_available_memory_on_windows_uses_global_memory_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+
+    _no_proc(monkeypatch, "win32")
+    monkeypatch.delattr(engine.os, "sysconf", raising=False)  # Windows has none
+
+    class _Kernel32:
+        @staticmethod
+        def GlobalMemoryStatusEx(ref: object) -> int:  # noqa: N802 - the Win32 name
+            status = ref._obj  # type: ignore[attr-defined]
+            assert status.dwLength == ctypes.sizeof(status)
+            status.ullAvailPhys = 6 * 2**30
+            return 1
+
+    monkeypatch.setattr(ctypes, "windll", type("W", (), {"kernel32": _Kernel32})(), raising=False)
+    assert engine.available_memory_bytes() == 6 * 2**30
+    x = torch.rand(1, 3, 800, 800)  # 0.64 MP x 24 KB > half of 6 GiB: tiled up front
+    assert engine.cpu_tile_for(x, "sr") == int((3 * 2**30 / engine.BYTES_PER_PIXEL["sr"]) ** 0.5) // 8 * 8

@@ -29,6 +29,7 @@ from vmambair_core.inference.restore import (
     prepare_output_dir,
     restore_files,
 )
+from vmambair_core.inference.outscale import check_outscale, outscale_size, resize_planes
 from vmambair_core.models import VmambaIR, build_model, tiny_config
 from vmambair_core.weights import write_safetensors
 
@@ -117,6 +118,31 @@ def test_plan_refuses_collisions_and_replacing_inputs(tmp_path: Path) -> None:
         plan_restore([tmp_path / "missing.png"], tmp_path / "out")
     with pytest.raises(ConfigError, match="unknown output extension"):
         plan_restore([tmp_path / "x"], tmp_path / "out", ext="gif")
+
+
+def test_one_input_file_and_an_image_name_make_an_output_file(tmp_path: Path) -> None:
+    single = tmp_path / "photo.jpg"
+    single.write_bytes(b"x")
+    plan = plan_restore([single], tmp_path / "res" / "result.PNG")
+    assert [(j.source, j.target) for j in plan.jobs] == [(single, tmp_path / "res" / "result.PNG")]
+    assert plan.output_dir == tmp_path / "res" and plan.destination == tmp_path / "res" / "result.PNG"
+    assert plan_restore([single], tmp_path / "r.webp", ext="webp").jobs[0].target == tmp_path / "r.webp"
+    # A folder otherwise: an existing folder with that name, two inputs, a folder input, no image extension.
+    (tmp_path / "folder.png").mkdir()
+    assert plan_restore([single], tmp_path / "folder.png").jobs[0].target == tmp_path / "folder.png" / "photo.jpg"
+    other = tmp_path / "other.png"
+    other.write_bytes(b"x")
+    two = plan_restore([single, other], tmp_path / "two.png")
+    assert plan_restore([single], tmp_path / "out").output_file is None and two.output_file is None
+    assert {j.target for j in two.jobs} == {tmp_path / "two.png" / "photo.jpg", tmp_path / "two.png" / "other.png"}
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"x")
+    assert plan_restore([tmp_path / "in"], tmp_path / "x.png").jobs[0].target == tmp_path / "x.png" / "a.png"
+    for extra in ({"suffix": "_x4"}, {"ext": "jpg"}):
+        with pytest.raises(ConfigError, match="names the output file"):
+            plan_restore([single], tmp_path / "result.png", **extra)
+    with pytest.raises(ConfigError, match="replace the input itself"):
+        plan_restore([single], single)
 
 
 def test_output_dir_must_be_writable(tmp_path: Path) -> None:
@@ -289,8 +315,22 @@ def test_formats_that_cannot_hold_the_image_fail_that_image_only(tmp_path: Path,
     results = list(restore_files(plan_restore([tmp_path / "in"], tmp_path / "out", ext="jpg").jobs,
                                  Restorer(_conv_net(), CPU)))
     assert [(r.source.name, r.status) for r in results] == [("deep.png", "failed"), ("rgb.png", "ok")]
-    assert "cannot store 16-bit" in results[0].reason and "write .png" in results[0].reason
+    assert "cannot store its 16-bit" in results[0].reason and "as .png or .tif (--ext" in results[0].reason
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rgb.jpg"]
+
+
+def test_an_image_the_output_format_cannot_hold_is_refused_before_the_network(tmp_path: Path, data_dir: Path) -> None:
+    _png(tmp_path / "in/a.png", _crop_of(data_dir, "children-alpha.png", 16))
+    _png(tmp_path / "in/b.png", _crop_of(data_dir, "OST_009.png", 16))
+    restorer, calls = Restorer(_conv_net(), CPU), []
+    real = restorer.net.forward
+    restorer.net.forward = lambda x: calls.append(x.shape) or real(x)  # type: ignore[method-assign]
+    jobs = plan_restore([tmp_path / "in"], tmp_path / "out", ext="jpg").jobs
+    results = list(restore_files(jobs, restorer))
+    assert [(r.source.name, r.status) for r in results] == [("a.png", "failed"), ("b.png", "ok")]
+    assert len(calls) == 1  # only b.png reached the network
+    assert "cannot store its alpha" in results[0].reason and ".png, .webp or .tif" in results[0].reason
+    assert results[0].mode == "RGBA" and results[0].seconds < 5
 
 
 def test_existing_outputs_kept_skipped_or_overwritten(tmp_path: Path, data_dir: Path) -> None:
@@ -314,7 +354,7 @@ def test_too_large_and_out_of_memory_fail_per_image(tmp_path: Path, data_dir: Pa
     src = _png(tmp_path / "in/a.png", _crop_of(data_dir, "OST_009.png", 32))
     (big,) = restore_files(plan_restore([src], tmp_path / "o1").jobs, Restorer(_conv_net(), CPU),
                            RestoreSettings(max_pixels=1000))
-    assert big.status == "failed" and "exceeds max_pixels=1000" in big.reason
+    assert big.status == "failed" and "exceeds the limit of 1000 (--max-pixels" in big.reason
 
     class AlwaysOOM(torch.nn.Module):
         scale = 4
@@ -398,3 +438,102 @@ def test_job_targets_are_where_results_say(tmp_path: Path, data_dir: Path) -> No
     (result,) = restore_files([job], Restorer(_conv_net(), CPU))
     assert result.status == "ok" and result.target == job.target
     assert Image.open(job.target).size == (64, 64)
+
+
+# --------------------------------------------------------------------------- --outscale
+
+
+def test_outscale_sizes_and_refusals() -> None:
+    assert outscale_size(10, 7, 2) == (20, 14)
+    assert outscale_size(10, 7, 3.5) == (35, 24)  # 24.5 rounds to even
+    assert outscale_size(3, 3, 0.1) == (1, 1)
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="--outscale must be a number > 0"):
+            check_outscale(bad)
+        with pytest.raises(ConfigError, match="--outscale"):
+            RestoreSettings(outscale=bad)
+    assert check_outscale(None) is None and check_outscale(0.5) == 0.5
+
+
+def test_resize_planes_averages_down_and_keeps_flat_areas_up() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.random((8, 12, 3), dtype=np.float32)
+    blocks = img.reshape(4, 2, 6, 2, 3).mean(axis=(1, 3))  # the area filter at an exact 1/2
+    np.testing.assert_allclose(resize_planes(img, (4, 6)), blocks, atol=1e-6)
+    grey = rng.random((8, 12), dtype=np.float32)
+    assert resize_planes(grey, (4, 6)).shape == (4, 6)
+    flat = np.full((6, 6, 3), 0.25, np.float32)
+    np.testing.assert_allclose(resize_planes(flat, (21, 21)), 0.25, atol=1e-5)
+    edge = np.zeros((8, 8), np.float32)
+    edge[:, 4:] = 1.0  # Lanczos rings past [0, 1] at a hard edge: clipped
+    up = resize_planes(edge, (32, 32))
+    assert up.min() >= 0.0 and up.max() <= 1.0 and up[:, :12].max() < 0.05 and up[:, 20:].min() > 0.95
+
+
+@pytest.mark.parametrize("name", ["children-alpha.png", "tree_alpha_16bit.png"])
+def test_outscale_resizes_the_network_output_with_alpha_and_depth(tmp_path: Path, data_dir: Path, name: str) -> None:
+    src = _png(tmp_path / "in" / name, _crop_of(data_dir, name, 16))
+    net = _conv_net()
+    (full,) = restore_files([RestoreJob(src, tmp_path / "x4.png")], Restorer(net, CPU))
+    (half,) = restore_files([RestoreJob(src, tmp_path / "x2.png")], Restorer(net, CPU), RestoreSettings(outscale=2))
+    assert full.output_size == (64, 64) and half.output_size == (32, 32) and half.bit_depth == full.bit_depth
+    x4 = cv2.imread(str(tmp_path / "x4.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    x2 = cv2.imread(str(tmp_path / "x2.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    assert x2.shape == (32, 32, 4)
+    peak = 255.0 if "16bit" not in name else 65535.0
+    colour = x4[..., :3].reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))  # 2x2 means of the x4 result
+    np.testing.assert_allclose(x2[..., :3] / peak, colour / peak, atol=1.5 / 255)
+    assert abs(x2[..., 3].mean() - x4[..., 3].mean()) / peak < 0.02  # alpha follows to the same size
+
+
+def test_outscale_enlarges_derain(tmp_path: Path, data_dir: Path) -> None:
+    src = _png(tmp_path / "in/a.png", _crop_of(data_dir, "OST_009.png", 16))
+    (result,) = restore_files([RestoreJob(src, tmp_path / "a.png")], Restorer(_conv_net("derain"), CPU),
+                              RestoreSettings(outscale=2.5))
+    assert result.status == "ok" and result.output_size == (40, 40)
+    assert cv2.imread(str(tmp_path / "a.png")).shape == (40, 40, 3)
+
+
+# --------------------------------------------------------------------------- EXIF
+
+
+def _camera_jpeg(path: Path, data_dir: Path, orientation: int) -> Path:
+    """A real photo crop saved as a camera would: EXIF with make, model, date and an orientation."""
+    crop = _crop_of(data_dir, "OST_009.png", 24)[:16]  # 24 wide, 16 high: the orientation is visible in the size
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132], exif[0x0112] = "Acme", "Model 7", "2024:05:06 07:08:09", orientation
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(crop[..., ::-1]).save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+def test_exif_is_kept_with_the_orientation_reset(tmp_path: Path, data_dir: Path, ext: str) -> None:
+    src = _camera_jpeg(tmp_path / "in/cam.jpg", data_dir, orientation=6)  # 6: rotate 90 degrees clockwise to view
+    (result,) = restore_files([RestoreJob(src, tmp_path / f"out{ext}")], Restorer(_conv_net(), CPU))
+    assert result.status == "ok" and result.output_size == (64, 96)  # rotated upright: 16 wide, 24 high, x4
+    with Image.open(tmp_path / f"out{ext}") as im:
+        tags = im.getexif()
+        assert im.size == (64, 96)
+    assert (tags[0x010F], tags[0x0110], tags[0x0132]) == ("Acme", "Model 7", "2024:05:06 07:08:09")
+    assert tags[0x0112] == 1  # already applied to the pixels: a viewer must not rotate again
+
+
+def test_strip_metadata_drops_exif_and_icc(tmp_path: Path, data_dir: Path) -> None:
+    src = _camera_jpeg(tmp_path / "in/cam.jpg", data_dir, orientation=1)
+    with Image.open(src) as im:
+        profiled = tmp_path / "in/p.jpg"
+        im.save(profiled, exif=im.getexif().tobytes(), icc_profile=_srgb_profile())
+    jobs = [RestoreJob(profiled, tmp_path / "kept.png"), RestoreJob(profiled, tmp_path / "none.png")]
+    restorer = Restorer(_conv_net(), CPU)
+    list(restore_files(jobs[:1], restorer))
+    list(restore_files(jobs[1:], restorer, RestoreSettings(strip_metadata=True)))
+    with Image.open(tmp_path / "kept.png") as kept, Image.open(tmp_path / "none.png") as none:
+        assert kept.getexif()[0x010F] == "Acme" and kept.info.get("icc_profile")
+        assert len(none.getexif()) == 0 and not none.info.get("icc_profile")
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

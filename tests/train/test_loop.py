@@ -80,7 +80,9 @@ def test_recipe_runs_end_to_end_and_exports(data_dir: Path, tmp_path: Path, task
     result = train(cfg, run, device="cpu")
 
     assert result.iterations == 2 and result.weights == run / "model.safetensors"
-    assert json.loads((run / "config.json").read_text())["data"]["root"] == cfg.data.root
+    # The run stores the resolved root (symlinks followed): compare resolved paths, or a ../shared or
+    # a temp folder behind a link (macOS /tmp -> /private/tmp) would fail this.
+    assert json.loads((run / "config.json").read_text())["data"]["root"] == str(Path(cfg.data.root).resolve())
     rows = _rows(run / "metrics.csv")
     assert [r["iteration"] for r in rows] == ["1", "2"] and all(np.isfinite(float(r["l_pix"])) for r in rows)
     assert (run / "checkpoints" / "latest").read_text().strip() == "iter_00000002"

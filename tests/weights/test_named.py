@@ -95,8 +95,11 @@ def test_default_by_task_and_json_names_the_entry(registry: dict, data_dir: Path
     lq = _crop(data_dir, tmp_path / "in")
     r = runner.invoke(app, ["restore", str(lq), "-o", str(tmp_path / "out"), "-t", "sisr", "--json", "--device", "cpu"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["weights"].startswith("tiny-lite (bundled:tiny-lite.safetensors)")
+    assert json.loads(r.stdout)["weights"] == "tiny-lite [bundled] (SHA-256 verified)"
     assert resolve_weights("sisr").name == "tiny-lite"
+    r = runner.invoke(app, ["restore", str(lq), "-o", str(tmp_path / "out2"), "-t", "sisr", "--device", "cpu"])
+    first = r.stderr.strip().splitlines()[0]
+    assert "weights tiny-lite [bundled] (SHA-256 verified)" in first and first.count("bundled") == 1, first
     # The library path with the entry's own declared network config loads the same file.
     from vmambair_core.weights import load_model
 
@@ -172,10 +175,15 @@ def test_eval_first_line_names_the_weights(registry: dict, data_dir: Path, tmp_p
     r = runner.invoke(app, ["eval", "--gt", str(gt), "-t", "sisr", "-w", "tiny-lite", "--device", "cpu", "--no-lpips"])
     assert r.exit_code == 0, r.output
     first = r.stderr.strip().splitlines()[0]
-    assert "tiny-lite (bundled:tiny-lite.safetensors)" in first, first
+    assert "tiny-lite [bundled]" in first and first.count("bundled") == 1, first
     r = runner.invoke(app, ["eval", "--gt", str(gt), "-t", "sisr", "--device", "cpu", "--no-lpips", "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["results"][0]["weights"].startswith("tiny-lite (bundled:tiny-lite.safetensors)")
+    result = json.loads(r.stdout)["results"][0]
+    assert result["weights"] == "tiny-lite [bundled] (SHA-256 verified)"
+    assert result["model"] == "vmambair tiny-lite"  # the weights' name, not the network's (sisr-tiny)
+    r = runner.invoke(app, ["eval", "--gt", str(gt), "-t", "sisr", "-w", "tiny-lite", "--device", "cpu", "--no-lpips",
+                            "--json"])
+    assert json.loads(r.stdout)["results"][0]["model"] == "vmambair tiny-lite"
 
 
 def test_restore_without_task_takes_it_from_the_weights(registry: dict, data_dir: Path, tmp_path: Path) -> None:

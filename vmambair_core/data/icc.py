@@ -62,7 +62,7 @@ def png_chunk(tag: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
 
 
-def _png_chunks(data: bytes):  # noqa: ANN202 - generator of (tag, body, start, end)
+def png_chunks(data: bytes):  # noqa: ANN202 - generator of (tag, body, start, end)
     i = 8
     while i + 8 <= len(data):
         (length,) = struct.unpack_from(">I", data, i)
@@ -74,7 +74,7 @@ def _png_chunks(data: bytes):  # noqa: ANN202 - generator of (tag, body, start, 
 
 
 def _png_icc(data: bytes) -> bytes | None:
-    for tag, body, _, _ in _png_chunks(data):
+    for tag, body, _, _ in png_chunks(data):
         if tag == b"iCCP":
             name_end = body.index(b"\x00")
             if body[name_end + 1] != 0:  # compression method 0 (zlib) is the only one defined
@@ -88,7 +88,7 @@ def _png_icc(data: bytes) -> bytes | None:
 def _png_embed(data: bytes, profile: bytes) -> bytes:
     """iCCP goes right after IHDR (it must precede PLTE and IDAT); an sRGB chunk would contradict it."""
     kept = [data[:8]]
-    for tag, body, start, end in _png_chunks(data):
+    for tag, body, start, end in png_chunks(data):
         if tag in (b"iCCP", b"sRGB"):
             continue
         kept.append(data[start:end])
@@ -100,7 +100,7 @@ def _png_embed(data: bytes, profile: bytes) -> bytes:
 # --------------------------------------------------------------------------- JPEG
 
 
-def _jpeg_segments(data: bytes):  # noqa: ANN202 - generator of (marker, body, start, end) up to the scan
+def jpeg_segments(data: bytes):  # noqa: ANN202 - generator of (marker, body, start, end) up to the scan
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
@@ -119,7 +119,7 @@ def _jpeg_segments(data: bytes):  # noqa: ANN202 - generator of (marker, body, s
 
 def _jpeg_icc(data: bytes) -> bytes | None:
     parts = {}
-    for marker, body, _, _ in _jpeg_segments(data):
+    for marker, body, _, _ in jpeg_segments(data):
         if marker == 0xE2 and body.startswith(_JPEG_ICC):
             parts[body[len(_JPEG_ICC)]] = body[len(_JPEG_ICC) + 2 :]
     return b"".join(parts[k] for k in sorted(parts)) if parts else None
@@ -128,7 +128,7 @@ def _jpeg_icc(data: bytes) -> bytes | None:
 def _jpeg_embed(data: bytes, profile: bytes) -> bytes:
     """APP2 ``ICC_PROFILE`` segments after SOI and any APP0 (JFIF must stay first)."""
     at = 2
-    for marker, _, _, end in _jpeg_segments(data):
+    for marker, _, _, end in jpeg_segments(data):
         if marker != 0xE0:
             break
         at = end
@@ -145,7 +145,7 @@ def _jpeg_embed(data: bytes, profile: bytes) -> bytes:
 # --------------------------------------------------------------------------- WebP
 
 
-def _riff_chunks(data: bytes):  # noqa: ANN202 - generator of (fourcc, payload, start, end)
+def riff_chunks(data: bytes):  # noqa: ANN202 - generator of (fourcc, payload, start, end)
     i = 12
     while i + 8 <= len(data):
         fourcc = data[i : i + 4]
@@ -160,33 +160,45 @@ def _riff_chunk(fourcc: bytes, payload: bytes) -> bytes:
 
 
 def _webp_icc(data: bytes) -> bytes | None:
-    return next((payload for fourcc, payload, _, _ in _riff_chunks(data) if fourcc == b"ICCP"), None)
+    return next((payload for fourcc, payload, _, _ in riff_chunks(data) if fourcc == b"ICCP"), None)
 
 
 def _webp_embed(data: bytes, profile: bytes) -> bytes:
     """Extended format: VP8X (ICC flag set) first, ICCP right after it, then the image chunks."""
-    chunks = [(fourcc, payload) for fourcc, payload, _, _ in _riff_chunks(data) if fourcc != b"ICCP"]
-    if not chunks:
+    extended = webp_extended(data, 0x20, drop=b"ICCP")
+    if extended is None:
         return data
+    header, rest = extended
+    return webp_file([(b"VP8X", header), (b"ICCP", profile), *rest])
+
+
+def webp_extended(data: bytes, flag: int, *, drop: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
+    """A WebP file as (VP8X payload with ``flag`` set, the other chunks without ``drop`` ones), making the
+    VP8X header of a simple (VP8/VP8L) file; None if the bytes are no WebP this can extend."""
+    chunks = [(fourcc, payload) for fourcc, payload, _, _ in riff_chunks(data) if fourcc != drop]
+    if not chunks:
+        return None
     first, payload = chunks[0]
     if first == b"VP8X":
         header = bytearray(payload)
-        header[0] |= 0x20
-        rest = chunks[1:]
+        header[0] |= flag
+        return bytes(header), chunks[1:]
+    if first == b"VP8L":
+        (bits,) = struct.unpack_from("<I", payload, 1)
+        width, height, alpha = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool(bits >> 28 & 1)
+    elif first == b"VP8 ":
+        width, height = struct.unpack_from("<HH", payload, 6)
+        width, height, alpha = width & 0x3FFF, height & 0x3FFF, False
     else:
-        if first == b"VP8L":
-            (bits,) = struct.unpack_from("<I", payload, 1)
-            width, height, alpha = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool(bits >> 28 & 1)
-        elif first == b"VP8 ":
-            width, height = struct.unpack_from("<HH", payload, 6)
-            width, height, alpha = width & 0x3FFF, height & 0x3FFF, False
-        else:
-            return data
-        flags = 0x20 | (0x10 if alpha else 0)
-        header = bytearray([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-        rest = chunks
-    body = b"WEBP" + _riff_chunk(b"VP8X", bytes(header)) + _riff_chunk(b"ICCP", profile)
-    body += b"".join(_riff_chunk(fourcc, p) for fourcc, p in rest)
+        return None
+    flags = flag | (0x10 if alpha else 0)
+    header = bytearray([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return bytes(header), chunks
+
+
+def webp_file(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A RIFF/WEBP file of ``chunks`` (fourcc, payload), in that order."""
+    body = b"WEBP" + b"".join(_riff_chunk(fourcc, payload) for fourcc, payload in chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 

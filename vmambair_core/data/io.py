@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from vmambair_core.atomic import atomic_write_bytes
+from vmambair_core.data.exif import embed_exif, read_exif, reset_orientation
 from vmambair_core.data.icc import embed_icc, png_chunk, read_icc
 from vmambair_core.errors import ConfigError, InputError, VmambairError
 
@@ -56,7 +57,8 @@ class LoadedImage:
     ``rgb`` is (H, W, 3) float32 in [0, 1], RGB order; grey images are repeated to three
     channels because the networks take RGB. ``alpha`` is (H, W) float32 in [0, 1] or None.
     ``mode`` and ``bit_depth`` describe the file, so :func:`write_image` can restore them;
-    ``icc_profile`` is the file's embedded colour profile (raw ICC bytes), to be written back too.
+    ``icc_profile`` is the file's embedded colour profile (raw ICC bytes) and ``exif`` its EXIF block
+    (orientation reset to 1 where it was applied to ``rgb``), both to be written back.
     """
 
     rgb: np.ndarray
@@ -65,6 +67,7 @@ class LoadedImage:
     mode: ImageMode
     source: Path
     icc_profile: bytes | None = None
+    exif: bytes | None = None
 
     @property
     def height(self) -> int:
@@ -103,7 +106,10 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     """
     source = Path(path)
     array, header, data = _decode(source, max_pixels)
-    return _to_loaded(source, array, header, read_icc(data, header.kind))
+    exif = read_exif(data, header.kind)
+    if exif is not None and header.kind == "jpeg":  # OpenCV applied the orientation to the pixels
+        exif = reset_orientation(exif)
+    return _to_loaded(source, array, header, read_icc(data, header.kind), exif)
 
 
 def _decode(source: Path, max_pixels: int | None) -> tuple[np.ndarray, _Header, bytes]:
@@ -149,18 +155,20 @@ def read_rgb_samples(path: str | os.PathLike[str], *, max_pixels: int | None = D
 def _check_pixels(source: Path, width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
         raise InputError(
-            f"{source}: {width}x{height} = {width * height} pixels exceeds max_pixels={max_pixels} "
-            "(raise the limit if the image is genuine)"
+            f"{source}: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
+            "(--max-pixels; raise it if the image is genuine)"
         )
 
 
-def _to_loaded(source: Path, array: np.ndarray, header: _Header, icc_profile: bytes | None) -> LoadedImage:
+def _to_loaded(
+    source: Path, array: np.ndarray, header: _Header, icc_profile: bytes | None, exif: bytes | None = None
+) -> LoadedImage:
     mode, colour, alpha_raw = _split_channels(source, array, header)
     peak = np.float32(255.0 if colour.dtype == np.uint8 else 65535.0)
     rgb = np.ascontiguousarray(colour).astype(np.float32) / peak
     alpha = None if alpha_raw is None else alpha_raw.astype(np.float32) / peak
     return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=8 if colour.dtype == np.uint8 else 16, mode=mode, source=source,
-                       icc_profile=icc_profile)
+                       icc_profile=icc_profile, exif=exif)
 
 
 def _split_channels(source: Path, array: np.ndarray, header: _Header) -> tuple[ImageMode, np.ndarray, np.ndarray | None]:
@@ -312,6 +320,7 @@ def write_image(
     mode: ImageMode | None = None,
     quality: int | None = None,
     icc_profile: bytes | None = None,
+    exif: bytes | None = None,
 ) -> Path:
     """Encode ``rgb`` ((H, W, 3) float in [0, 1]) in ``mode`` and write it atomically to ``path``.
 
@@ -322,7 +331,8 @@ def write_image(
     three equal channels and grey+alpha as RGBA (the format has no grey mode); TIFF stores
     grey+alpha as RGBA. ``quality`` (1-100) applies to JPEG (default 95) and WebP (default: lossless).
     ``icc_profile`` (raw ICC bytes, e.g. :attr:`LoadedImage.icc_profile`) is embedded in PNG, JPEG,
-    WebP and TIFF outputs when its colour space fits the stored channels (BMP gets none).
+    WebP and TIFF outputs when its colour space fits the stored channels (BMP gets none); ``exif``
+    (:attr:`LoadedImage.exif`) into PNG, JPEG and WebP outputs.
     Values are clipped to [0, 1] and rounded; NaN or infinite values are an :class:`InputError`
     (they mean the network failed, e.g. fp16 overflow, and would silently become black).
     """
@@ -362,6 +372,8 @@ def write_image(
         encoded = _encode(target, fmt, array, quality)
     if icc_profile:
         encoded = embed_icc(encoded, fmt.extension, icc_profile, 1 if mode in ("L", "LA") and fmt.grey else 3)
+    if exif:
+        encoded = embed_exif(encoded, fmt.extension, exif)
     _write_atomic(target, encoded)
     return target
 
@@ -376,16 +388,32 @@ def _check_write_request(
         raise ConfigError(f"{target}: mode {mode} {need}")
     if bit_depth not in (8, 16):
         raise ConfigError(f"{target}: bit_depth must be 8 or 16, got {bit_depth!r}")
-    if bit_depth not in fmt.bit_depths:
+    problem = unstorable(target, mode, bit_depth)
+    if problem == "bit_depth":
         raise ConfigError(
             f"{target}: {target.suffix} cannot store {bit_depth}-bit samples; write .png or .tif, "
             "or pass bit_depth=8 to downgrade"
         )
-    if alpha is not None and not fmt.alpha:
+    if problem == "alpha":
         raise ConfigError(
             f"{target}: {target.suffix} cannot store alpha; write .png, .webp or .tif, or drop alpha"
         )
     check_quality(quality)
+
+
+def unstorable(target: str | os.PathLike[str], mode: str, bit_depth: int) -> Literal["bit_depth", "alpha"] | None:
+    """What the format of ``target``'s extension cannot hold of an image in ``mode``/``bit_depth``, if anything.
+
+    Lets a caller refuse an image before spending time on it, instead of failing at the write.
+    """
+    fmt = _FORMATS.get(Path(target).suffix.lower())
+    if fmt is None:
+        return None  # write_image names the unknown extension
+    if bit_depth not in fmt.bit_depths:
+        return "bit_depth"
+    if mode in ("LA", "RGBA") and not fmt.alpha:
+        return "alpha"
+    return None
 
 
 def check_quality(quality: int | None) -> None:

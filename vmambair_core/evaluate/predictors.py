@@ -23,6 +23,8 @@ from vmambair_core.errors import ConfigError
 from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
 from vmambair_core.weights import LoadedWeights, PeerNetwork, load_resolved
+from vmambair_core.weights.registry import read_registry
+from vmambair_core.weights.spec import classify_spec
 
 __all__ = [
     "BASELINES",
@@ -129,15 +131,28 @@ def load_network_predictor(
     dev = resolve_device(device)
     net, origin = load_resolved(task, weights, device=dev, scan_backend=scan_backend)
     # the network built: the preset, the variant a trained export describes, or the Real-ESRGAN peer
-    name = f"vmambair {net.config.name}" if isinstance(net, VmambaIR) else net.family
-    if weights is None:
-        source = "default weights"
-    elif isinstance(weights, LoadedWeights):
-        source = Path(weights.source).name
-    else:
-        source = Path(os.fspath(weights)).name  # the file's name: the table stays narrow (the path is in `weights`)
+    label = _label(task, weights, net.config.name) if isinstance(net, VmambaIR) else _peer_label(net, weights)
     predictor = NetworkPredictor.from_network(
-        net, label=f"{name} [{source}]", device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
+        net, label=label, device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
     )
     predictor.weights = origin
     return predictor
+
+
+def _peer_label(net: PeerNetwork, weights: str | os.PathLike[str] | LoadedWeights | None) -> str:
+    """A Real-ESRGAN network's row name: its family and the file's name (the path is in ``weights``)."""
+    source = Path(weights.source if isinstance(weights, LoadedWeights) else os.fspath(weights or "")).name
+    return f"{net.family} [{source}]"
+
+
+def _label(task: str | VmambaIRConfig, weights: str | os.PathLike[str] | LoadedWeights | None, network: str) -> str:
+    """The result's row name: the registry name of named or default weights (``vmambair sisr-lite``),
+    else the network built (the preset, or the variant an export describes) and the file."""
+    if isinstance(weights, LoadedWeights):
+        return f"vmambair {network} [{weights.source}]"
+    if weights is None:
+        default = read_registry().default_name(task) if isinstance(task, str) else None
+        return f"vmambair {default}" if default else f"vmambair {network} [default weights]"
+    if isinstance(classify_spec(weights), str):
+        return f"vmambair {os.fspath(weights)}"
+    return f"vmambair {network} [{Path(os.fspath(weights)).name}]"  # the path is in `weights`: the table stays narrow

@@ -6,6 +6,8 @@ photo come from the same code path.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +41,19 @@ MEMORY_FRACTION = 0.5
 
 
 def available_memory_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo (Linux), else None (then nothing is decided up front)."""
+    """Memory this process could use now, by the platform's own count; None if unknown (then nothing
+    is decided up front). Linux: MemAvailable of /proc/meminfo; Windows: the available physical
+    memory (GlobalMemoryStatusEx); elsewhere (macOS, BSD): ``sysconf``'s available pages, else the
+    physical memory (macOS counts no available pages there), a ceiling the 50% budget leaves room under.
+    """
+    for probe in (_linux_available, _windows_available, _sysconf_available):
+        value = probe()
+        if value:
+            return value
+    return None
+
+
+def _linux_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -47,6 +61,41 @@ def available_memory_bytes() -> int | None:
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
+    return None
+
+
+def _windows_available() -> int | None:
+    if not sys.platform.startswith("win"):
+        return None
+    import ctypes  # noqa: PLC0415 - Windows only
+
+    class _Status(ctypes.Structure):
+        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong)] + [
+            (name, ctypes.c_ulonglong) for name in ("ullTotalPhys", "ullAvailPhys", "ullTotalPageFile",
+                                                     "ullAvailPageFile", "ullTotalVirtual", "ullAvailVirtual",
+                                                     "ullAvailExtendedVirtual")
+        ]
+
+    status = _Status()
+    status.dwLength = ctypes.sizeof(_Status)
+    try:
+        ok = ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return None
+    return int(status.ullAvailPhys) if ok else None
+
+
+def _sysconf_available() -> int | None:
+    sysconf = getattr(os, "sysconf", None)
+    if sysconf is None:
+        return None
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            count, size = sysconf(pages), sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            continue
+        if count > 0 and size > 0:
+            return int(count) * int(size)
     return None
 
 
@@ -84,7 +133,8 @@ def _dihedral_inverse(y: Tensor, k: int) -> Tensor:
 class TileOptions:
     """How an image may be cut: checked once, here, for the CLI and the library alike.
 
-    ``tile``: tile side in input pixels, None = whole image (tiles only after an out-of-memory);
+    ``tile``: tile side in input pixels; None or 0 (what other upscalers' ``--tile 0`` means) =
+    automatic: the whole image, or tiles chosen up front on a CPU / after an out-of-memory on a GPU;
     ``overlap``: overlap in input pixels; ``tiles_per_batch``: tiles per network call.
     """
 
@@ -93,11 +143,12 @@ class TileOptions:
     tiles_per_batch: int = 1
 
     def __post_init__(self) -> None:
-        if self.tile is not None and self.tile < 8:
-            raise ConfigError(f"--tile must be at least 8 (the network works on multiples of 8), got {self.tile}")
+        if self.tile is not None and self.tile != 0 and self.tile < 8:
+            raise ConfigError(f"--tile must be 0 (automatic) or at least 8 (the network works on multiples of 8), "
+                              f"got {self.tile}")
         if self.overlap < 0:
             raise ConfigError(f"--tile-overlap must be >= 0, got {self.overlap}")
-        if self.tile is not None and self.tile <= self.overlap:
+        if self.tile and self.tile <= self.overlap:
             raise ConfigError(f"--tile ({self.tile}) must be larger than --tile-overlap ({self.overlap})")
         if self.tiles_per_batch < 1:
             raise ConfigError(f"--batch-tiles must be >= 1, got {self.tiles_per_batch}")
@@ -116,7 +167,7 @@ class Restorer:
         net: the network (moved to ``device`` here); any module with a ``scale`` attribute.
         device: torch device.
         precision: ``auto``/``fp32``/``bf16``/``fp16``.
-        tile: tile size in input pixels; None = whole image, falling back to tiles on out-of-memory.
+        tile: tile size in input pixels; None or 0 = automatic (see :class:`TileOptions`).
         overlap: tile overlap in input pixels.
         tiles_per_batch: tiles per forward call.
         min_tile: smallest tile the OOM back-off may reach.
@@ -143,7 +194,7 @@ class Restorer:
         resolve_backend(getattr(net, "scan_backend", "auto"), device, self.dtype)
         self.net = net.to(device).eval()
         self.device = device
-        self.tile, self.overlap, self.tiles_per_batch = tile, overlap, tiles_per_batch
+        self.tile, self.overlap, self.tiles_per_batch = tile or None, overlap, tiles_per_batch
         self.min_tile, self.tta = min_tile, tta
         self.scale = net.scale
         self.last = TileReport(tile)

@@ -29,10 +29,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from ..data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, check_quality, read_image, resize_alpha, write_image
+from ..data.io import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    check_quality,
+    read_image,
+    resize_alpha,
+    unstorable,
+    write_image,
+)
 from ..errors import ConfigError, InputError, VmambairError
 from ..models import VmambaIRConfig
 from .engine import Restorer
+from .outscale import check_outscale, outscale_size, resize_planes
 from .tiling import DeviceMemoryError
 
 if TYPE_CHECKING:
@@ -59,6 +68,12 @@ class RestorePlan:
     jobs: tuple[RestoreJob, ...]
     ignored: tuple[Path, ...] = ()
     output_dir: Path = Path()
+    output_file: Path | None = None  # -o named the one output file (then output_dir is its folder)
+
+    @property
+    def destination(self) -> Path:
+        """Where the results go, as a user reads it: the output file, else the output folder."""
+        return self.output_file or self.output_dir
 
 
 def normalise_ext(ext: str | None) -> str | None:
@@ -93,11 +108,18 @@ def plan_restore(
     path relative to that folder (subfolders only with ``recursive``, mirrored in the output). Names
     become ``<stem><suffix><ext>`` (``ext`` None keeps the input's). Two inputs aiming at one output,
     or an output that would replace its own input, is a :class:`ConfigError` naming them.
+
+    One input file and an ``output_dir`` with an image extension that is not an existing folder
+    (``-o result.png``) name the output file itself, written in the format of its extension.
     """
     out_ext = check_naming(suffix, ext)
     out = Path(output_dir).expanduser()
     if not inputs:
         raise ConfigError("no input given; pass image files and/or folders")
+    single = _output_file(inputs, out, suffix, out_ext)
+    if single is not None:
+        _check_targets([single])
+        return RestorePlan((single,), (), out.parent, out)
     pairs: list[tuple[Path, Path, bool]] = []  # (source, path relative to the output folder, named by the user)
     ignored: list[Path] = []
     for raw in inputs:
@@ -128,6 +150,21 @@ def plan_restore(
     ignored += [job.source for job, named in planned if not named and is_output(job)]
     _check_targets(jobs)
     return RestorePlan(tuple(jobs), tuple(ignored), out)
+
+
+def _output_file(
+    inputs: Sequence[str | os.PathLike[str]], out: Path, suffix: str, out_ext: str | None
+) -> RestoreJob | None:
+    """The one job when ``out`` names an output file (see :func:`plan_restore`), else None."""
+    if len(inputs) != 1 or out.suffix.lower() not in IMAGE_EXTENSIONS or out.is_dir():
+        return None
+    source = Path(inputs[0]).expanduser()
+    if not source.is_file():
+        return None
+    if suffix or (out_ext is not None and out_ext != out.suffix.lower()):
+        raise ConfigError(f"-o {out} names the output file (its extension sets the format); "
+                          "--suffix and --ext apply only when -o is a folder")
+    return RestoreJob(source, out)
 
 
 def _folder_images(folder: Path, *, recursive: bool, exclude: Path) -> tuple[list[Path], list[Path]]:
@@ -250,13 +287,17 @@ class RestoreSettings:
 
     ``skip_existing``: an existing output counts as done (continuing a run). ``overwrite``: replace
     existing outputs. Neither: existing outputs are kept and reported as skipped. ``quality`` applies
-    to JPEG/WebP outputs; ``max_pixels`` refuses larger inputs before decoding them.
+    to JPEG/WebP outputs; ``max_pixels`` refuses larger inputs before decoding them. ``outscale``:
+    the output's size as a multiple of the input's (None: the network's scale), see :mod:`.outscale`.
+    ``strip_metadata``: write no EXIF and no ICC profile (by default both are carried over).
     """
 
     skip_existing: bool = False
     overwrite: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     quality: int | None = None
+    outscale: float | None = None
+    strip_metadata: bool = False
 
     def __post_init__(self) -> None:
         if self.skip_existing and self.overwrite:
@@ -264,6 +305,7 @@ class RestoreSettings:
         if self.max_pixels is not None and self.max_pixels < 1:
             raise ConfigError(f"--max-pixels must be positive, got {self.max_pixels}")
         check_quality(self.quality)
+        check_outscale(self.outscale)
 
 
 SKIP_DONE = "output exists (--skip-existing)"
@@ -316,6 +358,9 @@ def restore_one(
     except InputError as error:
         return failed(str(error))
     facts: dict[str, Any] = {"input_size": (image.width, image.height), "mode": image.mode, "bit_depth": image.bit_depth}
+    problem = unstorable(job.target, image.mode, image.bit_depth)
+    if problem is not None:  # refused before the network runs, not after
+        return failed(_unstorable_reason(job, problem, image.bit_depth), **facts)
 
     try:
         output = restorer(image.to_tensor(), on_tile=on_tile)
@@ -323,6 +368,10 @@ def restore_one(
         return failed(f"{job.source}: {error}", **facts)
     rgb = output[0].permute(1, 2, 0).cpu().numpy()
     del output
+    if settings.outscale is not None:
+        size = outscale_size(image.height, image.width, settings.outscale)
+        if size != rgb.shape[:2]:
+            rgb = resize_planes(rgb, size)
     height, width = rgb.shape[:2]
     alpha = image.alpha
     if alpha is not None and alpha.shape != (height, width):
@@ -335,12 +384,20 @@ def restore_one(
         raise VmambairError(f"cannot create {job.target.parent} ({error.strerror or error})") from None
     try:
         write_image(job.target, np.ascontiguousarray(rgb), alpha=alpha, bit_depth=image.bit_depth,
-                    mode=image.mode, quality=settings.quality, icc_profile=image.icc_profile)
+                    mode=image.mode, quality=settings.quality,
+                    icc_profile=None if settings.strip_metadata else image.icc_profile,
+                    exif=None if settings.strip_metadata else image.exif)
     except (ConfigError, InputError) as error:
         # The chosen format cannot hold this image (16-bit or alpha), or the network produced NaN:
         # specific to this image, so the batch goes on.
         return failed(str(error), **facts)
     return ImageResult(job.source, job.target, "ok", None, time.perf_counter() - started, **facts)
+
+
+def _unstorable_reason(job: RestoreJob, problem: str, bit_depth: int) -> str:
+    what, formats = ("alpha", ".png, .webp or .tif") if problem == "alpha" else (f"{bit_depth}-bit samples", ".png or .tif")
+    return (f"{job.source}: {job.target.suffix} cannot store its {what}, so it was not restored; "
+            f"write it as {formats} (--ext, or the name given to -o)")
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ PRESET_PARAMS: dict[str, int] = {"realsr": 10_497_813, "sisr": 12_028_273, "dera
 
 TASK_DESCRIPTIONS: dict[str, str] = {
     "realsr": "real-world x4 super-resolution (Real-ESRGAN degradations)",
-    "sisr": "bicubic x4 super-resolution (GAN-trained)",
+    "sisr": "bicubic x4 super-resolution (the authors' recipe: L1, then a GAN stage)",
     "derain": "rain-streak removal (same size)",
 }
 

@@ -29,7 +29,7 @@ def load_into(net: VmambaIR, weights: LoadedWeights) -> VmambaIR:
             f"{weights.source} holds '{meta_preset}' weights (file metadata) but task '{cfg.name}' was asked for; "
             f"use --task {meta_preset} or other weights"
         )
-    check_state_dict(weights.state_dict, cfg, weights.source)
+    check_state_dict(weights.state_dict, cfg, weights.source, net)
     net.load_state_dict(weights.state_dict, strict=True)
     return net
 

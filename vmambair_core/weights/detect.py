@@ -55,9 +55,16 @@ def mismatch_summary(sd: dict[str, Tensor], want: dict[str, tuple[int, ...]]) ->
     return "; ".join(parts) or None
 
 
-def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint") -> None:
-    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys."""
-    problems = mismatch_summary(sd, expected_shapes(cfg))
+def check_state_dict(
+    sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint", net: VmambaIR | None = None
+) -> None:
+    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys.
+
+    ``net``: the network ``cfg`` already built, if any; its shapes are used instead of a meta-device
+    build, whose first use imports ``torch._dynamo`` (about a second of every CLI start).
+    """
+    want = expected_shapes(cfg) if net is None else {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    problems = mismatch_summary(sd, want)
     if problems is None:
         return
     guess = detect_preset(sd)

@@ -38,7 +38,13 @@ def _resolve_entry(entry: WeightsEntry, what: str, *, local_files_only: bool | N
     if not path.is_file():
         raise WeightsNotFoundError(f"{what} ({entry.location}) are missing at {path}")
     verify_sha256(path, entry.sha256 or "", what)
-    label = f"{entry.name} ({entry.location})" if entry.name and entry.name != entry.task else entry.location
+    # A bundled entry is its name ("bundled" follows once, as the origin); a Hub entry also names its file.
+    if entry.name and entry.bundled:
+        label = entry.name
+    elif entry.name and entry.name != entry.task:
+        label = f"{entry.name} ({entry.location})"
+    else:
+        label = entry.location
     return ResolvedWeights(path, origin, label, True, entry.name or None)
 
 
