@@ -1,0 +1,106 @@
+"""Builders for the inputs an adversarial pass used against restore, eval, train and the weights loader.
+
+Each returns the path it made, so a test reads as the attack it replays. The images are tiny; the
+weights files are tiny networks whose metadata a test may then tamper with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from typer.testing import CliRunner
+
+from vmambair_cli.app import app
+from vmambair_core.models import VmambaIRConfig, build_model, tiny_config
+from vmambair_core.weights import network_metadata, write_safetensors
+
+runner = CliRunner()
+
+
+def cli(*args: str | os.PathLike[str]):  # noqa: ANN201 - typer's Result
+    """Run ``vmambair ARGS`` in-process (stderr apart from stdout)."""
+    return runner.invoke(app, [os.fspath(a) for a in args])
+
+
+def one_line_error(result) -> str:  # noqa: ANN001
+    """The single ``Error: ...`` line a refused command prints; fails on a traceback or a zero exit."""
+    text = result.stderr.strip()
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output, result.output
+    assert len(text.splitlines()) == 1 and text.startswith("Error: "), result.output
+    return text
+
+
+def png(path: Path, seed: int = 0, size: int = 16, *, bit_depth: int = 8) -> Path:
+    """A small random RGB PNG (the folder is created)."""
+    rng = np.random.default_rng(seed)
+    peak = 255 if bit_depth == 8 else 65535
+    pixels = rng.integers(0, peak + 1, (size, size, 3)).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), pixels)
+    return path
+
+
+def tiny_weights(path: Path, task: str = "sisr", *, seed: int = 0, cfg: VmambaIRConfig | None = None) -> Path:
+    """A tiny network's weights with the metadata a ``vmambair train`` export carries."""
+    torch.manual_seed(seed)
+    cfg = cfg or tiny_config(task, dim=2, blocks=0)
+    return write_safetensors(build_model(cfg).state_dict(), path, network_metadata(cfg, task))
+
+
+# --------------------------------------------------------------------------- special files
+
+
+def fifo(path: Path) -> Path:
+    """A named pipe: opening it for reading blocks until some writer comes (none will)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+def dev_zero_link(path: Path) -> Path:
+    """An image name that leads to ``/dev/zero``: reading it never ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to("/dev/zero")
+    return path
+
+
+def symlink_loop(a: Path, b: Path) -> tuple[Path, Path]:
+    """``a -> b -> a``: every open or resolve of either fails with ELOOP."""
+    a.parent.mkdir(parents=True, exist_ok=True)
+    a.symlink_to(b.name if a.parent == b.parent else b)
+    b.symlink_to(a.name if a.parent == b.parent else a)
+    return a, b
+
+
+def write_json(path: Path, value: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+    return path
+
+
+def finishes_within(seconds: float, fn, *args):  # noqa: ANN001, ANN201
+    """``fn(*args)``'s result or exception, or an AssertionError if it is still running after ``seconds`` (a hang)."""
+    import threading  # noqa: PLC0415
+
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as error:  # noqa: BLE001 - handed back to the caller
+            box["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{getattr(fn, '__name__', fn)} still running after {seconds} s (hangs)"
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box.get("value")
