@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,13 @@ from vmambair_core.evaluate import (
     Predictor,
     build_predictors,
     build_sets,
+    check_outputs,
     evaluate,
     lpips_wanted,
     prepare_lpips,
+    saved_image_dir,
 )
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.metrics.lpips import LPIPS
 from vmambair_core.threads import set_threads
 
@@ -84,20 +88,22 @@ def _render(con: Console, results: list[EvalResult]) -> None:
 
 
 def _write_csv(path: Path, results: list[EvalResult]) -> None:
+    """Written atomically: a full disk or an interruption leaves the previous file, never a cut one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
-        w.writeheader()
-        for r in results:
-            for i in r.images:
-                d = i.to_dict()
-                w.writerow({
-                    "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"], "lq": d["lq"] or "",
-                    "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
-                    "lpips": "" if i.lpips is None else repr(i.lpips), "seconds": f"{i.seconds:.6f}",
-                    "error": i.error or "", "model": r.model, "channel": r.convention.channel,
-                    "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
-                })
+    fh = io.StringIO(newline="")
+    w = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
+    w.writeheader()
+    for r in results:
+        for i in r.images:
+            d = i.to_dict()
+            w.writerow({
+                "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"], "lq": d["lq"] or "",
+                "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
+                "lpips": "" if i.lpips is None else repr(i.lpips), "seconds": f"{i.seconds:.6f}",
+                "error": i.error or "", "model": r.model, "channel": r.convention.channel,
+                "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
+            })
+    atomic_write_bytes(path, fh.getvalue().encode("utf-8"))
 
 
 def eval_cmd(
@@ -117,6 +123,7 @@ def eval_cmd(
     lpips_net: Annotated[Literal["vgg", "alex"], typer.Option("--lpips-net", help="LPIPS backbone (the authors use vgg).")] = "vgg",
     save_images: Annotated[Path | None, typer.Option("--save-images", help="Write outputs as DIR/<benchmark>/<name>.png.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per image to this CSV file.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --csv file (inputs are never overwritten).")] = False,
     json_out: JsonOpt = False,
     device: DeviceOpt = "auto",
     precision: Annotated[str, typer.Option("--precision", help="fp32 (default: what the published numbers use), bf16, fp16, auto.")] = "fp32",
@@ -143,6 +150,7 @@ def eval_cmd(
             precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
         )
         sets = build_sets(req)
+        check_outputs(sets, save_images=save_images, csv=csv_path, overwrite=overwrite)
         plan = _Plan(sets, build_predictors(req, sets),
                      {d.name: lpips_wanted(req, d) for d in sets})
         if not quiet and not json_out:  # the first line says which weights are scored
@@ -172,7 +180,7 @@ def eval_cmd(
                 results.append(evaluate(
                     data, plan.predictors[data.name], lpips=plan.lpips if use else None,
                     lpips_note=plan.lpips_note if use else off_note, limit=limit,
-                    save_dir=None if save_images is None else save_images / data.name,
+                    save_dir=None if save_images is None else saved_image_dir(save_images, data),
                     on_image=lambda _score, job=job: bar.advance(job),
                 ))
         return results

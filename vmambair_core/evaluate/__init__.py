@@ -27,13 +27,13 @@ from vmambair_core.evaluate.predictors import (
     load_network_predictor,
 )
 from vmambair_core.evaluate.published import PUBLISHED, PublishedScore, published_for
-from vmambair_core.evaluate.runner import EvalResult, ImageScore, evaluate, prepare_lpips
+from vmambair_core.evaluate.runner import EvalResult, ImageScore, check_outputs, evaluate, prepare_lpips, saved_image_dir
 from vmambair_core.evaluate.session import MODELS, EvalRequest, ModelKind, build_predictors, build_sets, lpips_wanted
 
 __all__ = [
     "BENCHMARKS", "ENV_DATA_ROOT", "MODELS", "PUBLISHED",
     "Benchmark", "BicubicPredictor", "EvalRequest", "EvalResult", "EvalSet", "FolderLayout", "IdentityPredictor", "ImagePair",
     "ImageScore", "MetricConvention", "ModelKind", "NetworkPredictor", "Pairing", "Predictor", "PublishedScore",
-    "baseline", "build_predictors", "build_sets", "custom_set", "evaluate", "get_benchmark", "load_benchmark", "load_network_predictor",
-    "locate_benchmark", "lpips_wanted", "pair_images", "prepare_lpips", "published_for", "resolve_data_root",
+    "baseline", "build_predictors", "build_sets", "check_outputs", "custom_set", "evaluate", "get_benchmark", "load_benchmark", "load_network_predictor",
+    "locate_benchmark", "lpips_wanted", "pair_images", "prepare_lpips", "published_for", "resolve_data_root", "saved_image_dir",
 ]
