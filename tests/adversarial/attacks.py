@@ -104,3 +104,23 @@ def finishes_within(seconds: float, fn, *args):  # noqa: ANN001, ANN201
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box.get("value")
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def retyped_weights(path: Path, dtype: torch.dtype, task: str = "sisr") -> Path:
+    """A tiny network's weights cast to a non-float dtype (bool, int8): they load and restore to white."""
+    cfg = tiny_config(task, dim=2, blocks=0)
+    sd = {k: v.to(dtype) for k, v in build_model(cfg).state_dict().items()}
+    return write_safetensors(sd, path, network_metadata(cfg, task))
+
+
+def tampered_config(path: Path, task: str = "sisr", **fields: object) -> Path:
+    """Tiny weights whose ``vmambair.config`` metadata claims other ``fields`` (the tensors stay tiny)."""
+    from vmambair_core.weights import META_CONFIG  # noqa: PLC0415
+
+    cfg = tiny_config(task, dim=2, blocks=0)
+    meta = network_metadata(cfg, task)
+    meta[META_CONFIG] = json.dumps({**json.loads(meta[META_CONFIG]), **fields})
+    return write_safetensors(build_model(cfg).state_dict(), path, meta)

@@ -32,7 +32,15 @@ def expected_shapes(cfg: VmambaIRConfig) -> dict[str, tuple[int, ...]]:
 
 
 def check_state_dict(sd: dict[str, Tensor], cfg: VmambaIRConfig, source: str = "checkpoint") -> None:
-    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys."""
+    """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys.
+
+    Every tensor must be floating point: integer or bool "weights" would load (``load_state_dict`` casts)
+    and restore to a flat image.
+    """
+    not_float = [f"{k} ({v.dtype})" for k, v in sd.items() if not v.is_floating_point()]
+    if not_float:
+        raise CheckpointError(f"{source}: {len(not_float)} tensor(s) are not floating point (e.g. "
+                              f"{', '.join(not_float[:_SHOWN])}); weights must be float16, bfloat16, float32 or float64")
     want = expected_shapes(cfg)
     missing = [k for k in want if k not in sd]
     unexpected = [k for k in sd if k not in want]
