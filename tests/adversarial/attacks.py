@@ -124,3 +124,30 @@ def tampered_config(path: Path, task: str = "sisr", **fields: object) -> Path:
     meta = network_metadata(cfg, task)
     meta[META_CONFIG] = json.dumps({**json.loads(meta[META_CONFIG]), **fields})
     return write_safetensors(build_model(cfg).state_dict(), path, meta)
+
+
+# --------------------------------------------------------------------------- cached benchmark files
+
+
+def resave_mirrored_with_orientation(path: Path) -> Path:
+    """Re-save a PNG mirrored left-right with an EXIF orientation (2) that mirrors it back for viewers.
+
+    A decoder honouring orientation sees the original; one reading the pixels as stored sees a mirror.
+    """
+    from vmambair_core.data.icc import png_chunk  # noqa: PLC0415
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr[:, ::-1]))
+    assert ok
+    data = encoded.tobytes()
+    exif = b"MM\x00*\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x02\x00\x00" + b"\x00\x00\x00\x00"
+    ihdr_end = 8 + 25  # signature, then the 13-byte IHDR chunk (25 bytes with length, tag and CRC)
+    path.write_bytes(data[:ihdr_end] + png_chunk(b"eXIf", exif) + data[ihdr_end:])
+    return path
+
+
+def resave_16bit(path: Path) -> Path:
+    """Re-save an 8-bit PNG as 16-bit by shifting (v * 256): a converting decoder gets v back, scoring does not."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert cv2.imwrite(str(path), bgr.astype(np.uint16) << 8)
+    return path

@@ -34,7 +34,7 @@ from vmambair_core.metrics.lpips import LPIPS, LpipsNet, load_lpips, lpips_dista
 from vmambair_core.metrics.psnr_ssim import psnr, ssim
 from vmambair_core.outputs import input_clash
 
-__all__ = ["EvalResult", "ImageScore", "check_outputs", "evaluate", "prepare_lpips", "saved_image_dir"]
+__all__ = ["EvalResult", "ImageScore", "check_outputs", "evaluate", "prepare_lpips", "read_scored", "saved_image_dir"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 
@@ -152,6 +152,11 @@ def prepare_lpips(
         return None, f"LPIPS skipped: {exc}"
 
 
+def read_scored(path: Path) -> np.ndarray:
+    """An input file's uint8 RGB pixels exactly as scoring decodes them (checksums of inputs hash this)."""
+    return to_uint8(read_image(path).rgb, 1.0)
+
+
 def _fit_gt(gt: np.ndarray, lq: np.ndarray, scale: int) -> np.ndarray:
     """Crop GT top-left to ``scale`` x the LQ size (benchmarks' mod-crop); anything else is a mismatch."""
     want_h, want_w = lq.shape[0] * scale, lq.shape[1] * scale
@@ -179,7 +184,7 @@ def _score_pair(
         lq = imresize(gt, 1 / scale)
     else:
         assert pair.lq is not None, "a files-based set has LQ paths"
-        lq = to_uint8(read_image(pair.lq).rgb, 1.0)
+        lq = read_scored(pair.lq)
         gt = _fit_gt(gt, lq, scale)
     start = time.perf_counter()
     out = predictor(lq)
