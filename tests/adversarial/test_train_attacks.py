@@ -48,3 +48,87 @@ def test_overwrite_replaces_the_old_run(data_dir: Path, tmp_path: Path) -> None:
     assert result.weights == run / "model.safetensors"
     assert (run / "model.safetensors").read_bytes() != b"exported weights"
     assert "log\n" not in (run / "train.log").read_text()  # the old run's log is gone, not appended to
+
+
+def _disk_full_at(call: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``torch.save`` writes half of its bytes and fails with ENOSPC from its ``call``-th use on."""
+    import errno
+    import io
+    import os
+
+    import torch
+
+    real, calls = torch.save, []
+
+    def save(obj, f, *args, **kwargs):  # noqa: ANN001, ANN202
+        calls.append(1)
+        if len(calls) < call:
+            return real(obj, f, *args, **kwargs)
+        buffer = io.BytesIO()
+        real(obj, buffer)
+        f.write(buffer.getvalue()[: buffer.tell() // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", save)
+
+
+def test_disk_full_during_a_checkpoint_stops_with_one_line_and_keeps_the_previous(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vmambair_core.train.checkpoint import latest_checkpoint, load_checkpoint
+    from vmambair_core.train.distributed import DistEnv
+
+    run = tmp_path / "run"
+    _disk_full_at(3, monkeypatch)  # iteration 1 saves rank_0.pt and state.pt; iteration 2's first file fails
+    result = cli("train", "--task", "sisr", "--data", data_dir / "sr_train" / "T91", "-o", run, "--iters", "3",
+                 "--save-every", "1", "--model-dim", "4", "--model-blocks", "1", "--batch-size", "1",
+                 "--patch-size", "32", "--workers", "0", "--quiet")
+    line = one_line_error(result)
+    assert "cannot write checkpoint iter_00000002 (No space left on device)" in line
+    assert "iter_00000001 is intact" in line and "--resume" in line
+    monkeypatch.undo()
+    assert latest_checkpoint(run) == run / "checkpoints" / "iter_00000001"
+    assert load_checkpoint(run / "checkpoints" / "iter_00000001", DistEnv()).iteration == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iter_00000001", "latest"]
+    assert not (run / "model.safetensors").exists()
+
+
+def _damage_meta(folder: Path, **changes: object) -> None:
+    import json
+
+    meta = json.loads((folder / "meta.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key)
+        else:
+            meta[key] = value
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.slow
+def test_resume_from_damaged_checkpoint_metadata_is_one_line(data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    from vmambair_core.errors import CheckpointError
+
+    run = tmp_path / "run"
+    train(_cfg(data_dir), run, device="cpu")
+    folder = run / "checkpoints" / "iter_00000001"
+    pristine = tmp_path / "pristine"
+    shutil.copytree(folder, pristine)
+    for changes, field in (({"world_size": None}, "world_size is None"), ({"world_size": "1"}, "world_size is '1'"),
+                           ({"world_size": 1.5}, "world_size is 1.5")):
+        _damage_meta(folder, **changes)
+        with pytest.raises(CheckpointError, match=field):
+            train(None, run, device="cpu", resume=True)
+        assert field in one_line_error(cli("train", "-o", run, "--resume", "--iters", "2"))
+        shutil.copy(pristine / "meta.json", folder / "meta.json")
+    (folder / "meta.json").write_text("[1, 2]")
+    assert "not a JSON object" in one_line_error(cli("train", "-o", run, "--resume", "--iters", "2"))
+    shutil.copy(pristine / "meta.json", folder / "meta.json")
+    state = torch.load(folder / "state.pt", weights_only=True)
+    del state["iteration"]
+    torch.save(state, folder / "state.pt")
+    assert "iteration is None" in one_line_error(cli("train", "-o", run, "--resume", "--iters", "2"))
