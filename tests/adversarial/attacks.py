@@ -151,3 +151,20 @@ def resave_16bit(path: Path) -> Path:
     bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert cv2.imwrite(str(path), bgr.astype(np.uint16) << 8)
     return path
+
+
+# --------------------------------------------------------------------------- registries
+
+#: Malformed ``VMAMBAIR_WEIGHTS_REGISTRY`` documents, each with a phrase its one-line refusal contains.
+BAD_REGISTRIES: tuple[tuple[object, str], ...] = (
+    ([{"version": 2}], "the top level must be a JSON object, got list"),
+    ("registry", "the top level must be a JSON object, got str"),
+    ({"version": 2, "weights": [1, 2]}, "'weights' must be a JSON object, got list"),
+    ({"version": 2, "defaults": ["sisr"]}, "'defaults' must be a JSON object, got list"),
+    ({"version": 2, "weights": {"x": {"task": "sisr", "metrics": 5}}}, "'metrics' of entry 'x' must be a list"),
+    ({"version": 2, "weights": {"x": {"task": "sisr", "metrics": [{"benchmark": "Set5"}]}}}, "psnr"),
+    ({"version": 2, "weights": {"x": {"task": "sisr", "metrics": [{"benchmark": "Set5", "psnr": "high"}]}}},
+     "metric psnr must be a number"),
+    ({"version": 2, "weights": {"x": {"task": "sisr", "metrics": [7]}}}, "(not an object)"),
+    ({"version": 2, "weights": {"x": {"task": "sisr", "bundled": "x.safetensors", "sha256": 5}}}, "entry 'x'"),
+)
