@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,7 +34,7 @@ from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.metrics.lpips import LPIPS
 from vmambair_core.threads import set_threads
 
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded, shown, terminate_as_interrupt
 from .options import (
     BackendOpt, DebugOpt, DeviceOpt, JsonOpt, QuietOpt, ThreadsOpt, TileOpt, TileOverlapOpt, WeightsOpt,
 )
@@ -66,10 +65,10 @@ def _render(con: Console, results: list[EvalResult]) -> None:
     for col in ("images", "PSNR", "SSIM", "LPIPS"):
         t.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        t.add_row(escape(r.benchmark), f"[bold]{escape(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}",
+        t.add_row(shown(r.benchmark), f"[bold]{shown(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}",
                   f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4))
         for p in (p for p in r.published if p.method in ("VmambaIR", "bicubic")):
-            t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
+            t.add_row("", f"[dim]{shown(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
                       f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]")
         t.add_section()
     con.print(t)
@@ -78,10 +77,10 @@ def _render(con: Console, results: list[EvalResult]) -> None:
         notes.append(f"LPIPS = {r.lpips_name}" if r.lpips_name else r.lpips_note or "no LPIPS")
         if r.limited:
             notes.append(f"--limit: {len(r.images)} of {r.images_in_set} images, means not comparable with papers")
-        con.print(f"[bold]{escape(r.benchmark)}[/] ({escape(r.location)}, {escape(r.layout)}): "
-                  + escape("; ".join(notes)), soft_wrap=True)
+        con.print(f"[bold]{shown(r.benchmark)}[/] ({shown(r.location)}, {shown(r.layout)}): "
+                  + shown("; ".join(notes)), soft_wrap=True)
         for f in r.failed:
-            con.print(f"  [red]failed[/] {escape(f.gt)}: {escape(f.error or '')}", soft_wrap=True)
+            con.print(f"  [red]failed[/] {shown(f.gt)}: {shown(f.error or '')}", soft_wrap=True)
     if any(r.published for r in results):
         con.print("[dim]Published rows (dim) are the paper's Tables 1-3 and the bicubic baseline SR papers print; "
                   "`--json` lists every compared method.[/]", soft_wrap=True)
@@ -155,19 +154,20 @@ def eval_cmd(
                      {d.name: lpips_wanted(req, d) for d in sets})
         if not quiet and not json_out:  # the first line says which weights are scored
             for pred in {id(p): p for p in plan.predictors.values() if getattr(p, "weights", "")}.values():
-                err.print(f"{escape(pred.label)} · weights {escape(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
+                err.print(f"{shown(pred.label)} · weights {shown(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
         for note in (n for d in sets for n in d.notes):
             if not quiet or note.startswith("warning"):
-                err.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
+                err.print(f"[yellow]{shown(note)}[/]", soft_wrap=True)
         if any(plan.lpips_for.values()):
             plan.lpips, plan.lpips_note = prepare_lpips(lpips_net, lpips_weights, device=resolve_device(device))
             if plan.lpips_note:
                 plan.lpips_note += " (here: --lpips-weights FILE, or a folder holding the backbone and the heads)"
             if plan.lpips_note and not quiet:
-                err.print(f"[yellow]{escape(plan.lpips_note)}[/]", soft_wrap=True)
+                err.print(f"[yellow]{shown(plan.lpips_note)}[/]", soft_wrap=True)
         return plan
 
-    plan = run_guarded(prepare, debug, json_out)
+    with terminate_as_interrupt():  # a SIGTERM while a benchmark cache is built removes its temporary folder
+        plan = run_guarded(prepare, debug, json_out)
     off_note = "LPIPS off (--no-lpips)" if lpips is False else "LPIPS off: the paper reports none here (--lpips to add it)"
 
     def run() -> list[EvalResult]:
@@ -185,7 +185,8 @@ def eval_cmd(
                 ))
         return results
 
-    results = run_guarded(run, debug, json_out)
+    with terminate_as_interrupt():
+        results = run_guarded(run, debug, json_out)
     if csv_path is not None:
         run_guarded(lambda: _write_csv(csv_path, results), debug)
     if json_out:
@@ -196,6 +197,6 @@ def eval_cmd(
     if failed:
         scored = sum(len(r.scored) for r in results)
         names = ", ".join(f"{r.benchmark}/{f.gt}" for r in results for f in r.failed)
-        err.print(f"[red]{failed} image(s) failed[/]: {escape(names)}", soft_wrap=True)
+        err.print(f"[red]{failed} image(s) failed[/]: {shown(names)}", soft_wrap=True)
         raise typer.Exit(EXIT_PARTIAL if scored else EXIT_ERROR)
     raise typer.Exit(EXIT_OK)

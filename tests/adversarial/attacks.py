@@ -168,3 +168,37 @@ BAD_REGISTRIES: tuple[tuple[object, str], ...] = (
     ({"version": 2, "weights": {"x": {"task": "sisr", "metrics": [7]}}}, "(not an object)"),
     ({"version": 2, "weights": {"x": {"task": "sisr", "bundled": "x.safetensors", "sha256": 5}}}, "entry 'x'"),
 )
+
+
+# --------------------------------------------------------------------------- leftovers and names
+
+
+def stale_temp(folder: Path, name: str, *, age_s: float, directory: bool = False) -> Path:
+    """A hidden temporary file (or folder) as a killed process leaves it, last modified ``age_s`` ago."""
+    import time  # noqa: PLC0415
+
+    path = folder / name
+    folder.mkdir(parents=True, exist_ok=True)
+    if directory:
+        path.mkdir()
+        (path / "partial.png").write_bytes(b"\x89PNG half")
+    else:
+        path.write_bytes(b"\x89PNG half")
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def malicious_pickle(path: Path) -> Path:
+    """A ``.pth`` whose unpickling would call a function (harmless here: ``os.getcwd``)."""
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204
+            return (os.getcwd, ())
+
+    torch.save({"params": {"x": Payload()}}, path)
+    return path
+
+
+#: A file name that, printed raw, retitles the terminal and clears the screen.
+ESCAPE_NAME = "a\x1b]0;pwned\x07\x1b[2J.png"

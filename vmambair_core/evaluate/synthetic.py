@@ -27,7 +27,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import secrets
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmambair_core.atomic import clean_stale_temps, temp_name
 from vmambair_core.data.degradations import DegradationConfig, degrade_realesrgan
 from vmambair_core.data.resize import modcrop
 from vmambair_core.errors import InputError, VmambairError
@@ -155,7 +155,8 @@ def _cache_valid(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticReci
 def _build_cache(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticRecipe, hr_sha: str) -> str:
     """Generate into a temporary sibling folder, then move it into place: never a half-written cache."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
+    clean_stale_temps(folder.parent)  # what a killed build left behind
+    temp = folder.parent / temp_name(folder.name)
     try:
         sha = generate_lq(pairs, recipe, temp)
         manifest = {"recipe": recipe.to_dict(), "hr_sha256": hr_sha, "lq_pixels_sha256": sha,

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..atomic import clean_stale_temps
 from ..data.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, check_quality, read_image, resize_alpha, write_image
 from ..errors import ConfigError, InputError, VmambairError
 from ..models import VmambaIR, VmambaIRConfig
@@ -292,9 +293,14 @@ def restore_files(
     Per-image problems (unreadable or too large input, a format that cannot hold the result, device
     memory exhausted even at the smallest tile) become ``failed`` results; errors that would repeat for
     every image (writing to disk, a network/input mismatch) are raised. KeyboardInterrupt propagates;
-    the atomic write leaves no partial file behind.
+    the atomic write leaves no partial file behind. Temporary files of ours that a killed run left in
+    an output folder (over an hour old) are removed when the run first writes there.
     """
+    cleaned: set[Path] = set()
     for index, job in enumerate(jobs):
+        if job.target.parent not in cleaned:  # temporaries a killed run left in this output folder
+            clean_stale_temps(job.target.parent)
+            cleaned.add(job.target.parent)
         if on_start is not None:
             on_start(index, job)
         yield restore_one(job, restorer, settings, on_tile=on_tile)
