@@ -96,8 +96,15 @@ def test_refusals_never_advise_weights_only_false(tmp_path: Path) -> None:
 
 def test_a_malicious_training_checkpoint_is_refused_without_unsafe_advice(tmp_path: Path) -> None:
     from vmambair_core.errors import CheckpointError
-    from vmambair_core.train.checkpoint import _load
+    from vmambair_core.train.export import export_checkpoint
 
+    folder = tmp_path / "run" / "checkpoints" / "iter_00000001"
+    folder.mkdir(parents=True)
+    malicious_pickle(folder / "state.pt")
+    (folder / "meta.json").write_text('{"version": 1, "iteration": 1, "world_size": 1}')
+    (folder.parent / "latest").write_text("iter_00000001\n")
+    line = one_line_error(cli("train", "-o", tmp_path / "run", "--resume"))
+    assert "cannot read checkpoint file" in line and "getcwd" in line and "weights_only" not in line
     with pytest.raises(CheckpointError, match="getcwd") as refused:
-        _load(malicious_pickle(tmp_path / "state.pt"))
+        export_checkpoint(folder, tmp_path / "x.safetensors")
     assert "weights_only" not in str(refused.value)

@@ -33,7 +33,7 @@ import torch
 from vmambair_core.atomic import atomic_write, atomic_write_bytes, fsync_dir
 from vmambair_core.errors import CheckpointError
 from vmambair_core.train.distributed import DistEnv, barrier
-from vmambair_core.weights.formats import load_failure_detail
+from vmambair_core.weights.formats import load_torch_file
 
 CHECKPOINT_VERSION = 1
 LATEST = "latest"
@@ -212,10 +212,7 @@ class LoadedCheckpoint:
 
 
 def _load(file: Path) -> dict[str, Any]:
-    try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, corrupt or unsafe
-        raise CheckpointError(f"cannot read checkpoint file {file}: {load_failure_detail(exc)}") from None
+    obj = load_torch_file(file, "checkpoint file")
     if not isinstance(obj, dict):
         raise CheckpointError(f"{file} is not a vmambair training checkpoint")
     return obj

@@ -118,6 +118,14 @@ def load_failure_detail(error: BaseException) -> str:
     return " ".join(kept) or "unsupported content"
 
 
+def load_torch_file(path: str | os.PathLike[str], what: str) -> object:
+    """``torch.load(weights_only=True)`` on CPU; any failure (missing, truncated, unsafe) is one CheckpointError line."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every unreadable file is the same problem for the user
+        raise CheckpointError(f"cannot read {what} {path}: {load_failure_detail(exc)}") from None
+
+
 def canonical_safetensors(payload: bytes) -> bytes:
     """``payload`` with its metadata keys sorted: the same tensors and metadata give the same bytes.
 
