@@ -112,7 +112,7 @@ if [[ "$MODE" == "gpu" ]]; then
   bench_json "$OUT/bench_train.json" 30 --device cuda --train --preset realsr --sizes 64 --batch 4 \
     --backend triton --precision fp32,bf16 --repeats 5 --warmup 2
   # "cuda", not "cuda:0": a single-process run resolves an unindexed device (issue 14, item 1).
-  run_step realsr_train 45 "$PY" -m vmambair_cli train --task realsr --data "$WORK/realsr_hr" -o "$WORK/realsr_run" \
+  run_step realsr_train 45 "$PY" -m vmambair_cli train --task realsr --data "$WORK/realsr_hr" -o "$WORK/realsr_run" --overwrite \
     --device cuda --iters 4 --batch-size 4 --patch-size 128 --workers 0 --val-every 1000 --save-every 1000 --quiet
   restore_bf16 cuda:0 "$WORK/realsr_hr/000.png"
   NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
@@ -133,7 +133,7 @@ else
     --precision bf16 --repeats 1 --warmup 0
   bench_json "$OUT/bench_train.json" 300 --device cpu --train --preset realsr --sizes 8 --backend reference \
     --repeats 1 --warmup 0
-  run_step realsr_train 300 "$PY" -m vmambair_cli train --task realsr --data "$WORK/realsr_hr" -o "$WORK/realsr_run" \
+  run_step realsr_train 300 "$PY" -m vmambair_cli train --task realsr --data "$WORK/realsr_hr" -o "$WORK/realsr_run" --overwrite \
     --device cpu --iters 2 --batch-size 2 --patch-size 64 --workers 0 --val-every 1000 --save-every 1000 \
     --model-dim 8 --model-blocks 1 --quiet
   "$PY" benchmarks/gpu_util.py images "$WORK/small_lq" 1 24 >>"$OUT/log.txt" 2>&1

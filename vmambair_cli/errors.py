@@ -7,10 +7,14 @@ alike); 3 some images failed while others were done (restore); 130 interrupted (
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import typer
@@ -29,9 +33,23 @@ def debug_enabled() -> bool:
     return os.environ.get("VMAMBAIR_DEBUG", "") not in ("", "0")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters shown as ``\\x1b``-style escapes: a file name holding an ESC
+    sequence must not move the cursor, recolour or retitle the user's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def shown(text: object) -> str:
+    """``text`` safe to print through rich: control characters escaped, then rich markup."""
+    return escape(printable(text))
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr and return the Exit to raise."""
-    _err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+    _err.print(f"[bold red]Error:[/] {shown(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -69,5 +87,22 @@ def run_guarded(fn: Callable[[], T], debug: bool = False, json_out: bool = False
 
 
 def print_error(message: str) -> None:
-    _err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+    _err.print(f"[bold red]Error:[/] {shown(message)}", soft_wrap=True)
     sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C, so atomic writes and temporary folders are cleaned up on the way out."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

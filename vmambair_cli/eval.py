@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,6 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,18 +24,21 @@ from vmambair_core.evaluate import (
     Predictor,
     build_predictors,
     build_sets,
+    check_outputs,
     evaluate,
     lpips_wanted,
     niqe_wanted,
     prepare_lpips,
+    saved_image_dir,
 )
 from vmambair_core.evaluate.noref import NIQE_NOTE, pattern_note
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.metrics.lpips import LPIPS
 from vmambair_core.threads import set_threads
 from vmambair_core.weights import infer_task
 from vmambair_core.weights.blend import blend_for
 
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded, shown, terminate_as_interrupt
 from .options import (
     BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PartnerOpt, QuietOpt, StrengthOpt, ThreadsOpt, TileOpt, TileOverlapOpt,
     WeightsOpt,
@@ -74,21 +77,21 @@ def _render(con: Console, results: list[EvalResult]) -> None:
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        cells = [escape(r.benchmark), f"[bold]{escape(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}"]
+        cells = [shown(r.benchmark), f"[bold]{shown(r.model)}[/]", f"{len(r.scored)}/{r.images_in_set}"]
         if with_ref:
             cells += [f"[bold]{_fmt(r.mean_psnr, 2)}[/]", f"[bold]{_fmt(r.mean_ssim, 4)}[/]", _fmt(r.mean_lpips, 4)]
         if with_nr:
             cells += [f"[bold]{_fmt(r.mean_of('niqe'), 3)}[/]", _fmt(r.mean_of("pattern"), 3)]
         t.add_row(*cells, _fmt(r.mean_seconds, 3))
         for p in (p for p in r.published if p.method in ("VmambaIR", "bicubic")):
-            t.add_row("", f"[dim]{escape(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
+            t.add_row("", f"[dim]{shown(p.method)} ({p.short_source})[/]", "", f"[dim]{_fmt(p.psnr, 2)}[/]",
                       f"[dim]{_fmt(p.ssim, 4)}[/]", f"[dim]{_fmt(p.lpips, 4)}[/]", *(("", "") if with_nr else ()))
         t.add_section()
     print_table(con, t)
     if with_nr:
-        con.print(escape(NIQE_NOTE), soft_wrap=True)
+        con.print(shown(NIQE_NOTE), soft_wrap=True)
         for scale in sorted({r.scale for r in results if r.no_reference and r.scale > 1}):
-            con.print(escape(pattern_note(scale)), soft_wrap=True)
+            con.print(shown(pattern_note(scale)), soft_wrap=True)
     for r in results:
         if not r.reference:
             notes = [r.lq, "NIQE only (no PSNR/SSIM/LPIPS without ground truth)"]
@@ -97,31 +100,33 @@ def _render(con: Console, results: list[EvalResult]) -> None:
             notes.append(f"LPIPS = {r.lpips_name}" if r.lpips_name else r.lpips_note or "no LPIPS")
         if r.limited:
             notes.append(f"--limit: {len(r.images)} of {r.images_in_set} images, means not comparable with papers")
-        con.print(f"[bold]{escape(r.benchmark)}[/] ({escape(r.location)}, {escape(r.layout)}): "
-                  + escape("; ".join(notes)), soft_wrap=True)
+        con.print(f"[bold]{shown(r.benchmark)}[/] ({shown(r.location)}, {shown(r.layout)}): "
+                  + shown("; ".join(notes)), soft_wrap=True)
         for f in r.failed:
-            con.print(f"  [red]failed[/] {escape(f.name)}: {escape(f.error or '')}", soft_wrap=True)
+            con.print(f"  [red]failed[/] {shown(f.name)}: {shown(f.error or '')}", soft_wrap=True)
     if any(r.published for r in results):
         con.print("[dim]Published rows (dim) are the paper's Tables 1-3 and the bicubic baseline SR papers print; "
                   "`--json` lists every compared method.[/]", soft_wrap=True)
 
 
 def _write_csv(path: Path, results: list[EvalResult]) -> None:
+    """Written atomically: a full disk or an interruption leaves the previous file, never a cut one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
-        w.writeheader()
-        for r in results:
-            for i in r.images:
-                d = i.to_dict()
-                w.writerow({
-                    "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"] or "", "lq": d["lq"] or "",
-                    "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
-                    "lpips": "" if i.lpips is None else repr(i.lpips), "niqe": "" if i.niqe is None else repr(i.niqe),
-                    "pattern_amplitude": "" if i.pattern is None else repr(i.pattern), "seconds": f"{i.seconds:.6f}",
-                    "error": i.error or "", "model": r.model, "channel": r.convention.channel,
-                    "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
-                })
+    fh = io.StringIO(newline="")
+    w = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
+    w.writeheader()
+    for r in results:
+        for i in r.images:
+            d = i.to_dict()
+            w.writerow({
+                "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"] or "", "lq": d["lq"] or "",
+                "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
+                "lpips": "" if i.lpips is None else repr(i.lpips), "niqe": "" if i.niqe is None else repr(i.niqe),
+                "pattern_amplitude": "" if i.pattern is None else repr(i.pattern), "seconds": f"{i.seconds:.6f}",
+                "error": i.error or "", "model": r.model, "channel": r.convention.channel,
+                "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
+            })
+    atomic_write_bytes(path, fh.getvalue().encode("utf-8"))
 
 
 def eval_cmd(
@@ -144,6 +149,7 @@ def eval_cmd(
     niqe: Annotated[bool | None, typer.Option("--niqe/--no-niqe", help="No-reference scores, lower is better: NIQE and the fixed-pattern amplitude of xN outputs (default: on where there is no ground truth, e.g. RealSRSet or --lq alone).")] = None,
     save_images: Annotated[Path | None, typer.Option("--save-images", help="Write the outputs as PNG files under this folder, one subfolder per benchmark.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write one row per image to this CSV file.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --csv file (inputs are never overwritten).")] = False,
     json_out: JsonOpt = False,
     device: DeviceOpt = "auto",
     precision: Annotated[str, typer.Option("--precision", help="fp32 (default: what the published numbers use), bf16, fp16, auto.")] = "fp32",
@@ -172,23 +178,25 @@ def eval_cmd(
             precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
         )
         sets = build_sets(req)
+        check_outputs(sets, save_images=save_images, csv=csv_path, overwrite=overwrite)
         plan = _Plan(sets, build_predictors(req, sets), {d.name: lpips_wanted(req, d) for d in sets},
                      {d.name: niqe_wanted(req, d) for d in sets})
         if not quiet and not json_out:  # the first line says which weights are scored
             for pred in {id(p): p for p in plan.predictors.values() if getattr(p, "weights", "")}.values():
-                err.print(f"{escape(pred.label)} · weights {escape(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
+                err.print(f"{shown(pred.label)} · weights {shown(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
         for note in (n for d in sets for n in d.notes):
             if not quiet or note.startswith("warning"):
-                err.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
+                err.print(f"[yellow]{shown(note)}[/]", soft_wrap=True)
         if any(plan.lpips_for.values()):
             plan.lpips, plan.lpips_note = prepare_lpips(lpips_net, lpips_weights, device=resolve_device(device))
             if plan.lpips_note:
                 plan.lpips_note += " (here: --lpips-weights FILE, or a folder holding the backbone and the heads)"
             if plan.lpips_note and not quiet:
-                err.print(f"[yellow]{escape(plan.lpips_note)}[/]", soft_wrap=True)
+                err.print(f"[yellow]{shown(plan.lpips_note)}[/]", soft_wrap=True)
         return plan
 
-    plan = run_guarded(prepare, debug, json_out)
+    with terminate_as_interrupt():  # a SIGTERM while a benchmark cache is built removes its temporary folder
+        plan = run_guarded(prepare, debug, json_out)
     off_note = "LPIPS off (--no-lpips)" if lpips is False else "LPIPS off: the paper reports none here (--lpips to add it)"
 
     def run() -> list[EvalResult]:
@@ -201,12 +209,13 @@ def eval_cmd(
                 results.append(evaluate(
                     data, plan.predictors[data.name], lpips=plan.lpips if use else None,
                     lpips_note=plan.lpips_note if use else off_note, limit=limit,
-                    save_dir=None if save_images is None else save_images / data.name,
+                    save_dir=None if save_images is None else saved_image_dir(save_images, data),
                     on_image=lambda _score, job=job: bar.advance(job), no_reference=plan.niqe_for[data.name],
                 ))
         return results
 
-    results = run_guarded(run, debug, json_out)
+    with terminate_as_interrupt():
+        results = run_guarded(run, debug, json_out)
     if csv_path is not None:
         run_guarded(lambda: _write_csv(csv_path, results), debug)
     if json_out:
@@ -217,6 +226,6 @@ def eval_cmd(
     if failed:
         scored = sum(len(r.scored) for r in results)
         names = ", ".join(f"{r.benchmark}/{f.name}" for r in results for f in r.failed)
-        err.print(f"[red]{failed} image(s) failed[/]: {escape(names)}", soft_wrap=True)
+        err.print(f"[red]{failed} image(s) failed[/]: {shown(names)}", soft_wrap=True)
         raise typer.Exit(EXIT_PARTIAL if scored else EXIT_ERROR)
     raise typer.Exit(EXIT_OK)

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -45,7 +41,10 @@ from vmambair_core.threads import set_threads
 from vmambair_core.weights import infer_task
 from vmambair_core.weights.blend import blend_for
 
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded
+from .errors import (
+    EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded,
+    printable, shown, terminate_as_interrupt,
+)
 from .options import (
     BackendOpt,
     DebugOpt,
@@ -164,14 +163,14 @@ def restore_cmd(
 
     plan, restorer, origin, chosen_task, why = run_guarded(setup, debug, json_out)
     if not quiet and not json_out:
-        err.print(f"[bold]{chosen_task}[/]{escape(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
-                  f"· weights {escape(origin)} · {len(plan.jobs)} image(s) → {escape(str(plan.destination))}", soft_wrap=True)
+        err.print(f"[bold]{chosen_task}[/]{shown(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
+                  f"· weights {shown(origin)} · {len(plan.jobs)} image(s) → {shown(str(plan.destination))}", soft_wrap=True)
 
     results: list[ImageResult] = []
     started = time.perf_counter()
     interrupted, fatal = False, None
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             _run(plan, restorer, settings, results, err, quiet)
     except KeyboardInterrupt:
         interrupted = True
@@ -190,7 +189,7 @@ def restore_cmd(
     if not json_out and not quiet and not nothing_restored:
         print_table(out, _summary_table(summary, len(plan.jobs), wall))
         if summary.ok:
-            out.print(f"results in {escape(str(plan.destination))}", soft_wrap=True)
+            out.print(f"results in {shown(str(plan.destination))}", soft_wrap=True)
     _report_tail(err, plan, results, summary, quiet)
     if nothing_restored:
         raise fail(f"none of the {len(results)} images could be restored")
@@ -226,23 +225,6 @@ def _quiet_opencv() -> None:
         logging.setLogLevel(logging.LOG_LEVEL_ERROR)
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so the atomic write removes its temporary file on the way out."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
-        return
-
-    def handler(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _run(
     plan: RestorePlan, restorer: Restorer, settings: RestoreSettings, results: list[ImageResult], err: Console,
     quiet: bool,
@@ -258,7 +240,7 @@ def _run(
         tiles = progress.add_task("tiles", total=None)
 
         def on_start(index: int, job: RestoreJob) -> None:
-            progress.update(images, description=f"images [dim]{escape(job.source.name)}[/]")
+            progress.update(images, description=f"images [dim]{shown(job.source.name)}[/]")
             progress.reset(tiles, total=None)
 
         def on_tile(done: int, total: int) -> None:
@@ -267,7 +249,7 @@ def _run(
         for result in restore_files(plan.jobs, restorer, settings, on_start=on_start, on_tile=on_tile):
             results.append(result)
             if result.status == "failed" and err.is_terminal:  # a log gets the list at the end only
-                progress.console.print(f"[red]failed[/] {escape(_failure_line(result))}", soft_wrap=True)
+                progress.console.print(f"[red]failed[/] {shown(_failure_line(result))}", soft_wrap=True)
             progress.advance(images)
             if plain:
                 err.print(_progress_line(len(results), len(plan.jobs), result, time.perf_counter() - started),
@@ -278,7 +260,7 @@ def _progress_line(done: int, total: int, result: ImageResult, elapsed: float) -
     """``[3/10] name.png ok 1.2 s · elapsed 0:04 · ETA 0:09``: the ETA assumes the images left take as long as
     the ones done."""
     eta = elapsed / done * (total - done)
-    return (f"[{done}/{total}] {result.source.name} {result.status} {result.seconds:.1f} s · "
+    return (f"[{done}/{total}] {printable(result.source.name)} {result.status} {result.seconds:.1f} s · "
             f"elapsed {_clock(elapsed)} · ETA {_clock(eta)}")
 
 
@@ -304,16 +286,16 @@ def _report_tail(err: Console, plan: RestorePlan, results: list[ImageResult], su
     if failed:
         err.print(f"[bold red]{len(failed)} image(s) failed:[/]")
         for r in failed:
-            err.print(f"  {escape(_failure_line(r))}", soft_wrap=True)
+            err.print(f"  {shown(_failure_line(r))}", soft_wrap=True)
     if quiet:
         return
     kept = [r for r in results if r.reason == SKIP_KEPT]
     if kept:
         err.print(f"[yellow]{len(kept)} output(s) already existed and were kept[/] (pass --overwrite to replace "
-                  f"them, or --skip-existing to continue a run): {escape(_names(r.target for r in kept))}", soft_wrap=True)
+                  f"them, or --skip-existing to continue a run): {shown(_names(r.target for r in kept))}", soft_wrap=True)
     if plan.ignored:
         err.print(f"[dim]{len(plan.ignored)} file(s) in the input folders are not images (or are outputs of this "
-                  f"run) and were left alone: {escape(_names(plan.ignored))}[/]", soft_wrap=True)
+                  f"run) and were left alone: {shown(_names(plan.ignored))}[/]", soft_wrap=True)
 
 
 def _failure_line(result: ImageResult) -> str:

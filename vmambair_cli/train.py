@@ -91,6 +91,7 @@ def train_cmd(
     val: Annotated[Path | None, typer.Option("--val", help="Validation folder (same layouts); PSNR/SSIM every --val-every iterations.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML/JSON (or YAML with PyYAML) file of config keys; flags override it.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint with its saved config; flags must equal it, except a larger --iters (extends the run).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start a new run in an -o folder that holds another run's export, config or logs, removing them.")] = False,
     iters: Annotated[int | None, typer.Option("--iters", min=1, help="Total iterations (the recipe's schedule is rescaled).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Batch per process (the authors': sisr 8, realsr 9, derain 8 at most).")] = None,
     patch_size: Annotated[int | None, typer.Option("--patch-size", min=8, help="GT patch side (derain: turns progressive patches off).")] = None,
@@ -172,7 +173,7 @@ def train_cmd(
     def run() -> Any:
         try:
             return train(cfg, output, device=device, resume=resume, workers=workers, reporter=reporter,
-                         expect_task=task, max_minutes=max_minutes, stop_at=stop_at)
+                         expect_task=task, max_minutes=max_minutes, stop_at=stop_at, overwrite=overwrite)
         except TrainingInterrupted as stop:
             if master:
                 err.print(f"[yellow]Interrupted[/] at iteration {stop.iteration}; checkpoint {escape(str(stop.checkpoint))}. "

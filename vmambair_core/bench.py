@@ -40,7 +40,9 @@ from torch import Tensor
 from .device import (
     autocast_for, precision_name, resolve_device, resolve_precision, set_current_device, with_index,
 )
-from .errors import BackendUnavailableError, ConfigError
+from .data.io import DEFAULT_MAX_PIXELS
+from .errors import BackendUnavailableError, ConfigError, DeviceMemoryError
+from .inference.tiling import is_out_of_memory
 from .models import VmambaIR, VmambaIRConfig, get_preset
 from .peers import PeerTiming, build_peer, parse_peers
 
@@ -349,6 +351,9 @@ def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[in
     for s in sizes:
         if s < 8 or s % 8:
             raise ConfigError(f"sizes are LQ side lengths, multiples of 8 (>= 8); got {s}")
+        if s * s > DEFAULT_MAX_PIXELS:  # what restore accepts: beyond it only the allocator would answer
+            raise ConfigError(f"size {s} is {s * s:,} input pixels, more than the {DEFAULT_MAX_PIXELS:,} an image "
+                              "may have; give smaller sizes")
     for p in precisions:
         resolve_precision(p, device)
     status = backend_status(device.type)
@@ -434,8 +439,14 @@ def run_bench(
                 for size in sizes:
                     if progress:
                         progress(f"{cfg.name} {size}x{size} {backend}->{resolved[backend]} {precision} {mode}")
-                    fused, unfused, mem, unfused_mem = bench_case(
-                        net, size, dev, dtype, mode, batch=batch, repeats=repeats, warmup=warmup)
+                    try:
+                        fused, unfused, mem, unfused_mem = bench_case(
+                            net, size, dev, dtype, mode, batch=batch, repeats=repeats, warmup=warmup)
+                    except Exception as error:
+                        if not is_out_of_memory(error):
+                            raise
+                        raise DeviceMemoryError(f"{cfg.name} at {size}x{size} (batch {batch}, {precision}, {mode}) "
+                                                f"does not fit in {dev} memory; give smaller sizes") from None
                     med, med_unfused = statistics.median(fused), statistics.median(unfused)
                     out_pixels = batch * (size * cfg.scale) ** 2
                     m = macs[size]

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .models import PRESET_NAMES, PRESETS, VmambaIR
+from .models import PRESET_NAMES, PRESETS, parameter_count
 from .models.config import TASK_DESCRIPTIONS
 from .scan import backend_status, resolve_backend
 from .threads import thread_report
@@ -15,9 +15,7 @@ from .threads import thread_report
 
 def count_parameters(cfg_name: str) -> int:
     """Parameters of a preset, counted on the meta device (no memory, no init)."""
-    with torch.device("meta"):
-        net = VmambaIR(PRESETS[cfg_name])
-    return sum(p.numel() for p in net.parameters())
+    return parameter_count(PRESETS[cfg_name])
 
 
 def cuda_self_tests() -> dict[str, str]:

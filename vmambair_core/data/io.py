@@ -23,6 +23,7 @@ Policies, stated once:
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -114,12 +115,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
 
 def _decode(source: Path, max_pixels: int | None) -> tuple[np.ndarray, _Header, bytes]:
     """The decoded array, its header and the file's bytes (for the ICC profile)."""
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{source}: file not found") from None
-    except OSError as error:
-        raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
+    data = read_file_bytes(source, max_file_bytes(max_pixels))
     if not data:
         raise InputError(f"{source}: empty file (0 bytes)")
 
@@ -139,6 +135,42 @@ def _decode(source: Path, max_pixels: int | None) -> tuple[np.ndarray, _Header, 
         raise InputError(f"{source}: cannot decode (not an image, truncated, or an unsupported format)")
     _check_pixels(source, array.shape[1], array.shape[0], max_pixels)
     return array, header, data
+
+
+def max_file_bytes(max_pixels: int | None) -> int | None:
+    """The largest image file worth reading for ``max_pixels``: 16-bit RGBA stored uncompressed, plus metadata."""
+    return None if max_pixels is None else max_pixels * 8 + (64 << 20)
+
+
+def read_file_bytes(source: Path, limit: int | None) -> bytes:
+    """The bytes of a regular file (links followed), refused before reading if it holds more than ``limit``.
+
+    The file is opened without blocking and checked with ``fstat``: a FIFO would wait forever for a
+    writer and a device such as ``/dev/zero`` never ends, so neither is read.
+    """
+    try:
+        descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise InputError(f"{source}: file not found") from None
+    except OSError as error:
+        raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or (limit is not None and info.st_size > limit):
+        os.close(descriptor)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{source}: a folder, not an image file")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{source}: not a regular file (a FIFO, device or socket is never read)")
+        raise InputError(f"{source}: {info.st_size} bytes is larger than any image within the pixel limit "
+                         f"({limit} bytes)")
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        except OSError as error:
+            raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
+    if limit is not None and len(data) > limit:
+        raise InputError(f"{source}: grew beyond {limit} bytes while being read")
+    return data
 
 
 def read_rgb_samples(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:

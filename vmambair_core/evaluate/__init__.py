@@ -31,7 +31,9 @@ from vmambair_core.evaluate.predictors import (
 )
 from vmambair_core.evaluate.noref import FolderScores, NoReference, no_reference_scores, score_folder
 from vmambair_core.evaluate.published import PUBLISHED, PublishedScore, published_for
-from vmambair_core.evaluate.runner import EvalResult, ImageScore, evaluate, prepare_lpips
+from vmambair_core.evaluate.runner import (
+    EvalResult, ImageScore, check_outputs, evaluate, prepare_lpips, saved_image_dir,
+)
 from vmambair_core.evaluate.session import (
     MODELS,
     EvalRequest,
@@ -46,8 +48,8 @@ __all__ = [
     "BENCHMARKS", "ENV_DATA_ROOT", "MODELS", "PUBLISHED",
     "Benchmark", "BicubicPredictor", "EvalRequest", "EvalResult", "EvalSet", "FolderLayout", "FolderScores",
     "IdentityPredictor", "ImagePair", "ImageScore", "MetricConvention", "ModelKind", "NetworkPredictor", "NoReference",
-    "Pairing", "Predictor", "PublishedScore", "baseline", "build_predictors", "build_sets", "custom_set", "evaluate",
+    "Pairing", "Predictor", "PublishedScore", "baseline", "build_predictors", "build_sets", "check_outputs", "custom_set", "evaluate",
     "get_benchmark", "input_set", "load_benchmark", "load_network_predictor", "locate_benchmark", "lpips_wanted",
     "niqe_wanted", "no_reference_scores", "pair_images", "prepare_lpips", "published_for", "resolve_data_root",
-    "score_folder",
+    "saved_image_dir", "score_folder",
 ]

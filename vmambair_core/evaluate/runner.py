@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,9 @@ from vmambair_core.evaluate.published import PublishedScore, published_for
 from vmambair_core.metrics.color import to_uint8
 from vmambair_core.metrics.lpips import LPIPS, LpipsNet, load_lpips, lpips_distance
 from vmambair_core.metrics.psnr_ssim import psnr, ssim
+from vmambair_core.outputs import input_clash
 
-__all__ = ["EvalResult", "ImageScore", "evaluate", "prepare_lpips"]
+__all__ = ["EvalResult", "ImageScore", "check_outputs", "evaluate", "prepare_lpips", "read_scored", "saved_image_dir"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 
@@ -179,6 +180,11 @@ def prepare_lpips(
         return None, f"LPIPS skipped: {exc}"
 
 
+def read_scored(path: Path) -> np.ndarray:
+    """An input file's uint8 RGB pixels exactly as scoring decodes them (checksums of inputs hash this)."""
+    return to_uint8(read_image(path).rgb, 1.0)
+
+
 def _fit_gt(gt: np.ndarray, lq: np.ndarray, scale: int) -> np.ndarray:
     """Crop GT top-left to ``scale`` x the LQ size (benchmarks' mod-crop); anything else is a mismatch."""
     want_h, want_w = lq.shape[0] * scale, lq.shape[1] * scale
@@ -205,7 +211,7 @@ def _predict(predictor: Predictor, lq: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _save(save_dir: Path | None, pair: ImagePair, out: np.ndarray) -> None:
     if save_dir is not None:
-        write_image(save_dir / f"{pair.gt.stem}.png", out.astype(np.float32) / 255.0)
+        write_image(save_dir / _saved_name(pair), out.astype(np.float32) / 255.0)
 
 
 def _score_input(pair: ImagePair, predictor: Predictor, save_dir: Path | None) -> ImageScore:
@@ -231,7 +237,7 @@ def _score_pair(
         lq = imresize(gt, 1 / scale)
     else:
         assert pair.lq is not None, "a files-based set has LQ paths"
-        lq = to_uint8(read_image(pair.lq).rgb, 1.0)
+        lq = read_scored(pair.lq)
         gt = _fit_gt(gt, lq, scale)
     out, seconds = _predict(predictor, lq)
     if out.shape != gt.shape:
@@ -245,6 +251,37 @@ def _score_pair(
     _save(save_dir, pair, out)
     return ImageScore(pair.key, pair.gt.name, pair.lq.name if pair.lq else None, p, s, lp, seconds,
                       niqe=nr.niqe if nr else None, pattern=nr.pattern if nr else None)
+
+
+def _saved_name(pair: ImagePair) -> str:
+    return f"{pair.gt.stem}.png"
+
+
+def saved_image_dir(save_images: str | os.PathLike[str], data: EvalSet) -> Path:
+    """Where ``--save-images DIR`` puts the outputs of ``data``: ``DIR/<set name>/``."""
+    return Path(save_images) / data.name
+
+
+def check_outputs(
+    sets: Sequence[EvalSet],
+    *,
+    save_images: str | os.PathLike[str] | None = None,
+    csv: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Refuse, before the first image, outputs that would write over an input of the run (any GT or LQ
+    file of ``sets``), and an existing ``csv`` unless ``overwrite`` (saved images are eval's own and replaced).
+    """
+    inputs = [p for data in sets for pair in data.pairs for p in (pair.gt, pair.lq) if p is not None]
+    outputs = [] if csv is None else [Path(csv)]
+    if save_images is not None:
+        outputs += [saved_image_dir(save_images, data) / _saved_name(pair) for data in sets for pair in data.pairs]
+    clash = input_clash(outputs, inputs)
+    if clash is not None:
+        raise ConfigError(f"{clash[1]} is an input of this evaluation and would be overwritten by the output "
+                          f"{clash[0]}; choose another --save-images folder or --csv file")
+    if csv is not None and not overwrite and (Path(csv).exists() or Path(csv).is_symlink()):
+        raise ConfigError(f"{csv} exists; pass --overwrite to replace it, or choose another --csv file")
 
 
 def evaluate(

@@ -12,7 +12,8 @@ which order), so a subset reproduces the full set's pixels. Why one thread: floa
 in one fixed order, so two generations on one machine are byte-identical.
 
 Everyone must score the same pixels, so the SHA-256 over the decoded LQ pixels (names, shapes, RGB
-bytes, in name order; pixels, not PNG bytes, which differ between PNG encoders) is compared with
+bytes, in name order; pixels, not PNG bytes, which differ between PNG encoders; decoded by the very
+function scoring uses, so no EXIF orientation or bit-depth conversion can differ) is compared with
 :data:`REFERENCE_SHA256`, measured when the benchmark was defined. Another CPU or PyTorch build may
 round a float differently and flip a few pixels by one level: that is a **warning** on the result
 (scores are then comparable only approximately), not an error. A cache that does not match its own
@@ -26,7 +27,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import secrets
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -36,14 +36,14 @@ import cv2
 import numpy as np
 import torch
 
+from vmambair_core.atomic import clean_stale_temps, temp_name
 from vmambair_core.data.degrade.mild import MildConfig, degrade_mild
 from vmambair_core.data.degradations import DegradationConfig, degrade_realesrgan
-from vmambair_core.data.io import read_image
 from vmambair_core.data.resize import modcrop
-from vmambair_core.errors import InputError
+from vmambair_core.errors import InputError, VmambairError
 from vmambair_core.evaluate.benchmarks import Benchmark, EvalSet, load_benchmark
 from vmambair_core.data.pairing import ImagePair
-from vmambair_core.metrics.color import to_uint8
+from vmambair_core.evaluate.runner import read_scored
 
 __all__ = [
     "CACHE_ENV", "REFERENCE_SHA256", "SyntheticRecipe", "RECIPES", "cache_dir", "generate_lq", "load_synthetic",
@@ -117,17 +117,6 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _read_uint8(path: Path) -> np.ndarray:
-    return to_uint8(read_image(path).rgb, 1.0)
-
-
-def _read_png(path: Path) -> np.ndarray:
-    arr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if arr is None:
-        raise InputError(f"{path}: cannot decode")
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-
-
 def degrade_one(hr: np.ndarray, recipe: SyntheticRecipe, key: str) -> np.ndarray:
     """The LQ (uint8 RGB) of one uint8 RGB HR image, mod-cropped to the scale first."""
     cfg = recipe.degradation
@@ -156,7 +145,7 @@ def generate_lq(pairs: Sequence[ImagePair], recipe: SyntheticRecipe, out_dir: Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     items = []
     for pair in pairs:
-        lq = degrade_one(_read_uint8(pair.gt), recipe, pair.key)
+        lq = degrade_one(read_scored(pair.gt), recipe, pair.key)
         if not cv2.imwrite(str(out_dir / f"{pair.key}.png"), cv2.cvtColor(lq, cv2.COLOR_RGB2BGR)):
             raise InputError(f"cannot write {out_dir / f'{pair.key}.png'}")
         items.append((pair.key, lq))
@@ -176,8 +165,9 @@ def _cache_valid(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticReci
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("recipe") != json.loads(json.dumps(recipe.to_dict())) or manifest.get("hr_sha256") != hr_sha:
             return None
-        items = [(p.key, _read_png(folder / f"{p.key}.png")) for p in pairs]
-    except (OSError, ValueError, InputError):
+        # Decoded exactly as scoring decodes the LQ: a re-saved file (16-bit, an EXIF orientation) must not pass.
+        items = [(p.key, read_scored(folder / f"{p.key}.png")) for p in pairs]
+    except (OSError, ValueError, VmambairError):
         return None
     sha = pixels_sha256(items)
     return sha if sha == manifest.get("lq_pixels_sha256") else None
@@ -186,7 +176,8 @@ def _cache_valid(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticReci
 def _build_cache(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticRecipe, hr_sha: str) -> str:
     """Generate into a temporary sibling folder, then move it into place: never a half-written cache."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
+    clean_stale_temps(folder.parent)  # what a killed build left behind
+    temp = folder.parent / temp_name(folder.name)
     try:
         sha = generate_lq(pairs, recipe, temp)
         manifest = {"recipe": recipe.to_dict(), "hr_sha256": hr_sha, "lq_pixels_sha256": sha,

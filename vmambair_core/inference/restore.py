@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
+from ..atomic import clean_stale_temps
 from ..data.io import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -39,7 +40,8 @@ from ..data.io import (
     write_image,
 )
 from ..errors import ConfigError, InputError, VmambairError
-from ..models import VmambaIRConfig
+from ..models import VmambaIR, VmambaIRConfig
+from ..outputs import input_clash, path_key
 from .engine import Restorer
 from .outscale import check_outscale, outscale_size, resize_planes
 from .tiling import DeviceMemoryError
@@ -132,6 +134,8 @@ def plan_restore(
             pairs.append((path, Path(path.name), True))
         elif path.exists():
             raise ConfigError(f"{path}: neither a file nor a folder")
+        elif path.is_symlink():
+            raise ConfigError(f"{path}: a link that leads nowhere (its target is missing, or links loop)")
         else:
             raise ConfigError(f"{path}: no such file or folder")
     planned = [
@@ -140,10 +144,10 @@ def plan_restore(
     ]
     # Outputs written beside their inputs (-o on the input folder with a --suffix) are not inputs of
     # the next run: without this, every re-run would restore the previous results again.
-    producer = {_resolved(job.target): _resolved(job.source) for job, _ in planned}
+    producer = {path_key(job.target): path_key(job.source) for job, _ in planned}
 
     def is_output(job: RestoreJob) -> bool:
-        source = _resolved(job.source)
+        source = path_key(job.source)
         return producer.get(source, source) != source
 
     jobs = [job for job, named in planned if named or not is_output(job)]
@@ -169,35 +173,40 @@ def _output_file(
 
 def _folder_images(folder: Path, *, recursive: bool, exclude: Path) -> tuple[list[Path], list[Path]]:
     """Image files of ``folder`` (sorted; hidden entries skipped); the output folder is never walked."""
-    excluded = _resolved(exclude)
+    excluded = path_key(exclude)
     images: list[Path] = []
     others: list[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         if not recursive:
             dirs.clear()
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and _resolved(here / d) != excluded)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and path_key(here / d) != excluded)
         for name in sorted(files):
             if name.startswith("."):
                 continue
             path = here / name
-            (images if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(path)
+            # Only regular files (links followed): a FIFO would block the read, a device never end.
+            (images if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() else others).append(path)
     return images, others
 
 
-def _resolved(path: Path) -> str:
-    return os.path.normcase(str(path.resolve()))
-
-
 def _check_targets(jobs: Sequence[RestoreJob]) -> None:
-    seen: dict[str, Path] = {}
+    """No output may be an input of the run (its own or another job's), nor two outputs one file."""
     for job in jobs:
-        key = _resolved(job.target)
-        if key == _resolved(job.source):
+        if path_key(job.target) == path_key(job.source):
             raise ConfigError(
                 f"{job.source}: the output would replace the input itself; choose another output folder, "
                 "a --suffix or an --ext"
             )
+    clash = input_clash((job.target for job in jobs), (job.source for job in jobs))
+    if clash is not None:
+        raise ConfigError(
+            f"{clash[1]} is an input of this run and would be overwritten by the output {clash[0]}; "
+            "choose another output folder, a --suffix or an --ext"
+        )
+    seen: dict[str, Path] = {}
+    for job in jobs:
+        key = path_key(job.target)
         if key in seen:
             raise ConfigError(
                 f"{seen[key]} and {job.source} would both be written to {job.target}; "
@@ -329,9 +338,14 @@ def restore_files(
     Per-image problems (unreadable or too large input, a format that cannot hold the result, device
     memory exhausted even at the smallest tile) become ``failed`` results; errors that would repeat for
     every image (writing to disk, a network/input mismatch) are raised. KeyboardInterrupt propagates;
-    the atomic write leaves no partial file behind.
+    the atomic write leaves no partial file behind. Temporary files of ours that a killed run left in
+    an output folder (over an hour old) are removed when the run first writes there.
     """
+    cleaned: set[Path] = set()
     for index, job in enumerate(jobs):
+        if job.target.parent not in cleaned:  # temporaries a killed run left in this output folder
+            clean_stale_temps(job.target.parent)
+            cleaned.add(job.target.parent)
         if on_start is not None:
             on_start(index, job)
         yield restore_one(job, restorer, settings, on_tile=on_tile)

@@ -34,6 +34,7 @@ from torch import nn
 
 from vmambair_core.errors import CheckpointError, InputError, WeightsNotFoundError
 from vmambair_core.metrics.color import to_uint8
+from vmambair_core.weights.formats import load_torch_file
 
 __all__ = [
     "ENV_BACKBONE",
@@ -267,10 +268,7 @@ def find_head_weights(net: LpipsNet = "vgg", path: str | os.PathLike[str] | None
 
 
 def _read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable/unsafe file is the same user-facing problem
-        raise CheckpointError(f"cannot read {what} from {path}: {exc}") from exc
+    sd = load_torch_file(path, what)
     if not isinstance(sd, dict):
         raise CheckpointError(f"{what} file {path} holds a {type(sd).__name__}, not a state dict.")
     return sd

@@ -60,10 +60,22 @@ class VmambaIRConfig:
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
-        if self.dim <= 0 or self.dim % 2:
+        # Configs also come from files (weights metadata, run configs): check types, not only ranges.
+        for name, least in (("dim", 1), ("num_refinement_blocks", 0), ("d_state", 1), ("scale", 1),
+                            ("channel_inner", 1), ("in_channels", 1), ("out_channels", 1)):
+            _check_int(name, getattr(self, name), least)
+        if self.channel_dt_rank is not None:
+            _check_int("channel_dt_rank", self.channel_dt_rank, 1)
+        if self.dim % 2:
             raise ConfigError(f"dim must be a positive even number, got {self.dim}")
-        if len(self.num_blocks) != 4 or any(n < 0 for n in self.num_blocks):
+        if (not isinstance(self.num_blocks, tuple) or len(self.num_blocks) != 4
+                or any(not _is_int(n) or n < 0 for n in self.num_blocks)):
             raise ConfigError(f"num_blocks needs four non-negative counts, got {self.num_blocks}")
+        factor = self.ffn_expansion_factor
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not math.isfinite(factor) \
+                or int(self.dim * factor) < 1:
+            raise ConfigError(f"ffn_expansion_factor must be a positive number giving at least one hidden channel, "
+                              f"got {factor!r}")
         if self.head not in get_args(Head):
             raise ConfigError(f"head must be one of {get_args(Head)}, got {self.head!r}")
         if self.head == "sr" and self.scale != 4:
@@ -89,6 +101,15 @@ class VmambaIRConfig:
     def dt_rank(channels: int) -> int:
         """Planar dt rank R = ceil(C / 16) (Mamba's "auto")."""
         return math.ceil(channels / 16)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: object, least: int) -> None:
+    if not _is_int(value) or value < least:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be an integer of at least {least}, got {value!r}")
 
 
 PRESETS: dict[str, VmambaIRConfig] = {

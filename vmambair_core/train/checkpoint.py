@@ -33,6 +33,7 @@ import torch
 from vmambair_core.atomic import atomic_write, atomic_write_bytes, fsync_dir
 from vmambair_core.errors import CheckpointError
 from vmambair_core.train.distributed import DistEnv, barrier
+from vmambair_core.weights.formats import load_torch_file
 
 CHECKPOINT_VERSION = 1
 LATEST = "latest"
@@ -142,11 +143,19 @@ def save_checkpoint(
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
     barrier(env)
-    atomic_torch_save(per_rank, partial / f"rank_{env.rank}.pt")
-    if env.master:
-        atomic_torch_save({"version": CHECKPOINT_VERSION, "iteration": iteration, **shared}, partial / "state.pt")
-        info = {"version": CHECKPOINT_VERSION, "iteration": iteration, "world_size": env.world_size, **meta}
-        atomic_write_text(partial / "meta.json", json.dumps(info, indent=2) + "\n")
+    try:
+        atomic_torch_save(per_rank, partial / f"rank_{env.rank}.pt")
+        if env.master:
+            atomic_torch_save({"version": CHECKPOINT_VERSION, "iteration": iteration, **shared}, partial / "state.pt")
+            info = {"version": CHECKPOINT_VERSION, "iteration": iteration, "world_size": env.world_size, **meta}
+            atomic_write_text(partial / "meta.json", json.dumps(info, indent=2) + "\n")
+    except OSError as error:  # a full disk, typically: the partial folder goes, the previous checkpoint stays
+        if env.master:
+            shutil.rmtree(partial, ignore_errors=True)
+        previous = latest_checkpoint(run_dir)
+        kept = f"the previous checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
+        raise CheckpointError(f"cannot write checkpoint {final.name} ({error.strerror or error}); {kept}; "
+                              "free space, then continue with --resume") from None
     barrier(env)
     if env.master:
         _install(root, partial, final)
@@ -224,10 +233,7 @@ class LoadedCheckpoint:
 
 
 def _load(file: Path) -> dict[str, Any]:
-    try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, corrupt or unsafe
-        raise CheckpointError(f"cannot read checkpoint file {file}: {exc}") from None
+    obj = load_torch_file(file, "checkpoint file")
     if not isinstance(obj, dict):
         raise CheckpointError(f"{file} is not a vmambair training checkpoint")
     return obj
@@ -235,9 +241,19 @@ def _load(file: Path) -> dict[str, Any]:
 
 def read_meta(folder: Path) -> dict[str, Any]:
     try:
-        return dict(json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {folder / 'meta.json'}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{folder / 'meta.json'} is not a JSON object; the checkpoint is damaged")
+    return meta
+
+
+def _count(value: object, what: str, where: Path) -> int:
+    """A non-negative integer read from a checkpoint, or a one-line error naming the file and field."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CheckpointError(f"{where}: {what} is {value!r}, not a non-negative integer; the checkpoint is damaged")
+    return value
 
 
 def load_checkpoint(folder: Path, env: DistEnv) -> LoadedCheckpoint:
@@ -245,11 +261,12 @@ def load_checkpoint(folder: Path, env: DistEnv) -> LoadedCheckpoint:
     meta = read_meta(folder)
     if meta.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{folder}: checkpoint version {meta.get('version')!r}, this vmambair reads {CHECKPOINT_VERSION}")
-    if int(meta["world_size"]) != env.world_size:
+    if _count(meta.get("world_size"), "world_size", folder / "meta.json") != env.world_size:
         raise CheckpointError(
             f"{folder} was saved by {meta['world_size']} process(es), this run has {env.world_size}: resume with "
             f"the same number of GPUs/nodes (the per-process data and RNG states are not re-sharded)"
         )
     shared = _load(folder / "state.pt")
     per_rank = _load(folder / f"rank_{env.rank}.pt")
-    return LoadedCheckpoint(folder, int(shared["iteration"]), meta, shared, per_rank)
+    iteration = _count(shared.get("iteration"), "iteration", folder / "state.pt")
+    return LoadedCheckpoint(folder, iteration, meta, shared, per_rank)

@@ -15,7 +15,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from vmambair_core.errors import CheckpointError
@@ -23,6 +22,7 @@ from vmambair_core.models import VmambaIRConfig
 from vmambair_core.train.config import config_from_dict
 from vmambair_core.weights import write_safetensors
 from vmambair_core.weights.metadata import network_metadata
+from vmambair_core.weights.formats import load_torch_file
 
 
 def export_weights(
@@ -43,10 +43,9 @@ def export_weights(
 def export_checkpoint(folder: str | os.PathLike[str], path: str | os.PathLike[str], *, fp16: bool = False) -> Path:
     """Export a training checkpoint folder (``RUN/checkpoints/iter_*``) without resuming it."""
     state_file = Path(folder) / "state.pt"
-    try:
-        state = torch.load(state_file, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read {state_file}: {exc}") from None
+    state = load_torch_file(state_file, "checkpoint file")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{state_file} is not a vmambair training checkpoint")
     cfg = config_from_dict(state["config"])
     weights, which = (state["ema"]["module"], "params_ema") if state.get("ema") else (state["model"], "params")
     extra = {"vmambair.stage": cfg.stage, "vmambair.iterations": str(state["iteration"]), "vmambair.weights": which}

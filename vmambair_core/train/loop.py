@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import signal
 import threading
 import time
@@ -53,6 +54,9 @@ from vmambair_core.models.blocks import icnr_sr_tail_
 from vmambair_core.weights import load_into, read_weights, resolve_weights
 
 EXPORT_NAME = "model.safetensors"
+#: What a run writes into its folder. A new run refuses a folder holding any of them unless told to
+#: overwrite: an exported model, its config and logs are results, not scratch.
+RUN_ARTEFACTS = (EXPORT_NAME, "config.json", "train.log", "metrics.csv", "val.csv", "checkpoints", "samples", "tensorboard")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -130,10 +134,21 @@ def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
     return PatchSpec(mode, cfg.data.patch_size, cfg.scale, cfg.data.hflip, cfg.data.rotate, crop)  # type: ignore[arg-type]
 
 
-def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv) -> None:
-    if latest_checkpoint(run_dir) is not None:
-        raise ConfigError(f"{run_dir} already holds a run with checkpoints: pass --resume to continue it, or use another -o")
+def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv, overwrite: bool) -> None:
+    """Refuse a folder holding another run's artefacts (``overwrite``: remove them), then write the config."""
+    found = [name for name in RUN_ARTEFACTS if (run_dir / name).exists() or (run_dir / name).is_symlink()]
+    if found and not overwrite:
+        resumable = "pass --resume to continue it, " if latest_checkpoint(run_dir) is not None else ""
+        raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): {resumable}pass --overwrite to "
+                          "replace it, or use another -o")
+    dist_utils.barrier(env)  # every process has looked before the master removes anything
     if env.master:
+        for name in found:
+            path = run_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.json")
     dist_utils.barrier(env)
@@ -188,6 +203,7 @@ def train(
     expect_task: str | None = None,
     max_minutes: float | None = None,
     stop_at: int | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
@@ -198,13 +214,17 @@ def train(
     been reached (checkpoint, validation, export), once that much wall time has passed in this
     call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later. ``stop_at`` does the
     same at a fixed iteration of the planned schedule, so an export stopped early can be remade at the same iteration.
+    A new run refuses a ``run_dir`` holding another run's artefacts (:data:`RUN_ARTEFACTS`) unless ``overwrite``,
+    which removes them first.
     """
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in the folder and --overwrite replaces it; pass one of them")
     if max_minutes is not None and max_minutes <= 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes!r}")
     env = dist_utils.setup(device)
     try:
         chosen = reporter if env.master and reporter is not None else NullReporter()
-        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at)
+        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at, overwrite)
     finally:
         dist_utils.teardown(env)
 
@@ -219,6 +239,7 @@ def _train(
     expect_task: str | None,
     max_minutes: float | None,
     stop_at: int | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     ckpt: LoadedCheckpoint | None = None
     if resume:
@@ -243,7 +264,7 @@ def _train(
     if stop_at is not None and not start < stop_at <= cfg.iters:  # before any folder is written or model built
         raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
     if ckpt is None:
-        _prepare_run_dir(cfg, run_dir, env)
+        _prepare_run_dir(cfg, run_dir, env, overwrite)
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
 

@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from vmambair_core.errors import CheckpointError, ConfigError
 from vmambair_core.train.checkpoint import checkpoint_dir, latest_checkpoint
 from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict
 from vmambair_core.train.overrides import apply_overrides
+from vmambair_core.weights.formats import load_torch_file
 
 #: Keys holding file or folder paths: the same place spelled differently (relative, ~) is equal.
 _PATH_KEYS = frozenset({"data.root", "val.root", "model.init", "loss.vgg_weights"})
@@ -31,15 +31,11 @@ def saved_config(run_dir: str | Path) -> TrainConfig:
     folder = latest_checkpoint(Path(run_dir))
     if folder is None:
         raise CheckpointError(f"nothing to resume: {checkpoint_dir(Path(run_dir))} holds no checkpoint")
+    state = load_torch_file(folder / "state.pt", "checkpoint file")  # truncated, corrupt or unsafe: one line
     try:
-        state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
-        return config_from_dict(state["config"])
+        return config_from_dict(state["config"])  # type: ignore[index]
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{folder}: no training config in state.pt ({exc})") from None
-    except ConfigError:
-        raise
-    except Exception as exc:  # truncated, corrupt or unsafe file
-        raise CheckpointError(f"cannot read checkpoint file {folder / 'state.pt'}: {exc}") from None
 
 
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from vmambair_core.errors import CheckpointError, ConfigError
+from vmambair_core.weights.formats import load_torch_file
 
 VGG19_WEIGHTS_ENV = "VMAMBAIR_VGG19_WEIGHTS"
 VGG19_FILE_NAME = "vgg19-dcbb9e9d.pth"
@@ -83,8 +84,10 @@ def _read_state_dict(file: Path) -> Mapping[str, Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(file))
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable, truncated or unsafe pickle
+        state = load_torch_file(file, "VGG19 weights")
+    except CheckpointError:
+        raise
+    except Exception as exc:  # an unreadable safetensors file
         raise CheckpointError(f"cannot read VGG19 weights {file}: {exc}") from exc
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{file} holds a {type(state).__name__}, expected a state dict")

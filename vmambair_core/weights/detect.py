@@ -60,9 +60,15 @@ def check_state_dict(
 ) -> None:
     """Raise ``CheckpointError`` naming the preset and the first missing/unexpected/mis-shaped keys.
 
-    ``net``: the network ``cfg`` already built, if any; its shapes are used instead of a meta-device
-    build, whose first use imports ``torch._dynamo`` (about a second of every CLI start).
+    Every tensor must be floating point: integer or bool "weights" would load (``load_state_dict`` casts)
+    and restore to a flat image. ``net``: the network ``cfg`` already built, if any; its shapes are used
+    instead of a meta-device build, whose first use imports ``torch._dynamo`` (about a second of every
+    CLI start).
     """
+    not_float = [f"{k} ({v.dtype})" for k, v in sd.items() if not v.is_floating_point()]
+    if not_float:
+        raise CheckpointError(f"{source}: {len(not_float)} tensor(s) are not floating point (e.g. "
+                              f"{', '.join(not_float[:_SHOWN])}); weights must be float16, bfloat16, float32 or float64")
     want = expected_shapes(cfg) if net is None else {k: tuple(v.shape) for k, v in net.state_dict().items()}
     problems = mismatch_summary(sd, want)
     if problems is None:

@@ -6,8 +6,11 @@ load through ``torch.load(weights_only=True)``, which refuses any pickled code.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,15 +98,47 @@ def _read_pickle(p: Path) -> LoadedWeights:
     try:
         obj = torch.load(str(p), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported content"
         raise CheckpointError(
             f"{p}: refused to load: the file contains pickled objects other than tensors "
-            f"(only plain weights are loaded, never code). Detail: {first}"
+            f"(only plain weights are loaded, never code). Detail: {load_failure_detail(exc)}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(f"{p}: cannot be read as a PyTorch checkpoint (truncated or corrupt?): {exc}") from None
     sd, container = canonicalize(obj, str(p))
     return LoadedWeights(sd, str(p), container, {})
+
+
+_ADVICE = re.compile(r"weights_only|safe_globals|trust|re-running|documentation|default value", re.IGNORECASE)
+
+
+def load_failure_detail(error: BaseException) -> str:
+    """What ``torch.load`` refused, without its advice to retry with ``weights_only=False`` (the unsafe path)."""
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", str(error))
+    kept = [s.strip() for s in sentences if s.strip() and not _ADVICE.search(s)]
+    return " ".join(kept) or "unsupported content"
+
+
+def load_torch_file(path: str | os.PathLike[str], what: str) -> object:
+    """``torch.load(weights_only=True)`` on CPU; any failure (missing, truncated, unsafe) is one CheckpointError line."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every unreadable file is the same problem for the user
+        raise CheckpointError(f"cannot read {what} {path}: {load_failure_detail(exc)}") from None
+
+
+def canonical_safetensors(payload: bytes) -> bytes:
+    """``payload`` with its metadata keys sorted: the same tensors and metadata give the same bytes.
+
+    safetensors serialises the metadata from a hash map, whose order changes from one process to the next,
+    so the file's SHA-256 (what the registry pins) would too.
+    """
+    (length,) = struct.unpack("<Q", payload[:8])
+    header = json.loads(payload[8 : 8 + length])
+    meta = header.pop("__metadata__", None)
+    ordered = ({"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}) | header
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors writes it
+    return struct.pack("<Q", len(text)) + text + payload[8 + length :]
 
 
 def write_safetensors(
@@ -116,4 +151,4 @@ def write_safetensors(
     p.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     meta = {META_FORMAT: FORMAT_VERSION, **(metadata or {})}
-    return atomic_write_bytes(p, save(tensors, metadata=meta))
+    return atomic_write_bytes(p, canonical_safetensors(save(tensors, metadata=meta)))

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 
 from ..errors import CheckpointError, ConfigError
-from ..models import VmambaIRConfig, get_preset
+from ..models import VmambaIRConfig, estimated_parameter_count, get_preset
 from .formats import META_PRESET, META_TASK, LoadedWeights
 
 META_CONFIG = "vmambair.config"
@@ -51,5 +51,21 @@ def config_for_task(task: str, weights: LoadedWeights) -> VmambaIRConfig:
             f"use --task {file_task} or other weights"
         )
     if META_CONFIG in weights.metadata:
-        return config_from_metadata(weights.metadata)
+        return check_config_fits(config_from_metadata(weights.metadata), weights)
     return get_preset(task)
+
+
+def check_config_fits(cfg: VmambaIRConfig, weights: LoadedWeights) -> VmambaIRConfig:
+    """Refuse metadata describing a network larger than the file's own tensors, before any network is built.
+
+    The budget is what the file holds: a tampered ``vmambair.config`` (``dim: 4096`` on a small file)
+    would otherwise allocate a network of tens of billions of parameters before the strict key check.
+    """
+    held = sum(t.numel() for t in weights.state_dict.values())
+    needed = estimated_parameter_count(cfg)
+    if needed > held:
+        raise CheckpointError(
+            f"{weights.source}: its vmambair.config metadata describes a network of {needed:,} parameters but the "
+            f"file holds {held:,} values; the metadata does not belong to these weights"
+        )
+    return cfg

@@ -49,6 +49,15 @@ class Metric:
     command: str = ""
     """The ``vmambair eval`` command that produced the numbers."""
 
+    def __post_init__(self) -> None:
+        for name in ("psnr", "ssim", "baseline_psnr", "baseline_ssim"):
+            value = getattr(self, name)
+            if (value is not None or name == "psnr") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise ConfigError(f"metric {name} must be a number, got {value!r}")
+        for name in ("benchmark", "baseline", "convention", "command"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"metric {name} must be a string, got {getattr(self, name)!r}")
+
     @property
     def gain_db(self) -> float | None:
         return None if self.baseline_psnr is None else self.psnr - self.baseline_psnr
@@ -195,15 +204,18 @@ def _entry(name: str, raw: Any, p: Path, *, task: str | None = None) -> WeightsE
     extra = set(fields) - _ENTRY_FIELDS
     if extra:
         raise ConfigError(f"weights registry {p}: unknown field(s) {sorted(extra)} in entry {name!r}")
+    raw_metrics = fields.pop("metrics", None) or []
+    if not isinstance(raw_metrics, list):
+        raise ConfigError(f"weights registry {p}: 'metrics' of entry {name!r} must be a list, got {raw_metrics!r}")
     metrics = []
-    for m in fields.pop("metrics", None) or ():
-        bad = set(m) - _METRIC_FIELDS if isinstance(m, dict) else {"(not an object)"}
-        if bad:
-            raise ConfigError(f"weights registry {p}: unknown metric field(s) {sorted(bad)} in entry {name!r}")
-        metrics.append(Metric(**m))
     try:
+        for m in raw_metrics:
+            bad = set(m) - _METRIC_FIELDS if isinstance(m, dict) else {"(not an object)"}
+            if bad:
+                raise ConfigError(f"unknown metric field(s) {sorted(bad)}")
+            metrics.append(Metric(**m))
         return WeightsEntry(name=name, metrics=tuple(metrics), **fields)
-    except TypeError as exc:
+    except (TypeError, ConfigError) as exc:  # a missing field, or a value of the wrong type
         raise ConfigError(f"weights registry {p}: entry {name!r}: {exc}") from None
 
 
@@ -214,6 +226,11 @@ def read_registry(path: Path | None = None) -> Registry:
         raw = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"weights registry {p} is unreadable: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"weights registry {p}: the top level must be a JSON object, got {type(raw).__name__}")
+    for key in ("weights", "defaults"):
+        if not isinstance(raw.get(key) or {}, dict):
+            raise ConfigError(f"weights registry {p}: {key!r} must be a JSON object, got {type(raw[key]).__name__}")
     entries = {name: _entry(name, e, p) for name, e in (raw.get("weights") or {}).items()}
     defaults: dict[str, str | None] = {}
     for task, value in (raw.get("defaults") or {}).items():
