@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 from vmambair_core.train import (
@@ -21,11 +24,16 @@ from vmambair_core.train import (
 from vmambair_core.train.data import ROOT_SEPARATOR, check_readable, discover_datasets
 from vmambair_core.train.overrides import merge_nested, nest_dotted
 from vmambair_core.train.resume import resume_config, saved_config
-from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, torchrun_args, torchrun_env
+from vmambair_core.train.distributed import (
+    EXIT_INTERRUPTED, check_gpu_count, launch_torchrun, torchrun_args, torchrun_env,
+)
+from vmambair_core.train.launch import LOG_NAME, describe_failure, read_report, record_worker_error
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
 from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
+
+T = TypeVar("T")
 
 #: Command-line flag -> dotted config key (None values: flag not given, recipe value kept).
 _OVERRIDES = {
@@ -83,6 +91,29 @@ def _child_argv(params: dict[str, Any]) -> list[str]:
     return argv
 
 
+def _worker_guarded(fn: Callable[[], T], debug: bool = False) -> T:
+    """A torchrun worker: an error goes to torchrun's error file, not the terminal; the launcher says it once."""
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        if debug or not record_worker_error(exc):
+            raise
+        raise typer.Exit(1) from None
+
+
+def _keep_log(log: Path, run_dir: Path) -> Path | None:
+    """The launcher's log moved into the run folder (where the user looks); None if it cannot be."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return atomic_write_bytes(run_dir / LOG_NAME, log.read_bytes())
+    except OSError:
+        return None
+
+
 def train_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: config, logs, checkpoints, samples, model.safetensors.")],
     task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain (not needed with --resume).")] = None,
@@ -108,7 +139,7 @@ def train_cmd(
     precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the generator.")] = False,
     export_fp16: Annotated[bool, typer.Option("--export-fp16", help="Write model.safetensors in fp16.")] = False,
-    gpus: Annotated[int, typer.Option("--gpus", min=1, help="Processes on this machine (one per GPU), started by torchrun.")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", min=1, help="Processes on this machine, one per CUDA GPU, started by torchrun (refused when fewer GPUs are visible). With --device cpu: N CPU processes that share the cores, each holding its own copy of the model and batch (N times the memory).")] = 1,
     nnodes: Annotated[int, typer.Option("--nnodes", min=1, help="Machines taking part (run the same command on each).")] = 1,
     node_rank: Annotated[int, typer.Option("--node-rank", min=0, help="This machine's index, 0 .. nnodes-1.")] = 0,
     master_addr: Annotated[str | None, typer.Option("--master-addr", help="Host of node 0 (several machines).")] = None,
@@ -143,9 +174,14 @@ def train_cmd(
             raise ConfigError("no training data: pass --data DIR (or set data.root in the config file)")
         return cfg
 
-    cfg = run_guarded(prepare, debug)
     distributed = gpus > 1 or nnodes > 1
-    if distributed and torchrun_env() is None:
+    launching = distributed and torchrun_env() is None
+    if launching:  # before anything slow: --gpus N with fewer GPUs is refused within seconds
+        run_guarded(lambda: check_gpu_count(gpus, device), debug)
+    worker = torchrun_env() is not None and torchrun_env()[2] > 1  # type: ignore[index]
+    guarded = _worker_guarded if worker else run_guarded
+    cfg = guarded(prepare, debug)
+    if launching:
         def check() -> None:  # fail here, once, rather than in every worker
             if cfg is not None:
                 check_readable(discover_datasets(cfg.data.root, scale=cfg.scale))
@@ -158,12 +194,15 @@ def train_cmd(
                                   master_port=master_port), debug,
         )
         params = {**given, "output": str(output)}
-        rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)])
-        if rc == EXIT_INTERRUPTED:
-            err.print(f"[yellow]Interrupted[/]: the workers were told to save a checkpoint; continue with -o {escape(str(output))} --resume")
-            raise typer.Exit(EXIT_INTERRUPTED)
-        if rc != 0:
-            raise fail(f"training workers failed (torchrun exit code {rc}); see their messages above", rc if rc > 1 else 1)
+        with tempfile.TemporaryDirectory(prefix="vmambair-launch-") as tmp:
+            report, log = Path(tmp) / "failures.json", Path(tmp) / LOG_NAME
+            rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)], report=report, log=log)
+            if rc == EXIT_INTERRUPTED:
+                err.print(f"[yellow]Interrupted[/]: the workers were told to save a checkpoint; continue with -o {escape(str(output))} --resume")
+                raise typer.Exit(EXIT_INTERRUPTED)
+            if rc != 0:
+                kept = _keep_log(log, output)
+                raise fail(describe_failure(read_report(report), kept, rc))
         return
 
     master = torchrun_env() is None or torchrun_env()[0] == 0  # type: ignore[index]
@@ -179,6 +218,6 @@ def train_cmd(
                           f"Continue with: vmambair train -o {escape(str(output))} --resume")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
-    result = run_guarded(run, debug)
+    result = guarded(run, debug)
     if master and result.weights is not None:
         typer.echo(str(result.weights))

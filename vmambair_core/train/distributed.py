@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -51,15 +52,21 @@ def torchrun_env() -> tuple[int, int, int] | None:
     return int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), int(os.environ["WORLD_SIZE"])
 
 
+def _several_device(device: str) -> str:
+    """The device spelling several processes accept (each takes its own GPU, or the CPU)."""
+    spec = device.strip().lower()
+    if spec not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"with several processes --device must be auto, cpu or cuda (one GPU each), got {device!r}")
+    return spec
+
+
 def setup(device: str = "auto") -> DistEnv:
     """Join torchrun's process group if there is one; pick this process's device."""
     env = torchrun_env()
     if env is None or env[2] == 1:
         return DistEnv(device=resolve_device(device))
     rank, local_rank, world = env
-    spec = device.strip().lower()
-    if spec not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"with several processes --device must be auto, cpu or cuda (one GPU each), got {device!r}")
+    spec = _several_device(device)
     dev = resolve_device("cuda" if spec == "auto" and torch.cuda.is_available() else spec)
     if dev.type == "cuda":
         dev = torch.device("cuda", local_rank)
@@ -128,14 +135,41 @@ def torchrun_args(
     return args
 
 
-def launch_torchrun(launcher_args: Sequence[str], entry: Sequence[str], *, env: dict[str, str] | None = None) -> int:
+def check_gpu_count(nproc: int, device: str, visible: int | None = None) -> None:
+    """``--gpus N`` means N CUDA GPUs: refuse at once when fewer are visible (``visible``: for tests).
+
+    N CPU processes are asked for plainly, with ``device="cpu"``; they share the cores and each
+    holds its own copy of the model and batch.
+    """
+    if _several_device(device) == "cpu":
+        return
+    n = torch.cuda.device_count() if visible is None else visible
+    if n < nproc:
+        seen = "no CUDA GPU is" if n == 0 else f"only {n} CUDA GPU{'s are' if n > 1 else ' is'}"
+        fewer = f"use --gpus {n} or, " if n else ""
+        raise ConfigError(f"--gpus {nproc} asks for {nproc} GPUs but {seen} visible here; {fewer}for {nproc} CPU "
+                          "processes that share the cores (each with its own copy of the model and batch) add --device cpu")
+
+
+def launch_torchrun(
+    launcher_args: Sequence[str],
+    entry: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    report: Path | None = None,
+    log: Path | None = None,
+) -> int:
     """Run ``python -m torch.distributed.run LAUNCHER_ARGS ENTRY`` and wait; returns its exit code.
+
+    With ``report`` and ``log`` torchrun runs through ``vmambair_core.train.launch``: its own log
+    and traceback go to ``log``, the failed workers to ``report`` (``launch.read_report``).
 
     torchrun gets its own session, so a Ctrl-C in the terminal reaches only this process, which
     forwards one signal; torchrun passes it to every worker, and the workers save a checkpoint
     and exit. The result is then 130 (interrupted) whatever torchrun reports.
     """
-    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher_args, *entry]
+    runner = ["vmambair_core.train.launch", str(report), str(log)] if report and log else ["torch.distributed.run"]
+    cmd = [sys.executable, "-m", *runner, *launcher_args, *entry]
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, start_new_session=True)
     received: list[int] = []
 
