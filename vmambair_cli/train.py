@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -27,6 +29,7 @@ from vmambair_core.train.resume import resume_config, saved_config
 from vmambair_core.train.distributed import (
     EXIT_INTERRUPTED, check_gpu_count, launch_torchrun, torchrun_args, torchrun_env,
 )
+from vmambair_core.train.preflight import accumulation_words, plan_memory
 from vmambair_core.train.launch import LOG_NAME, describe_failure, read_report, record_worker_error
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
@@ -41,7 +44,7 @@ _OVERRIDES = {
     "patch_size": "data.patch_size", "lr": "optim_g.lr", "seed": "seed", "init": "model.init",
     "vgg_weights": "loss.vgg_weights", "save_every": "save_every", "val_every": "val.every",
     "log_every": "log_every", "precision": "precision", "compile": "compile", "export_fp16": "export_fp16",
-    "model_dim": "model.dim", "model_blocks": "model.blocks", "backend": "model.scan_backend",
+    "model_dim": "model.dim", "model_blocks": "model.blocks", "backend": "model.scan_backend", "accum": "accum",
 }
 
 
@@ -134,6 +137,7 @@ def train_cmd(
     stop_at: Annotated[int | None, typer.Option("--stop-at", min=1, help="Stop (checkpoint, validate, export) at this iteration of the planned --iters schedule; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
+    accum: Annotated[int | None, typer.Option("--accum", min=1, help="Gradient accumulation: each batch as K micro-batches, the same update as the whole batch in less memory (default: the fewest that fit, found by measuring a real step before the run starts; saved in the run's config).")] = None,
     log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations (with several processes, also how often they check for a stop).")] = None,
     device: DeviceOpt = "auto",
     precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
@@ -189,11 +193,18 @@ def train_cmd(
                     resolve_vgg19_weights(cfg.loss.vgg_weights)
 
         run_guarded(check, debug)
+        params = {**given, "output": str(output)}
+        if device.strip().lower() == "cpu":  # the N processes share this machine's memory: check them together
+            plan = run_guarded(lambda: plan_memory(cfg, torch.device("cpu"), procs=gpus), debug)
+            if plan is not None:
+                params["accum"] = plan.accum
+                if not quiet:
+                    err.print(escape(plan.describe() + accumulation_words(replace(cfg, accum=plan.accum))),
+                              soft_wrap=True)
         launcher = run_guarded(
             lambda: torchrun_args(gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
                                   master_port=master_port), debug,
         )
-        params = {**given, "output": str(output)}
         with tempfile.TemporaryDirectory(prefix="vmambair-launch-") as tmp:
             report, log = Path(tmp) / "failures.json", Path(tmp) / LOG_NAME
             rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)], report=report, log=log)

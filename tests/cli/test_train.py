@@ -18,8 +18,23 @@ from vmambair_cli.app import app
 from vmambair_core.train import TrainConfig, TrainingInterrupted, TrainResult, config_to_dict, resolve_config
 from vmambair_core.train.checkpoint import save_checkpoint
 from vmambair_core.train.distributed import DistEnv
+from vmambair_core.train.preflight import MemoryPlan
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _planned_memory(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The launcher measures a real step of the full network before starting CPU processes: here it
+    is told the run fits with accumulation 2 (the measurement itself is tested in tests/train)."""
+    seen: list[int] = []
+
+    def plan(cfg: Any, device: Any, *, procs: int = 1, **_kw: Any) -> MemoryPlan:
+        seen.append(procs)
+        return MemoryPlan(accum=2, need=2**30, free=8 * 2**30, procs=procs)
+
+    monkeypatch.setattr(cli_train, "plan_memory", plan)
+    return seen
 
 
 @pytest.fixture
@@ -173,6 +188,7 @@ def test_gpus_launch_torchrun(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, d
     assert "--gpus" not in args and "--nnodes" not in args
     assert args[args.index("--task") + 1] == "sisr" and args[args.index("--iters") + 1] == "5"
     assert args[args.index("--data") + 1] == data and "--compile" in args and "--resume" not in args
+    assert args[args.index("--accum") + 1] == "2"  # checked for both processes together, passed on
 
 
 def test_gpus_checks_before_launching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_dir: Path) -> None:
@@ -210,7 +226,8 @@ def test_a_failed_worker_is_one_line_and_its_log_lands_in_the_run_folder(
     res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"), "-o", str(run),
                               "--gpus", "2", "--device", "cpu"])
     assert res.exit_code == 1
-    (line,) = res.output.strip().splitlines()
+    memory, line = res.output.strip().splitlines()  # the launcher's memory check, then the failure
+    assert memory.startswith("memory: 1.0 GiB needed by 2 process(es)")
     assert "rank 1 was killed by the system (signal 9), most likely out of memory" in line
     assert line.endswith(f"full log: {run / 'workers.log'}") and "Traceback" not in res.output
     assert "40-line summary" in (run / "workers.log").read_text()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 from torch import nn
@@ -16,18 +14,10 @@ FAKE_AVAILABLE = 64 * 2**30
 
 
 @pytest.fixture(autouse=True)
-def _fake_meminfo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine reads /proc/meminfo to tile CPU runs up front; the machine's real memory must not
-    decide what these tests see, so they read a fake one with 64 GiB available."""
-    real_open = open
-
-    def fake_open(file: object, *args: object, **kwargs: object) -> io.StringIO:
-        if file == "/proc/meminfo":
-            return io.StringIO(f"MemTotal:       {2 * FAKE_AVAILABLE // 1024} kB\n"
-                               f"MemAvailable:   {FAKE_AVAILABLE // 1024} kB\n")
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(engine, "open", fake_open, raising=False)
+def _fake_available_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine tiles CPU runs up front from the available memory; the machine's real memory must not
+    decide what these tests see, so they see a fake 64 GiB."""
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: FAKE_AVAILABLE)
 
 
 class _Nearest4(nn.Module):

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ..device import autocast_for, resolve_precision, with_index
 from ..errors import ConfigError
+from ..memory import available_memory_bytes
 from ..models import VmambaIR
 from .tiling import (
     DeviceMemoryError,
@@ -35,18 +36,6 @@ DEFAULT_FALLBACK_TILE = 512
 # instead of raising an error.
 BYTES_PER_PIXEL = {"sr": 24 * 1024, "restore": 23 * 1024}
 MEMORY_FRACTION = 0.5
-
-
-def available_memory_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo (Linux), else None (then nothing is decided up front)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def cpu_tile_for(x: Tensor, head: str, multiple: int = 8) -> int | None:

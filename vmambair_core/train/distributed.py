@@ -101,6 +101,15 @@ def any_ranks(env: DistEnv, flags: Sequence[bool]) -> tuple[bool, ...]:
     return tuple(bool(v > 0) for v in t.tolist())
 
 
+def max_across(env: DistEnv, value: int) -> int:
+    """The largest ``value`` of all ranks, on every rank."""
+    if not env.ddp:
+        return value
+    t = torch.tensor([float(value)], device=env.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 def mean_across(env: DistEnv, values: dict[str, float]) -> dict[str, float]:
     """Average logged scalars over ranks (only for display; the gradients are already averaged)."""
     if not env.ddp or not values:

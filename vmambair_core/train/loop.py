@@ -44,6 +44,7 @@ from vmambair_core.train.data import (
 )
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
+from vmambair_core.train.preflight import accumulation_words, plan_memory, resident_memory
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
 from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
@@ -138,6 +139,28 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv) -> None:
     dist_utils.barrier(env)
 
 
+def _check_memory(cfg: TrainConfig, env: DistEnv) -> tuple[TrainConfig, str]:
+    """The run's accumulation (measured and chosen, or checked) and the words for its first line.
+
+    CPU processes under DDP were checked together by the launcher, which passed ``accum``; a GPU
+    process checks its own device, and the ranks take the largest accumulation any of them needs.
+    """
+    plan = None
+    if not (env.ddp and env.device.type == "cpu"):
+        plan = plan_memory(cfg, env.device, own=resident_memory(env.device))
+    accum = plan.accum if plan is not None else (cfg.accum or 1)
+    if env.ddp:
+        accum = dist_utils.max_across(env, accum)
+    cfg = replace(cfg, accum=accum)
+    if plan is not None:
+        words = plan.describe() if plan.accum == accum else f"{plan.describe()}; {accum} on another rank"
+    elif env.ddp and env.device.type == "cpu":
+        words = "memory checked for all processes by the launcher"
+    else:
+        words = "memory check skipped (this system cannot report peak or free memory)"
+    return cfg, words + accumulation_words(cfg)
+
+
 def _load_init(net: torch.nn.Module, spec: str, task: str) -> None:
     """``model.init``: a weights file, a registry name (``realsr-lite``) or a Hub file, as ``--weights`` reads it."""
     weights = read_weights(resolve_weights(task, spec).path)
@@ -187,6 +210,7 @@ def train(
     expect_task: str | None = None,
     max_minutes: float | None = None,
     stop_at: int | None = None,
+    memory_check: bool = True,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
@@ -197,13 +221,16 @@ def train(
     been reached (checkpoint, validation, export), once that much wall time has passed in this
     call; the schedule is not compressed, and ``--resume`` can continue to ``iters`` later. ``stop_at`` does the
     same at a fixed iteration of the planned schedule, so an export stopped early can be remade at the same iteration.
+    Before the run folder is written, ``memory_check`` measures a real training step and chooses
+    ``cfg.accum`` (or checks a given one) so the run fits in memory (``train.preflight``).
     """
     if max_minutes is not None and max_minutes <= 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes!r}")
     env = dist_utils.setup(device)
     try:
         chosen = reporter if env.master and reporter is not None else NullReporter()
-        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at)
+        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at,
+                      memory_check)
     finally:
         dist_utils.teardown(env)
 
@@ -218,6 +245,7 @@ def _train(
     expect_task: str | None,
     max_minutes: float | None,
     stop_at: int | None = None,
+    memory_check: bool = True,
 ) -> TrainResult:
     ckpt: LoadedCheckpoint | None = None
     if resume:
@@ -241,6 +269,7 @@ def _train(
     start = ckpt.iteration if ckpt is not None else 0
     if stop_at is not None and not start < stop_at <= cfg.iters:  # before any folder is written or model built
         raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
+    cfg, memory_note = _check_memory(cfg, env) if memory_check else (cfg, "memory check off")
     if ckpt is None:
         _prepare_run_dir(cfg, run_dir, env)
     if workers is not None:
@@ -308,7 +337,7 @@ def _train(
         return values
 
     note(f"{'resuming' if resume else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) at iteration {start} "
-         f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; data: {layout.describe()}")
+         f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; {memory_note}; data: {layout.describe()}")
     if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
         note("warning: the GAN stage starts from random weights; the authors start it from the L1 stage (model.init)")
     reporter.start(cfg.iters, start, f"{cfg.task}/{cfg.stage}")
