@@ -269,9 +269,12 @@ def _train(
     start = ckpt.iteration if ckpt is not None else 0
     if stop_at is not None and not start < stop_at <= cfg.iters:  # before any folder is written or model built
         raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
-    cfg, memory_note = _check_memory(cfg, env) if memory_check else (cfg, "memory check off")
+    checked, memory_note = _check_memory(cfg, env) if memory_check else (cfg, "memory check off")
     if ckpt is None:
-        _prepare_run_dir(cfg, run_dir, env)
+        _prepare_run_dir(checked, run_dir, env)
+    elif env.master and checked != cfg:  # a run saved before accum was chosen: config.json gets it now
+        save_config(checked, run_dir / "config.json")
+    cfg = checked
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
 
@@ -350,7 +353,7 @@ def _train(
             for it in range(start + 1, cfg.iters + 1):
                 final = it
                 lq, gt = batches(next(loader), it)
-                window.add(train_step(parts, lq, gt, env.device))
+                window.add(train_step(parts, lq, gt, env.device, cfg.accum or 1))
                 reporter.iteration_done(it)
                 stop_requested, out_of_time = poll(
                     it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from vmambair_core.device import resolve_precision
 from vmambair_core.errors import ConfigError
@@ -146,7 +147,7 @@ def _small_patch(cfg: TrainConfig) -> int:
 def measure_step(cfg: TrainConfig, device: torch.device, budget: int | None = None) -> StepMemory | None:
     """Measure ``fixed`` and ``per_sample`` at the run's largest patch (module doc); None where peaks
     cannot be read. ``budget`` (bytes of peak): the step at full patch is only taken when the small steps
-    predict it stays within it."""
+    predict it stays within it, and is left out when they predict the whole batch fits twice over."""
     probe = _Probe(device)
     if not probe.works:
         return None
@@ -156,6 +157,10 @@ def measure_step(cfg: TrainConfig, device: torch.device, budget: int | None = No
         net = build_model(cfg.network(), scan_backend=cfg.model.scan_backend).to(device)
         parts = build_parts(cfg, net, device, dtype)
         parts.train_g, parts.train_d = net, parts.net_d
+        # A constant lr: the measuring steps must not run into the end of a short run's schedule.
+        parts.sched_g = LambdaLR(parts.opt_g, lambda _: 1.0)
+        if parts.opt_d is not None:
+            parts.sched_d = LambdaLR(parts.opt_d, lambda _: 1.0)
 
         def step(batch: int, patch: int) -> int:
             lq = torch.rand(batch, 3, patch // cfg.scale, patch // cfg.scale, device=device)
@@ -174,7 +179,8 @@ def measure_step(cfg: TrainConfig, device: torch.device, budget: int | None = No
         sample_small = max(0, two - one)
         guess = StepMemory(one - sample_small, sample_small, small)
         result = guess
-        if small != full and (budget is None or guess.peak(1, full) <= budget):
+        clear = budget is not None and step_need(cfg, guess, 1) <= budget // 2  # fits twice over: no doubt
+        if small != full and not clear and (budget is None or guess.peak(1, full) <= budget):
             result = StepMemory(guess.fixed, max(0, step(1, full) - guess.fixed), full)
         del parts, net
     probe.reset()
