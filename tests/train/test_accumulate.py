@@ -15,8 +15,9 @@ from vmambair_core.train.accumulate import split_batch
 from vmambair_core.train.steps import Parts, build_parts, train_step
 
 CPU = torch.device("cpu")
-#: Float32 sums in another order: the gradients (Adam's first moments) agree to this share of their scale.
-NOISE = 1e-5
+#: Float32 sums in another order: the gradients (Adam's first moments) agree to this share of their scale
+#: (as in the DDP test; a missing accumulation is off by far more, see below).
+NOISE = 1e-4
 
 
 def _cfg(stage: str = "l1", batch: int = 4):
@@ -134,10 +135,11 @@ def test_gan_stage_accumulates_generator_and_discriminator() -> None:
     counted_d = _Counting(split.net_d)
     split.train_d = counted_d
     lq, gt = _batch()
-    for _ in range(2):
-        l_whole = train_step(whole, lq, gt, CPU)
-        l_split = train_step(split, lq, gt, CPU, 2)
-    assert counted_d.unsynced == 2 * 3 and counted_d.synced_calls == 2  # real+fake per micro-batch, one sync
+    # One step: the moments are then the gradients themselves (a second step would add Adam's +-lr
+    # steps on noise-level gradients of the first to the comparison).
+    l_whole = train_step(whole, lq, gt, CPU)
+    l_split = train_step(split, lq, gt, CPU, 2)
+    assert counted_d.unsynced == 3 and counted_d.synced_calls == 1  # real+fake per micro-batch, one sync
     _assert_same_update(whole, split)
     assert set(l_split) == set(l_whole) >= {"l_fm", "l_gan", "l_d_real", "l_d_fake"}
     for k, v in l_whole.items():
