@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 from vmambair_core.train import (
@@ -21,11 +26,17 @@ from vmambair_core.train import (
 from vmambair_core.train.data import ROOT_SEPARATOR, check_readable, discover_datasets
 from vmambair_core.train.overrides import merge_nested, nest_dotted
 from vmambair_core.train.resume import resume_config, saved_config
-from vmambair_core.train.distributed import EXIT_INTERRUPTED, launch_torchrun, torchrun_args, torchrun_env
+from vmambair_core.train.distributed import (
+    EXIT_INTERRUPTED, check_gpu_count, launch_torchrun, torchrun_args, torchrun_env,
+)
+from vmambair_core.train.preflight import accumulation_words, plan_memory
+from vmambair_core.train.launch import LOG_NAME, describe_failure, read_report, record_worker_error
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
 from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
+
+T = TypeVar("T")
 
 #: Command-line flag -> dotted config key (None values: flag not given, recipe value kept).
 _OVERRIDES = {
@@ -33,7 +44,7 @@ _OVERRIDES = {
     "patch_size": "data.patch_size", "lr": "optim_g.lr", "seed": "seed", "init": "model.init",
     "vgg_weights": "loss.vgg_weights", "save_every": "save_every", "val_every": "val.every",
     "log_every": "log_every", "precision": "precision", "compile": "compile", "export_fp16": "export_fp16",
-    "model_dim": "model.dim", "model_blocks": "model.blocks", "backend": "model.scan_backend",
+    "model_dim": "model.dim", "model_blocks": "model.blocks", "backend": "model.scan_backend", "accum": "accum",
 }
 
 
@@ -83,6 +94,29 @@ def _child_argv(params: dict[str, Any]) -> list[str]:
     return argv
 
 
+def _worker_guarded(fn: Callable[[], T], debug: bool = False) -> T:
+    """A torchrun worker: an error goes to torchrun's error file, not the terminal; the launcher says it once."""
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        if debug or not record_worker_error(exc):
+            raise
+        raise typer.Exit(1) from None
+
+
+def _keep_log(log: Path, run_dir: Path) -> Path | None:
+    """The launcher's log moved into the run folder (where the user looks); None if it cannot be."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return atomic_write_bytes(run_dir / LOG_NAME, log.read_bytes())
+    except OSError:
+        return None
+
+
 def train_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: config, logs, checkpoints, samples, model.safetensors.")],
     task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain (not needed with --resume).")] = None,
@@ -104,12 +138,13 @@ def train_cmd(
     stop_at: Annotated[int | None, typer.Option("--stop-at", min=1, help="Stop (checkpoint, validate, export) at this iteration of the planned --iters schedule; --resume continues.")] = None,
     save_every: Annotated[int | None, typer.Option("--save-every", min=1, help="Checkpoint every N iterations.")] = None,
     val_every: Annotated[int | None, typer.Option("--val-every", min=1, help="Validate every N iterations (and at the end).")] = None,
+    accum: Annotated[int | None, typer.Option("--accum", min=1, help="Gradient accumulation: each batch as K micro-batches, the same update as the whole batch in less memory (default: the fewest that fit, found by measuring a real step before the run starts; saved in the run's config).")] = None,
     log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations (with several processes, also how often they check for a stop).")] = None,
     device: DeviceOpt = "auto",
     precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the generator.")] = False,
     export_fp16: Annotated[bool, typer.Option("--export-fp16", help="Write model.safetensors in fp16.")] = False,
-    gpus: Annotated[int, typer.Option("--gpus", min=1, help="Processes on this machine (one per GPU), started by torchrun.")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", min=1, help="Processes on this machine, one per CUDA GPU, started by torchrun (refused when fewer GPUs are visible). With --device cpu: N CPU processes that share the cores, each holding its own copy of the model and batch (N times the memory).")] = 1,
     nnodes: Annotated[int, typer.Option("--nnodes", min=1, help="Machines taking part (run the same command on each).")] = 1,
     node_rank: Annotated[int, typer.Option("--node-rank", min=0, help="This machine's index, 0 .. nnodes-1.")] = 0,
     master_addr: Annotated[str | None, typer.Option("--master-addr", help="Host of node 0 (several machines).")] = None,
@@ -144,9 +179,14 @@ def train_cmd(
             raise ConfigError("no training data: pass --data DIR (or set data.root in the config file)")
         return cfg
 
-    cfg = run_guarded(prepare, debug)
     distributed = gpus > 1 or nnodes > 1
-    if distributed and torchrun_env() is None:
+    launching = distributed and torchrun_env() is None
+    if launching:  # before anything slow: --gpus N with fewer GPUs is refused within seconds
+        run_guarded(lambda: check_gpu_count(gpus, device), debug)
+    worker = torchrun_env() is not None and torchrun_env()[2] > 1  # type: ignore[index]
+    guarded = _worker_guarded if worker else run_guarded
+    cfg = guarded(prepare, debug)
+    if launching:
         def check() -> None:  # fail here, once, rather than in every worker
             if cfg is not None:
                 check_readable(discover_datasets(cfg.data.root, scale=cfg.scale))
@@ -154,17 +194,27 @@ def train_cmd(
                     resolve_vgg19_weights(cfg.loss.vgg_weights)
 
         run_guarded(check, debug)
+        params = {**given, "output": str(output)}
+        if device.strip().lower() == "cpu":  # the N processes share this machine's memory: check them together
+            plan = run_guarded(lambda: plan_memory(cfg, torch.device("cpu"), procs=gpus), debug)
+            if plan is not None:
+                params["accum"] = plan.accum
+                if not quiet:
+                    err.print(escape(plan.describe() + accumulation_words(replace(cfg, accum=plan.accum))),
+                              soft_wrap=True)
         launcher = run_guarded(
             lambda: torchrun_args(gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
                                   master_port=master_port), debug,
         )
-        params = {**given, "output": str(output)}
-        rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)])
-        if rc == EXIT_INTERRUPTED:
-            err.print(f"[yellow]Interrupted[/]: the workers were told to save a checkpoint; continue with -o {escape(str(output))} --resume")
-            raise typer.Exit(EXIT_INTERRUPTED)
-        if rc != 0:
-            raise fail(f"training workers failed (torchrun exit code {rc}); see their messages above", rc if rc > 1 else 1)
+        with tempfile.TemporaryDirectory(prefix="vmambair-launch-") as tmp:
+            report, log = Path(tmp) / "failures.json", Path(tmp) / LOG_NAME
+            rc = launch_torchrun(launcher, ["-m", "vmambair_cli", "train", *_child_argv(params)], report=report, log=log)
+            if rc == EXIT_INTERRUPTED:
+                err.print(f"[yellow]Interrupted[/]: the workers were told to save a checkpoint; continue with -o {escape(str(output))} --resume")
+                raise typer.Exit(EXIT_INTERRUPTED)
+            if rc != 0:
+                kept = _keep_log(log, output)
+                raise fail(describe_failure(read_report(report), kept, rc))
         return
 
     master = torchrun_env() is None or torchrun_env()[0] == 0  # type: ignore[index]
@@ -180,6 +230,6 @@ def train_cmd(
                           f"Continue with: vmambair train -o {escape(str(output))} --resume")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
-    result = run_guarded(run, debug)
+    result = guarded(run, debug)
     if master and result.weights is not None:
         typer.echo(str(result.weights))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,23 @@ from vmambair_cli.app import app
 from vmambair_core.train import TrainConfig, TrainingInterrupted, TrainResult, config_to_dict, resolve_config
 from vmambair_core.train.checkpoint import save_checkpoint
 from vmambair_core.train.distributed import DistEnv
+from vmambair_core.train.preflight import MemoryPlan
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _planned_memory(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The launcher measures a real step of the full network before starting CPU processes: here it
+    is told the run fits with accumulation 2 (the measurement itself is tested in tests/train)."""
+    seen: list[int] = []
+
+    def plan(cfg: Any, device: Any, *, procs: int = 1, **_kw: Any) -> MemoryPlan:
+        seen.append(procs)
+        return MemoryPlan(accum=2, need=2**30, free=8 * 2**30, procs=procs)
+
+    monkeypatch.setattr(cli_train, "plan_memory", plan)
+    return seen
 
 
 @pytest.fixture
@@ -132,7 +148,7 @@ def test_resume_with_gpus_checks_the_flags_before_launching(monkeypatch: pytest.
     run, data = tmp_path / "run", str(data_dir / "sr_train" / "T91")
     _saved_run(run, data)
     res = runner.invoke(app, ["train", *SAME, "--batch-size", "3", "--data", data, "-o", str(run), "--resume",
-                              "--gpus", "2"])
+                              "--gpus", "2", "--device", "cpu"])
     assert res.exit_code == 2 and "data.batch_size" in res.output and not launched
     res = runner.invoke(app, ["train", *SAME[:2], "--iters", "6", "--data", data, "-o", str(run), "--resume",
                               "--gpus", "2", "--device", "cpu"])
@@ -172,16 +188,49 @@ def test_gpus_launch_torchrun(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, d
     assert "--gpus" not in args and "--nnodes" not in args
     assert args[args.index("--task") + 1] == "sisr" and args[args.index("--iters") + 1] == "5"
     assert args[args.index("--data") + 1] == data and "--compile" in args and "--resume" not in args
+    assert args[args.index("--accum") + 1] == "2"  # checked for both processes together, passed on
 
 
 def test_gpus_checks_before_launching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_dir: Path) -> None:
     monkeypatch.setattr(cli_train, "launch_torchrun", lambda *a, **k: pytest.fail("must not launch"))
     res = runner.invoke(app, ["train", "--task", "sisr", "--data", _data(tmp_path), "-o", str(tmp_path / "r"),
-                              "--gpus", "2"])
+                              "--gpus", "2", "--device", "cpu"])
     assert res.exit_code == 1 and "no images" in res.output
     res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"),
-                              "-o", str(tmp_path / "r"), "--gpus", "2", "--nnodes", "2"])
+                              "-o", str(tmp_path / "r"), "--gpus", "2", "--nnodes", "2", "--device", "cpu"])
     assert res.exit_code == 2 and "--master-addr" in res.output
+
+
+def test_gpus_n_without_n_gpus_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                      data_dir: Path) -> None:
+    monkeypatch.setattr(cli_train, "launch_torchrun", lambda *a, **k: pytest.fail("must not launch"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    started = time.monotonic()
+    res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"),
+                              "-o", str(tmp_path / "r"), "--gpus", "8"])
+    assert time.monotonic() - started < 5
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1
+    assert "--gpus 8 asks for 8 GPUs but no CUDA GPU is visible here" in res.output and "--device cpu" in res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_failed_worker_is_one_line_and_its_log_lands_in_the_run_folder(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_dir: Path) -> None:
+    def killed(launcher: list[str], entry: list[str], *, report: Path, log: Path, **_k: Any) -> int:
+        log.write_text("torchrun's 40-line summary\nTraceback ...\n", encoding="utf-8")
+        report.write_text(json.dumps([{"rank": 1, "exitcode": -9}, {"rank": 0, "exitcode": -15}]), encoding="utf-8")
+        return 1
+
+    monkeypatch.setattr(cli_train, "launch_torchrun", killed)
+    run = tmp_path / "run"
+    res = runner.invoke(app, ["train", "--task", "sisr", "--data", str(data_dir / "sr_train" / "T91"), "-o", str(run),
+                              "--gpus", "2", "--device", "cpu"])
+    assert res.exit_code == 1
+    memory, line = res.output.strip().splitlines()  # the launcher's memory check, then the failure
+    assert memory.startswith("memory: 1.0 GiB needed by 2 process(es)")
+    assert "rank 1 was killed by the system (signal 9), most likely out of memory" in line
+    assert line.endswith(f"full log: {run / 'workers.log'}") and "Traceback" not in res.output
+    assert "40-line summary" in (run / "workers.log").read_text()
 
 
 def test_data_flag_repeats_for_several_folders(calls: list, tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import io
+import sys
 
 import pytest
 import torch
 from torch import nn
+
+from vmambair_core import memory
 
 from vmambair_core.errors import BackendUnavailableError, ConfigError
 from vmambair_core.device import resolve_device, resolve_precision
@@ -16,18 +18,10 @@ FAKE_AVAILABLE = 64 * 2**30
 
 
 @pytest.fixture(autouse=True)
-def _fake_meminfo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine reads /proc/meminfo to tile CPU runs up front; the machine's real memory must not
-    decide what these tests see, so they read a fake one with 64 GiB available."""
-    real_open = open
-
-    def fake_open(file: object, *args: object, **kwargs: object) -> io.StringIO:
-        if file == "/proc/meminfo":
-            return io.StringIO(f"MemTotal:       {2 * FAKE_AVAILABLE // 1024} kB\n"
-                               f"MemAvailable:   {FAKE_AVAILABLE // 1024} kB\n")
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(engine, "open", fake_open, raising=False)
+def _fake_available_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine tiles CPU runs up front from the available memory; the machine's real memory must not
+    decide what these tests see, so they see a fake 64 GiB."""
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: FAKE_AVAILABLE)
 
 
 class _Nearest4(nn.Module):
@@ -149,8 +143,10 @@ def _no_proc(monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
     def no_file(file: object, *args: object, **kwargs: object) -> io.StringIO:
         raise FileNotFoundError(file)
 
-    monkeypatch.setattr(engine, "open", no_file, raising=False)
-    monkeypatch.setattr(engine.sys, "platform", platform)
+    monkeypatch.setattr(memory, "open", no_file, raising=False)
+    monkeypatch.setattr(memory.sys, "platform", platform)
+    monkeypatch.setattr(engine, "available_memory_bytes", memory.available_memory_bytes)  # the real one, faked below
+    monkeypatch.setitem(sys.modules, "psutil", None)  # where psutil is installed it would answer first
 
 
 def test_available_memory_on_macos_uses_sysconf(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..device import autocast_for, resolve_precision, set_current_device, with_index
 from ..errors import ConfigError
+from ..memory import available_memory_bytes
 from ..models import VmambaIR
 from ..scan import resolve_backend
 from .tiling import (
@@ -38,65 +39,6 @@ DEFAULT_FALLBACK_TILE = 512
 # instead of raising an error.
 BYTES_PER_PIXEL = {"sr": 24 * 1024, "restore": 23 * 1024}
 MEMORY_FRACTION = 0.5
-
-
-def available_memory_bytes() -> int | None:
-    """Memory this process could use now, by the platform's own count; None if unknown (then nothing
-    is decided up front). Linux: MemAvailable of /proc/meminfo; Windows: the available physical
-    memory (GlobalMemoryStatusEx); elsewhere (macOS, BSD): ``sysconf``'s available pages, else the
-    physical memory (macOS counts no available pages there), a ceiling the 50% budget leaves room under.
-    """
-    for probe in (_linux_available, _windows_available, _sysconf_available):
-        value = probe()
-        if value:
-            return value
-    return None
-
-
-def _linux_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _windows_available() -> int | None:
-    if not sys.platform.startswith("win"):
-        return None
-    import ctypes  # noqa: PLC0415 - Windows only
-
-    class _Status(ctypes.Structure):
-        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong)] + [
-            (name, ctypes.c_ulonglong) for name in ("ullTotalPhys", "ullAvailPhys", "ullTotalPageFile",
-                                                     "ullAvailPageFile", "ullTotalVirtual", "ullAvailVirtual",
-                                                     "ullAvailExtendedVirtual")
-        ]
-
-    status = _Status()
-    status.dwLength = ctypes.sizeof(_Status)
-    try:
-        ok = ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        return None
-    return int(status.ullAvailPhys) if ok else None
-
-
-def _sysconf_available() -> int | None:
-    sysconf = getattr(os, "sysconf", None)
-    if sysconf is None:
-        return None
-    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
-        try:
-            count, size = sysconf(pages), sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError):
-            continue
-        if count > 0 and size > 0:
-            return int(count) * int(size)
-    return None
 
 
 def cpu_tile_for(x: Tensor, head: str, multiple: int = 8) -> int | None:

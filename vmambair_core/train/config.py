@@ -233,6 +233,9 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     ema_decay: float | None = 0.999
     grad_clip: float | None = None
+    accum: int | None = None
+    """Micro-batches per batch (gradient accumulation); None: the fewest that fit in memory, chosen when
+    the run starts and saved in its config."""
     precision: Precision = "auto"
     compile: bool = False
     degradation: DegradationConfig | None = None
@@ -257,6 +260,8 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must lie in [0, 1) or be null, got {self.ema_decay!r}")
         if self.grad_clip is not None:
             _positive("grad_clip", self.grad_clip)
+        if self.accum is not None and (isinstance(self.accum, bool) or self.accum < 1):
+            raise ConfigError(f"accum must be a positive number of micro-batches or null, got {self.accum!r}")
         if self.precision not in get_args(Precision):
             raise ConfigError(f"precision must be one of {', '.join(get_args(Precision))}, got {self.precision!r}")
         if self.tensorboard not in ("auto", "on", "off"):

@@ -17,12 +17,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from vmambair_core.device import resolve_device, set_current_device
-from vmambair_core.errors import ConfigError
+from vmambair_core.errors import BackendUnavailableError, ConfigError
 
 EXIT_INTERRUPTED = 130
 
@@ -55,6 +56,12 @@ def torchrun_env() -> tuple[int, int, int] | None:
 COLLECTIVE_TIMEOUT = timedelta(hours=2)
 """How long a rank waits in a collective: the others wait in a barrier while rank 0 validates (full-size
 images) and writes checkpoints, which NCCL's default of 10 minutes would cut short, killing the run."""
+def _several_device(device: str) -> str:
+    """The device spelling several processes accept (each takes its own GPU, or the CPU)."""
+    spec = device.strip().lower()
+    if spec not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"with several processes --device must be auto, cpu or cuda (one GPU each), got {device!r}")
+    return spec
 
 
 def setup(device: str = "auto") -> DistEnv:
@@ -65,9 +72,7 @@ def setup(device: str = "auto") -> DistEnv:
         set_current_device(single)
         return DistEnv(device=single)
     rank, local_rank, world = env
-    spec = device.strip().lower()
-    if spec not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"with several processes --device must be auto, cpu or cuda (one GPU each), got {device!r}")
+    spec = _several_device(device)
     dev = resolve_device("cuda" if spec == "auto" and torch.cuda.is_available() else spec)
     if dev.type == "cuda":
         dev = torch.device("cuda", local_rank)
@@ -100,6 +105,15 @@ def any_ranks(env: DistEnv, flags: Sequence[bool]) -> tuple[bool, ...]:
     t = torch.tensor([1.0 if f else 0.0 for f in flags], device=env.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return tuple(bool(v > 0) for v in t.tolist())
+
+
+def max_across(env: DistEnv, value: int) -> int:
+    """The largest ``value`` of all ranks, on every rank."""
+    if not env.ddp:
+        return value
+    t = torch.tensor([float(value)], device=env.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
 
 
 def mean_across(env: DistEnv, values: dict[str, float]) -> dict[str, float]:
@@ -136,14 +150,41 @@ def torchrun_args(
     return args
 
 
-def launch_torchrun(launcher_args: Sequence[str], entry: Sequence[str], *, env: dict[str, str] | None = None) -> int:
+def check_gpu_count(nproc: int, device: str, visible: int | None = None) -> None:
+    """``--gpus N`` means N CUDA GPUs: refuse at once when fewer are visible (``visible``: for tests).
+
+    N CPU processes are asked for plainly, with ``device="cpu"``; they share the cores and each
+    holds its own copy of the model and batch.
+    """
+    if _several_device(device) == "cpu":
+        return
+    n = torch.cuda.device_count() if visible is None else visible
+    if n < nproc:
+        seen = "no CUDA GPU is" if n == 0 else f"only {n} CUDA GPU{'s are' if n > 1 else ' is'}"
+        fewer = f"use --gpus {n} or, " if n else ""
+        raise BackendUnavailableError(f"--gpus {nproc} asks for {nproc} GPUs but {seen} visible here; {fewer}for {nproc} CPU "
+                          "processes that share the cores (each with its own copy of the model and batch) add --device cpu")
+
+
+def launch_torchrun(
+    launcher_args: Sequence[str],
+    entry: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    report: Path | None = None,
+    log: Path | None = None,
+) -> int:
     """Run ``python -m torch.distributed.run LAUNCHER_ARGS ENTRY`` and wait; returns its exit code.
+
+    With ``report`` and ``log`` torchrun runs through ``vmambair_core.train.launch``: its own log
+    and traceback go to ``log``, the failed workers to ``report`` (``launch.read_report``).
 
     torchrun gets its own session, so a Ctrl-C in the terminal reaches only this process, which
     forwards one signal; torchrun passes it to every worker, and the workers save a checkpoint
     and exit. The result is then 130 (interrupted) whatever torchrun reports.
     """
-    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher_args, *entry]
+    runner = ["vmambair_core.train.launch", str(report), str(log)] if report and log else ["torch.distributed.run"]
+    cmd = [sys.executable, "-m", *runner, *launcher_args, *entry]
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, start_new_session=True)
     received: list[int] = []
 

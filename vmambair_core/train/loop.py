@@ -46,6 +46,7 @@ from vmambair_core.train.data import (
 )
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
+from vmambair_core.train.preflight import accumulation_words, plan_memory, resident_memory
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
 from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
@@ -154,6 +155,28 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv, overwrite: b
     dist_utils.barrier(env)
 
 
+def _check_memory(cfg: TrainConfig, env: DistEnv) -> tuple[TrainConfig, str]:
+    """The run's accumulation (measured and chosen, or checked) and the words for its first line.
+
+    CPU processes under DDP were checked together by the launcher, which passed ``accum``; a GPU
+    process checks its own device, and the ranks take the largest accumulation any of them needs.
+    """
+    plan = None
+    if not (env.ddp and env.device.type == "cpu"):
+        plan = plan_memory(cfg, env.device, own=resident_memory(env.device))
+    accum = plan.accum if plan is not None else (cfg.accum or 1)
+    if env.ddp:
+        accum = dist_utils.max_across(env, accum)
+    cfg = replace(cfg, accum=accum)
+    if plan is not None:
+        words = plan.describe() if plan.accum == accum else f"{plan.describe()}; {accum} on another rank"
+    elif env.ddp and env.device.type == "cpu":
+        words = "memory checked for all processes by the launcher"
+    else:
+        words = "memory check skipped (this system cannot report peak or free memory)"
+    return cfg, words + accumulation_words(cfg)
+
+
 def _load_init(net: torch.nn.Module, spec: str, task: str) -> None:
     """``model.init``: a weights file, a registry name (``realsr-lite``) or a Hub file, as ``--weights`` reads it."""
     weights = read_weights(resolve_weights(task, spec).path)
@@ -204,6 +227,7 @@ def train(
     max_minutes: float | None = None,
     stop_at: int | None = None,
     overwrite: bool = False,
+    memory_check: bool = True,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (or, with ``resume``, continue the run saved there).
 
@@ -216,6 +240,8 @@ def train(
     same at a fixed iteration of the planned schedule, so an export stopped early can be remade at the same iteration.
     A new run refuses a ``run_dir`` holding another run's artefacts (:data:`RUN_ARTEFACTS`) unless ``overwrite``,
     which removes them first.
+    Before the run folder is written, ``memory_check`` measures a real training step and chooses
+    ``cfg.accum`` (or checks a given one) so the run fits in memory (``train.preflight``).
     """
     if resume and overwrite:
         raise ConfigError("--resume continues the run in the folder and --overwrite replaces it; pass one of them")
@@ -224,7 +250,8 @@ def train(
     env = dist_utils.setup(device)
     try:
         chosen = reporter if env.master and reporter is not None else NullReporter()
-        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at, overwrite)
+        return _train(cfg, Path(run_dir), env, resume, workers, chosen, expect_task, max_minutes, stop_at, overwrite,
+                      memory_check)
     finally:
         dist_utils.teardown(env)
 
@@ -240,6 +267,7 @@ def _train(
     max_minutes: float | None,
     stop_at: int | None = None,
     overwrite: bool = False,
+    memory_check: bool = True,
 ) -> TrainResult:
     ckpt: LoadedCheckpoint | None = None
     if resume:
@@ -263,8 +291,12 @@ def _train(
     start = ckpt.iteration if ckpt is not None else 0
     if stop_at is not None and not start < stop_at <= cfg.iters:  # before any folder is written or model built
         raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
+    checked, memory_note = _check_memory(cfg, env) if memory_check else (cfg, "memory check off")
     if ckpt is None:
-        _prepare_run_dir(cfg, run_dir, env, overwrite)
+        _prepare_run_dir(checked, run_dir, env, overwrite)
+    elif env.master and checked != cfg:  # a run saved before accum was chosen: config.json gets it now
+        save_config(checked, run_dir / "config.json")
+    cfg = checked
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
 
@@ -331,7 +363,7 @@ def _train(
         return values
 
     note(f"{'resuming' if resume else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) at iteration {start} "
-         f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; data: {layout.describe()}")
+         f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; {memory_note}; data: {layout.describe()}")
     if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
         note("warning: the GAN stage starts from random weights; the authors start it from the L1 stage (model.init)")
     reporter.start(cfg.iters, start, f"{cfg.task}/{cfg.stage}")
@@ -344,7 +376,7 @@ def _train(
             for it in range(start + 1, cfg.iters + 1):
                 final = it
                 lq, gt = batches(next(loader), it)
-                window.add(train_step(parts, lq, gt, env.device))
+                window.add(train_step(parts, lq, gt, env.device, cfg.accum or 1))
                 reporter.iteration_done(it)
                 stop_requested, out_of_time = poll(
                     it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)

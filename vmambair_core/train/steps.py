@@ -9,13 +9,15 @@ losses, and for GAN stages the U-Net discriminator with its own optimiser and sc
     D: gan(D(gt), real) + gan(D(out.detach()), fake)                           -> step D
     EMA(G)
 
-Schedulers advance *before* the step, so iteration t (1-based) runs at lr(t), as BasicSR's
+With ``accum`` K the batch runs as K micro-batches whose gradients add up before the one step of G
+and of D (``train.accumulate``). Schedulers advance *before* the step, so iteration t (1-based) runs at lr(t), as BasicSR's
 ``update_learning_rate(current_iter)`` does. fp16 uses a GradScaler; bf16 and fp32 do not.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ from torch.optim import Adam, AdamW, Optimizer
 from torch.optim.lr_scheduler import LRScheduler, MultiStepLR
 
 from vmambair_core.device import autocast_for
+from vmambair_core.train.accumulate import OnePowerIteration, add_weighted, split_batch, synced
 from vmambair_core.train.config import OptimizerConfig, SchedulerConfig, TrainConfig
 from vmambair_core.train.discriminator import UNetDiscriminatorSN
 from vmambair_core.train.ema import ModelEMA
@@ -133,15 +136,10 @@ def build_parts(cfg: TrainConfig, net: nn.Module, device: torch.device, dtype: t
     )
 
 
-def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device) -> dict[str, Tensor]:
-    """One iteration; returns the detached loss terms (no host sync here)."""
-    train_g = p.train_g or p.net
-    advance(p.sched_g)
-    if p.sched_d is not None:
-        advance(p.sched_d)
-
-    if p.net_d is not None:
-        p.net_d.requires_grad_(False)
+def _generator_losses(
+    p: Parts, train_g: nn.Module, lq: Tensor, gt: Tensor, device: torch.device, d_call: Callable[[Callable[[], Any]], Any],
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The generator's output and loss terms on one (micro-)batch; D is called through ``d_call``."""
     gt_pix = usm_sharpen(gt) if p.usm_gt else gt
     with autocast_for(device, p.dtype):
         out = train_g(lq)
@@ -151,16 +149,49 @@ def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device) -> dict[s
         if p.pattern is not None:
             losses["l_pattern"] = p.pattern(out, gt)
         if p.net_d is not None and p.gan is not None:
+            net_d = p.net_d
             # The raw D: its gradients are not wanted here, so no DDP synchronisation either.
-            logits, fake_features = p.net_d.forward_features(out)
+            logits, fake_features = d_call(lambda: net_d.forward_features(out))
             if p.feature_matching is not None:
                 with torch.no_grad():
-                    real_features = p.net_d.forward_features(gt)[1]
+                    real_features = d_call(lambda: net_d.forward_features(gt))[1]
                 losses["l_fm"] = p.feature_matching(fake_features, real_features)
             losses["l_gan"] = p.gan(logits.float(), True, is_disc=False)
-    total = sum(losses.values(), torch.zeros((), device=device))
+    return out, losses
+
+
+def _direct(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device, accum: int = 1) -> dict[str, Tensor]:
+    """One iteration on the batch, as ``accum`` micro-batches (``train.accumulate``: the same update as
+    one step on the whole batch); returns the detached loss terms, means over the batch (no host sync)."""
+    train_g = p.train_g or p.net
+    advance(p.sched_g)
+    if p.sched_d is not None:
+        advance(p.sched_d)
+    micro = split_batch(lq, gt, accum)
+    last = len(micro) - 1
+    once = OnePowerIteration(p.net_d) if p.net_d is not None and last > 0 else None
+    d_call = once if once is not None else _direct
+
+    if p.net_d is not None:
+        p.net_d.requires_grad_(False)
     p.opt_g.zero_grad(set_to_none=True)
-    p.scaler.scale(total).backward()
+    logged: dict[str, Tensor] = {}
+    outs: list[Tensor] = []
+    for i, (lq_i, gt_i, share) in enumerate(micro):
+        if once is not None:
+            once.start(i)
+        with synced(train_g, i == last):
+            out, losses = _generator_losses(p, train_g, lq_i, gt_i, device, d_call)
+            total = sum(losses.values(), torch.zeros((), device=device))
+            p.scaler.scale(total * share).backward()
+        add_weighted(logged, losses, share)
+        outs.append(out.detach())
+    if once is not None:
+        once.settle()
     if p.grad_clip is not None:
         p.scaler.unscale_(p.opt_g)
         torch.nn.utils.clip_grad_norm_(p.net.parameters(), p.grad_clip)
@@ -170,15 +201,22 @@ def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device) -> dict[s
         train_d = p.train_d or p.net_d
         p.net_d.requires_grad_(True)
         p.opt_d.zero_grad(set_to_none=True)
-        with autocast_for(device, p.dtype):
-            l_real = p.gan(train_d(gt).float(), True, is_disc=True)
-        p.scaler.scale(l_real).backward()
-        with autocast_for(device, p.dtype):
-            l_fake = p.gan(train_d(out.detach().clone()).float(), False, is_disc=True)
-        p.scaler.scale(l_fake).backward()
+        for i, ((_, gt_i, share), out) in enumerate(zip(micro, outs, strict=True)):
+            if once is not None:
+                once.start(i)
+            with synced(train_d, False):  # only the last backward of the last micro-batch all-reduces
+                with autocast_for(device, p.dtype):
+                    l_real = p.gan(d_call(lambda: train_d(gt_i)).float(), True, is_disc=True)
+                p.scaler.scale(l_real * share).backward()
+            with synced(train_d, i == last):
+                with autocast_for(device, p.dtype):
+                    l_fake = p.gan(d_call(lambda: train_d(out.clone())).float(), False, is_disc=True)
+                p.scaler.scale(l_fake * share).backward()
+            add_weighted(logged, {"l_d_real": l_real, "l_d_fake": l_fake}, share)
+        if once is not None:
+            once.settle()
         p.scaler.step(p.opt_d)
-        losses["l_d_real"], losses["l_d_fake"] = l_real, l_fake
     p.scaler.update()
     if p.ema is not None:
         p.ema.update(p.net)
-    return {k: v.detach() for k, v in losses.items()}
+    return logged
