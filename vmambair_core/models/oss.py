@@ -32,19 +32,25 @@ DIRECTIONS = 4
 CHANNEL_DIRECTIONS = 2
 
 
+# The initial values are computed on the CPU even inside ``with torch.device("meta")``: elementwise maths on
+# meta tensors runs through torch's reference decompositions, whose first use imports torch._dynamo (about
+# a second of every CLI start when the weights check counts parameters on the meta device).
+
+
 def _uniform(shape: tuple[int, ...], bound: float) -> Tensor:
     return torch.empty(shape).uniform_(-bound, bound)
 
 
 def _dt_bias(n: int, dt_min: float = 1e-3, dt_max: float = 0.1, floor: float = 1e-4) -> Tensor:
     """Inverse-softplus of dt ~ logU(dt_min, dt_max), so softplus(bias) starts in that range (Mamba init)."""
-    dt = torch.exp(torch.rand(n) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=floor)
+    u = torch.rand(n, device="cpu")
+    dt = torch.exp(u * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=floor)
     return dt + torch.log(-torch.expm1(-dt))
 
 
 def _s4d_log_a(rows: int, d_state: int) -> Tensor:
     """log(1..N) for every row: S4D-real init. Independent rows (no stride-0 aliasing)."""
-    return torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(rows, 1)
+    return torch.log(torch.arange(1, d_state + 1, dtype=torch.float32, device="cpu")).repeat(rows, 1)
 
 
 class OmniSelectiveScan(nn.Module):
