@@ -120,6 +120,7 @@ def count_macs(preset: str | VmambaIRConfig, height: int, width: int, batch: int
     cfg = preset if isinstance(preset, VmambaIRConfig) else get_preset(preset)
     with torch.device("meta"):
         net = VmambaIR(cfg).set_scan_backend("reference")
+    net = net.to("meta")  # the few initial values made on the CPU (models/oss.py) join the rest
     img = torch.empty((batch, cfg.in_channels, height, width), device="meta")
     planar: list[int] = []
     channel: list[int] = []

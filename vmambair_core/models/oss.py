@@ -32,9 +32,10 @@ DIRECTIONS = 4
 CHANNEL_DIRECTIONS = 2
 
 
-# The initial values are computed on the CPU even inside ``with torch.device("meta")``: elementwise maths on
-# meta tensors runs through torch's reference decompositions, whose first use imports torch._dynamo (about
-# a second of every CLI start when the weights check counts parameters on the meta device).
+# The initial values are computed (and kept) on the CPU even inside ``with torch.device("meta")``:
+# elementwise maths on meta tensors runs through torch's reference decompositions, whose first use imports
+# torch._dynamo (about a second of every CLI start when the weights check counts parameters on the meta
+# device). A meta-built network that runs a forward pass is moved with ``.to("meta")`` first.
 
 
 def _uniform(shape: tuple[int, ...], bound: float) -> Tensor:
