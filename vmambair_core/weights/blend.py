@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from .detect import mismatch_summary
 from .formats import LoadedWeights, read_weights
 from .metadata import META_CONFIG
 from .registry import read_registry
@@ -27,16 +28,10 @@ __all__ = ["blend", "blend_for"]
 
 
 def _check_compatible(a: LoadedWeights, b: LoadedWeights) -> None:
-    ka, kb = set(a.state_dict), set(b.state_dict)
-    if ka != kb:
-        only = sorted(ka ^ kb)[:3]
-        raise CheckpointError(f"cannot blend {a.source} with {b.source}: different networks (keys {only} "
-                              "are in one only); both must be the same configuration")
-    for key in sorted(ka):
-        if a.state_dict[key].shape != b.state_dict[key].shape:
-            raise CheckpointError(
-                f"cannot blend {a.source} with {b.source}: '{key}' is {tuple(a.state_dict[key].shape)} in one and "
-                f"{tuple(b.state_dict[key].shape)} in the other; both must be the same configuration")
+    problems = mismatch_summary(a.state_dict, {k: tuple(v.shape) for k, v in b.state_dict.items()})
+    if problems is not None:
+        raise CheckpointError(f"cannot blend {a.source} with {b.source}: different networks ({problems}); "
+                              "both must be the same configuration")
     ca, cb = a.metadata.get(META_CONFIG), b.metadata.get(META_CONFIG)
     if ca and cb and ca != cb:
         raise CheckpointError(f"cannot blend {a.source} with {b.source}: their network configs differ "
