@@ -129,3 +129,24 @@ def test_set_current_device_makes_the_chosen_gpu_current(monkeypatch: pytest.Mon
     assert cuda.set_device_calls == [1] and cuda.current == 1
     set_current_device(torch.device("cuda"))  # index-less: the current one stays current
     assert cuda.current == 1
+
+
+def test_mps_is_chosen_and_runs_the_reference_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apple's MPS faked as present (this machine has none): auto picks it after CUDA, the scan is the
+    pure-PyTorch reference, precision auto is fp32; without MPS asking for it is one clear error."""
+    from vmambair_core.errors import BackendUnavailableError
+    from vmambair_core.scan import clear_backend_cache, resolve_backend
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    clear_backend_cache()
+    try:
+        assert resolve_device("auto") == torch.device("mps") == resolve_device("mps")
+        assert resolve_backend("auto", torch.device("mps"), torch.float32) == "reference"
+        assert resolve_precision("auto", torch.device("mps")) == torch.float32
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(BackendUnavailableError, match="MPS is not available"):
+            resolve_device("mps")
+    finally:
+        clear_backend_cache()

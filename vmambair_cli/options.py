@@ -15,7 +15,7 @@ WeightsOpt = Annotated[
     str | None,
     typer.Option("--weights", "-w", help="A registry name (vmambair weights list), a local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE, optionally @REV (see README); default: the task's published weights."),
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (Apple GPUs; the pure-PyTorch scan).")]
 PrecisionOpt = Annotated[
     str, typer.Option("--precision", help=f"{', '.join(PRECISIONS)}; auto: bf16 on capable GPUs, fp32 on a CPU.")
 ]

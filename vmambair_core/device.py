@@ -42,26 +42,38 @@ def same_device(a: torch.device, b: torch.device, current: int | None = None) ->
     return a.type == b.type and with_index(a, current) == with_index(b, current)
 
 
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; unusable ones are a clear error.
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
 
-    CUDA devices come back with an index (see the module doc).
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA if present, else Apple's MPS, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
+    unusable ones are a clear error.
+
+    CUDA devices come back with an index (see the module doc). On MPS the scan runs on the pure-PyTorch
+    ``reference`` backend (numba is CPU-only, Triton CUDA-only).
     """
     spec = spec.strip().lower()
     if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
+        spec = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     try:
         dev = torch.device(spec)
     except RuntimeError:
-        raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
+        raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise BackendUnavailableError(f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise BackendUnavailableError(f"device {spec!r}: only {torch.cuda.device_count()} GPU(s) present")
         return with_index(dev)
+    if dev.type == "mps":
+        if not _mps_available():
+            raise BackendUnavailableError(f"device {spec!r} asked for, but Apple's MPS is not available here; "
+                                          "use --device cpu")
+        return torch.device("mps")
     if dev.type != "cpu":
-        raise ConfigError(f"device type {dev.type!r} is not supported; use auto, cpu, cuda or cuda:N")
+        raise ConfigError(f"device type {dev.type!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
     return dev
 
 
@@ -98,7 +110,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def resolve_precision(spec: str, device: torch.device) -> torch.dtype:
     """``auto``: bf16 on GPUs with native bf16, fp16 on older GPUs (training adds a GradScaler), fp32 on
-    the CPU (CPU bf16 is slow and gains nothing)."""
+    the CPU (CPU bf16 is slow and gains nothing) and on MPS (its bf16 depends on the macOS version)."""
     check_precision(spec)
     if spec == "auto":
         if device.type == "cuda":
