@@ -46,7 +46,7 @@ def test_feature_matching_is_zero_for_identical_inputs_and_positive_otherwise() 
         assert float(fm(d.forward_features(x)[1], d.forward_features(x)[1])) == 0.0
     y = (x + 0.1 * torch.randn_like(x)).requires_grad_(True)
     loss = fm(d.forward_features(y)[1], d.forward_features(x)[1])
-    assert float(loss) > 0
+    assert float(loss.detach()) > 0
     # The mean over layers of per-layer L1, times the weight:
     fy, fx = d.forward_features(y)[1], d.forward_features(x)[1]
     expect = 2.0 * sum(float(F.l1_loss(a, b)) for a, b in zip(fy, fx)) / len(fx)
