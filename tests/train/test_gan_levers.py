@@ -49,8 +49,8 @@ def test_feature_matching_is_zero_for_identical_inputs_and_positive_otherwise() 
     assert float(loss.detach()) > 0
     # The mean over layers of per-layer L1, times the weight:
     fy, fx = d.forward_features(y)[1], d.forward_features(x)[1]
-    expect = 2.0 * sum(float(F.l1_loss(a, b)) for a, b in zip(fy, fx)) / len(fx)
-    assert math.isclose(float(loss), expect, rel_tol=1e-5)
+    expect = 2.0 * sum(float(F.l1_loss(a, b).detach()) for a, b in zip(fy, fx)) / len(fx)
+    assert math.isclose(float(loss.detach()), expect, rel_tol=1e-5)
     loss.backward()
     assert y.grad is not None and float(y.grad.abs().sum()) > 0
 
