@@ -4,8 +4,9 @@
 the *same* configuration (same keys, shapes and network metadata), e.g. a fidelity (L1) model and a
 perceptual (GAN) model fine-tuned from it: ``s = 0`` gives ``a``, ``s = 1`` gives ``b``, and values
 between trade PSNR for sharpness smoothly (Wang et al. 2018, ESRGAN §3.4; Real-ESRGAN's ``-dn`` does
-the same between a denoising and a non-denoising model). Models of different configurations, or
-trained apart from different initialisations, do not interpolate meaningfully and are refused.
+the same between a denoising and a non-denoising model). Models of different configurations are refused;
+models of one configuration trained apart from different initialisations do not interpolate meaningfully
+either, but that cannot be told from the files, so pair a model with the one it was fine-tuned from.
 """
 
 from __future__ import annotations
