@@ -9,7 +9,7 @@ import types
 import pytest
 import torch
 
-from vmambair_core import bench
+from vmambair_core.bench import measure as bench
 from vmambair_core.bench import (
     BenchResult,
     count_macs,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from vmambair_core.peers import SRVGGNetCompact
+from vmambair_core.models.realesrgan import SRVGGNetCompact
 
 from .conftest import REPO
 from .weights.test_realesrgan import compact_state_dict

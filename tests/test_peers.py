@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vmambair_core.errors import ConfigError
-from vmambair_core.peers import PEERS, build_peer, parse_peers
+from vmambair_core.bench.peers import PEERS, build_peer, parse_peers
 
 
 @pytest.mark.parametrize(("name", "params"), [("rrdbnet", 16_697_987), ("compact", 1_213_296)])

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vmambair_core.bench import BenchReport, run_bench, weights_network
 from vmambair_core.device import resolve_device
-from vmambair_core.peers import PEERS
+from vmambair_core.bench.peers import PEERS
 from vmambair_core.scan import BACKENDS
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vmambair_core import bench
+from vmambair_core.bench import measure as bench
 from vmambair_core.errors import ConfigError, DeviceMemoryError
 from vmambair_core.models import tiny_config
 from vmambair_core.weights.registry import REGISTRY_ENV, read_registry

@@ -28,7 +28,7 @@ from vmambair_core.data.degrade.kernels import (
     trim_kernels,
 )
 from vmambair_core.data.degrade.noise import gaussian_noise, poisson_noise, random_noise
-from vmambair_core.data.degradations import (
+from vmambair_core.data.degrade.realesrgan import (
     BlurConfig,
     DegradationConfig,
     StageConfig,

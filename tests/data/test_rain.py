@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vmambair_core.data.rain import RainConfig, add_rain, blend_rain, line_kernels, rain_streaks
+from vmambair_core.data.degrade.rain import RainConfig, add_rain, blend_rain, line_kernels, rain_streaks
 from vmambair_core.errors import ConfigError, InputError
 
 

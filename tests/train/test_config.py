@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vmambair_core.data.degradations import DegradationConfig
+from vmambair_core.data.degrade.realesrgan import DegradationConfig
 from vmambair_core.errors import ConfigError
 from vmambair_core.train import (
     config_from_dict,

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from vmambair_core.data.degrade.mild import MildConfig, degrade_mild
-from vmambair_core.data.degradations import degrade_realesrgan, paired_random_crop
+from vmambair_core.data.degrade.realesrgan import degrade_realesrgan, paired_random_crop
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import build_model
 from vmambair_core.train import resolve_config

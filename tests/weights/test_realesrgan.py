@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vmambair_core.errors import CheckpointError
-from vmambair_core.peers import RRDBNet, SRVGGNetCompact
+from vmambair_core.models.realesrgan import RRDBNet, SRVGGNetCompact
 from vmambair_core.weights import load_model, load_resolved, read_weights
 from vmambair_core.weights.realesrgan import read_peer
 

@@ -2,7 +2,7 @@
 
 No real-world test set with ground truth ships here, so ``BSD100-realesrgan`` stands in: every BSD100
 HR image (mod-cropped to 4) goes through the realsr training degradation
-(:func:`vmambair_core.data.degradations.degrade_realesrgan`, Real-ESRGAN's second-order model with the
+(:func:`vmambair_core.data.degrade.realesrgan.degrade_realesrgan`, Real-ESRGAN's second-order model with the
 authors' options) once, with a generator seeded from the set's seed and the image's key, and the 8-bit
 LQ is saved as PNG in a cache folder (``$VMAMBAIR_CACHE/benchmarks/<name>/``, default
 ``~/.cache/vmambair/benchmarks/<name>/``) on first use.
@@ -38,7 +38,7 @@ import torch
 
 from vmambair_core.atomic import clean_stale_temps, temp_name
 from vmambair_core.data.degrade.mild import MildConfig, degrade_mild
-from vmambair_core.data.degradations import DegradationConfig, degrade_realesrgan
+from vmambair_core.data.degrade.realesrgan import DegradationConfig, degrade_realesrgan
 from vmambair_core.data.resize import modcrop
 from vmambair_core.errors import InputError, VmambairError
 from vmambair_core.evaluate.benchmarks import Benchmark, EvalSet, load_benchmark

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from vmambair_core.data.degrade.mild import degrade_mild
-from vmambair_core.data.degradations import degrade_realesrgan, paired_random_crop
-from vmambair_core.data.rain import add_rain
+from vmambair_core.data.degrade.realesrgan import degrade_realesrgan, paired_random_crop
+from vmambair_core.data.degrade.rain import add_rain
 from vmambair_core.errors import CheckpointError
 from vmambair_core.train.config import TrainConfig
 from vmambair_core.train.data import PatchMode, as_float

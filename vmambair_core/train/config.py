@@ -23,8 +23,8 @@ from typing import Any, Literal, get_args
 
 from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.data.degrade.mild import MildConfig
-from vmambair_core.data.degradations import DegradationConfig
-from vmambair_core.data.rain import RainConfig
+from vmambair_core.data.degrade.realesrgan import DegradationConfig
+from vmambair_core.data.degrade.rain import RainConfig
 from vmambair_core.device import Precision
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import VmambaIRConfig, get_preset, tiny_config

@@ -9,7 +9,7 @@ only GT images (directly or in a GT sub-folder) is **HR-only** and the LQ side i
 * sisr: MATLAB bicubic x1/4 (``data.resize.imresize``) of the uint8 HR crop, in the workers;
 * realsr: the Real-ESRGAN pipeline, batched (``train.batches``): on a GPU on the device, on a
   CPU in the loader workers (``make_loader(finish=...)``), overlapping the training step;
-* derain: synthetic rain streaks, made the same way (an approximation; see ``data.rain``).
+* derain: synthetic rain streaks, made the same way (an approximation; see ``data.degrade.rain``).
 
 8-bit images stay uint8 from decoding to the batch (``as_float`` converts it); 16-bit ones
 are float32 in [0, 1].

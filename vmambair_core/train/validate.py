@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vmambair_core.data.degradations import degrade_realesrgan
+from vmambair_core.data.degrade.realesrgan import degrade_realesrgan
 from vmambair_core.data.io import read_image, write_image
-from vmambair_core.data.rain import add_rain
+from vmambair_core.data.degrade.rain import add_rain
 from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.device import precision_name
 from vmambair_core.errors import InputError

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import CheckpointError
-from ..peers import RRDBNet, SRVGGNetCompact
+from ..models.realesrgan import RRDBNet, SRVGGNetCompact
 from .detect import mismatch_summary
 from .formats import LoadedWeights
 

@@ -37,13 +37,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .device import (
+from ..device import (
     autocast_for, precision_name, resolve_device, resolve_precision, set_current_device, with_index,
 )
-from .data.io import DEFAULT_MAX_PIXELS
-from .errors import BackendUnavailableError, ConfigError, DeviceMemoryError
-from .inference.tiling import is_out_of_memory
-from .models import VmambaIR, VmambaIRConfig, get_preset
+from ..data.io import DEFAULT_MAX_PIXELS
+from ..errors import BackendUnavailableError, ConfigError, DeviceMemoryError
+from ..inference.tiling import is_out_of_memory
+from ..models import VmambaIR, VmambaIRConfig, get_preset
 from .peers import PeerTiming, build_peer, parse_peers
 
 MODES: tuple[str, ...] = ("forward", "train")
@@ -94,8 +94,8 @@ def _recording_scans(planar: list[int], channel: list[int]) -> Iterator[None]:
     The planar scans are called from ``scan.cross_scan`` and the channel scans from ``models.oss``;
     on the meta device the stubs return empty outputs of the right shape and dtype.
     """
-    from .models import oss  # noqa: PLC0415
-    from .scan import cross_scan  # noqa: PLC0415
+    from ..models import oss  # noqa: PLC0415
+    from ..scan import cross_scan  # noqa: PLC0415
 
     def stub(sink: list[int]) -> Callable[..., Tensor]:
         def scan(u, delta, A, B, C, D=None, delta_bias=None, delta_softplus=False, *, backend="auto"):  # noqa: ARG001
@@ -330,8 +330,8 @@ def _step_fn(net: torch.nn.Module, img: Tensor, device: torch.device, dtype: tor
 def weights_network(spec: str) -> VmambaIRConfig:
     """The network ``restore --weights spec`` runs (a registry name, a local file or a Hub file), named after
     the weights, for ``bench --weights``: the weights' values do not change the time, their shapes do."""
-    from .weights import infer_task, load_resolved  # noqa: PLC0415 - only with --weights
-    from .weights.spec import classify_spec  # noqa: PLC0415
+    from ..weights import infer_task, load_resolved  # noqa: PLC0415 - only with --weights
+    from ..weights.spec import classify_spec  # noqa: PLC0415
 
     task, _ = infer_task(spec)
     net, _ = load_resolved(task, spec)
@@ -342,7 +342,7 @@ def weights_network(spec: str) -> VmambaIRConfig:
 def validate_request(presets: Sequence[str | VmambaIRConfig], sizes: Sequence[int], backends: Sequence[str],
                      precisions: Sequence[str], device: torch.device) -> dict[str, str]:
     """Check every option before any timing; returns backend -> resolved backend."""
-    from .scan import BACKENDS, backend_status, resolve_backend  # noqa: PLC0415
+    from ..scan import BACKENDS, backend_status, resolve_backend  # noqa: PLC0415
 
     if not presets or not sizes or not backends or not precisions:
         raise ConfigError("bench needs at least one preset, size, backend and precision")

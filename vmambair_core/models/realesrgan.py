@@ -1,24 +1,18 @@
-"""Real-ESRGAN's two x4 generators: timed by `vmambair bench --against`, run with real weights by
-`restore`/`eval` (official files, read by :mod:`vmambair_core.weights.realesrgan`).
+"""Real-ESRGAN's two x4 generators, the peers users compare VmambaIR with.
 
 Written from their published architectures (BasicSR's ``RRDBNet`` in the RealESRGAN_x4plus
 configuration and Real-ESRGAN's ``SRVGGNetCompact`` in the realesr-general-x4v3 configuration). Parameter
 names equal BasicSR's (``conv_first``, ``body.N.rdb1.conv1``, ``body.N.weight``...), so an official state
-dict loads as it is. ``bench`` gives them random weights: they are timed on the same input in the same run
-as VmambaIR, so a user sees on their own hardware how VmambaIR's time compares. Parameter counts equal
-the published checkpoints'.
+dict loads as it is (:mod:`vmambair_core.weights.realesrgan` reads the files; ``restore``/``eval`` run
+them); :mod:`vmambair_core.bench.peers` times them with random weights. Parameter counts equal the
+published checkpoints'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from .errors import ConfigError
 
 
 class ResidualDenseBlock(nn.Module):
@@ -99,35 +93,4 @@ class SRVGGNetCompact(nn.Module):
         return self.upsample(self.body(x)) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
 
 
-PEERS: dict[str, tuple[str, Callable[[], nn.Module]]] = {
-    "rrdbnet": ("Real-ESRGAN RRDBNet x4plus (23 RRDB, 64 feat, 32 grow)", RRDBNet),
-    "compact": ("Real-ESRGAN SRVGGNetCompact realesr-general-x4v3 (32 convs, 64 feat)", SRVGGNetCompact),
-}
-
-
-@dataclass(frozen=True)
-class PeerTiming:
-    """A peer's median latency on the same input, mode and precision, and VmambaIR's time over it."""
-
-    peer: str
-    latency_ms: float
-    ratio: float  # VmambaIR latency / peer latency: below 1 means VmambaIR is faster
-
-
-def build_peer(name: str) -> nn.Module:
-    """A peer network with random weights (seeded by the caller), in eval mode."""
-    if name not in PEERS:
-        raise ConfigError(f"unknown peer network {name!r}; choose from {', '.join(PEERS)}")
-    return PEERS[name][1]().eval()
-
-
-def parse_peers(text: str | None) -> list[str]:
-    """'rrdbnet,compact' -> validated names (empty for None or '')."""
-    names = [t.strip() for t in (text or "").split(",") if t.strip()]
-    for name in names:
-        if name not in PEERS:
-            raise ConfigError(f"unknown peer network {name!r} for --against; choose from {', '.join(PEERS)}")
-    return names
-
-
-__all__ = ["PEERS", "PeerTiming", "RRDBNet", "SRVGGNetCompact", "build_peer", "parse_peers"]
+__all__ = ["RRDB", "RRDBNet", "ResidualDenseBlock", "SRVGGNetCompact"]
