@@ -507,7 +507,7 @@ def _camera_jpeg(path: Path, data_dir: Path, orientation: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
 def test_exif_is_kept_with_the_orientation_reset(tmp_path: Path, data_dir: Path, ext: str) -> None:
     src = _camera_jpeg(tmp_path / "in/cam.jpg", data_dir, orientation=6)  # 6: rotate 90 degrees clockwise to view
     (result,) = restore_files([RestoreJob(src, tmp_path / f"out{ext}")], Restorer(_conv_net(), CPU))

@@ -5,10 +5,16 @@ The EXIF block is a small TIFF-structured byte string; it moves between containe
 for the orientation tag: where the reader applied the orientation to the pixels (JPEG), the tag is
 reset to 1 so that viewers do not rotate the output a second time.
 
-* read: JPEG ``APP1 Exif``, PNG ``eXIf``, WebP ``EXIF`` (TIFF inputs: not read);
-* write: the same places in JPEG, PNG and WebP outputs (TIFF and BMP outputs get none).
+* read: JPEG ``APP1 Exif``, PNG ``eXIf``, WebP ``EXIF``; a TIFF file *is* TIFF-structured, so its
+  descriptive first-IFD tags (camera, date, author, orientation, resolution) and its Exif/GPS sub-IFDs are
+  copied into a new block;
+* write: the same places in JPEG, PNG and WebP outputs; into a TIFF output's first IFD, the block's
+  descriptive tags and sub-IFDs are added (tags the encoder already wrote win; BMP outputs get none).
 
-A damaged block is ignored when reading: the pixels are still good.
+Moving tags between TIFF structures relocates their values (offsets are relative to the TIFF header), so
+a maker note, whose private offsets cannot be known, may not survive a TIFF input or output intact; the
+JPEG/PNG/WebP path moves the block byte for byte. A damaged block is ignored when reading: the pixels
+are still good.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ def read_exif(data: bytes, kind: str) -> bytes | None:
         elif kind == "webp":
             block = next((p for fourcc, p, _, _ in riff_chunks(data) if fourcc == b"EXIF"), None)
             block = block[6:] if block is not None and block.startswith(_JPEG_EXIF) else block
+        elif kind == "tiff":
+            block = _exif_from_tiff(data)
         else:
             block = None
     except (struct.error, IndexError, ValueError):
@@ -72,7 +80,12 @@ def _orientation_entry(exif: bytes) -> tuple[int, int] | None:
 
 
 def embed_exif(encoded: bytes, extension: str, exif: bytes) -> bytes:
-    """``encoded`` (a .png/.jpg/.webp file's bytes) with the EXIF block added; other formats unchanged."""
+    """``encoded`` (a .png/.jpg/.webp/.tiff file's bytes) with the EXIF block added; other formats unchanged."""
+    if extension == ".tiff":
+        try:
+            return _tiff_with_exif(encoded, exif)
+        except (struct.error, IndexError, ValueError, RecursionError):
+            return encoded  # a damaged block: the image itself is still good
     if extension == ".jpg":
         at = 2  # after SOI and any APP0 (JFIF must stay first)
         for marker, _, _, end in jpeg_segments(encoded):
@@ -100,3 +113,120 @@ def embed_exif(encoded: bytes, extension: str, exif: bytes) -> bytes:
         header, rest = extended
         return webp_file([(b"VP8X", header), *rest, (b"EXIF", exif)])
     return encoded
+
+
+# --------------------------------------------------------------------------- TIFF <-> EXIF block
+
+# First-IFD tags that describe the photo rather than the pixel layout: carried between a TIFF and an EXIF
+# block. Structure tags (size, strips, compression, samples, ICC...) always come from the encoder.
+_DESCRIPTIVE = frozenset({
+    0x010E, 0x010F, 0x0110, _ORIENTATION, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298,
+})
+_SUB_IFDS = frozenset({0x8769, 0x8825, 0xA005})  # Exif, GPS, Interoperability: offsets to nested IFDs
+_LONG = 4
+# type -> (bytes per value, struct code of one component, components per value)
+_TYPES = {1: (1, "B", 1), 2: (1, "B", 1), 3: (2, "H", 1), 4: (4, "I", 1), 5: (8, "I", 2), 6: (1, "b", 1),
+          7: (1, "B", 1), 8: (2, "h", 1), 9: (4, "i", 1), 10: (8, "i", 2), 11: (4, "f", 1), 12: (8, "d", 1),
+          13: (4, "I", 1)}
+_Entry = tuple[int, int, int, bytes]  # tag, type, count, value bytes in the source byte order
+
+
+def _order(data: bytes) -> str:
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        raise ValueError("not a classic TIFF structure")
+    return "<" if data[:2] == b"II" else ">"
+
+
+def _ifd_entries(data: bytes, order: str, at: int) -> list[_Entry]:
+    """The entries of the IFD at ``at``, each with its value bytes (inline or out of line)."""
+    (count,) = struct.unpack_from(order + "H", data, at)
+    entries = []
+    for k in range(count):
+        tag, kind, n, offset = struct.unpack_from(order + "HHII", data, at + 2 + 12 * k)
+        if kind not in _TYPES:
+            continue  # an unknown type cannot be relocated safely
+        size = _TYPES[kind][0] * n
+        start = at + 2 + 12 * k + 8 if size <= 4 else offset
+        value = data[start : start + size]
+        if len(value) != size:
+            raise ValueError("IFD value outside the file")
+        entries.append((tag, kind, n, value))
+    return entries
+
+
+def _recode(value: bytes, kind: int, count: int, src: str, dst: str) -> bytes:
+    """``value`` from byte order ``src`` to ``dst`` (numbers swapped component by component)."""
+    _, code, parts = _TYPES[kind]
+    if src == dst or struct.calcsize(code) == 1:
+        return value
+    return struct.pack(f"{dst}{count * parts}{code}", *struct.unpack(f"{src}{count * parts}{code}", value))
+
+
+def _append_ifd(out: bytearray, order: str, entries: list[_Entry], src: bytes, src_order: str,
+                depth: int = 0) -> int:
+    """Append ``entries`` (read from ``src``) to ``out`` as one IFD in ``order``, values and nested
+    IFDs first; return the IFD's offset. Entries are sorted by tag and offsets word-aligned, as TIFF asks."""
+    if depth > 4:
+        raise ValueError("IFDs nested too deeply")
+    packed = []
+    for tag, kind, n, value in sorted(entries, key=lambda e: e[0]):
+        if tag in _SUB_IFDS:
+            (at,) = struct.unpack(src_order + "I", value[:4])
+            child = _append_ifd(out, order, _ifd_entries(src, src_order, at), src, src_order, depth + 1)
+            packed.append(struct.pack(order + "HHII", tag, _LONG, 1, child))
+            continue
+        value = _recode(value, kind, n, src_order, order)
+        if len(value) <= 4:
+            packed.append(struct.pack(order + "HHI", tag, kind, n) + value.ljust(4, b"\x00"))
+        else:
+            if len(out) & 1:
+                out += b"\x00"
+            packed.append(struct.pack(order + "HHII", tag, kind, n, len(out)))
+            out += value
+    if len(out) & 1:
+        out += b"\x00"
+    at = len(out)
+    out += struct.pack(order + "H", len(packed)) + b"".join(packed) + struct.pack(order + "I", 0)
+    return at
+
+
+def _exif_from_tiff(data: bytes) -> bytes | None:
+    """A new EXIF block holding a TIFF file's descriptive first-IFD tags and sub-IFDs (None if it has none)."""
+    order = _order(data)
+    (first,) = struct.unpack_from(order + "I", data, 4)
+    keep = [e for e in _ifd_entries(data, order, first) if e[0] in _DESCRIPTIVE or e[0] in _SUB_IFDS]
+    if not any(e[0] not in (0x011A, 0x011B, 0x0128) for e in keep):
+        return None  # resolution alone is the encoder's, not the photo's
+    out = bytearray(data[:4] + b"\x00\x00\x00\x00")
+    out[4:8] = struct.pack(order + "I", _append_ifd(out, order, keep, data, order))
+    return bytes(out)
+
+
+def _tiff_with_exif(encoded: bytes, exif: bytes) -> bytes:
+    """A TIFF output with the block's descriptive tags and sub-IFDs added to its first IFD.
+
+    Only bytes are appended and the header is pointed at a new first IFD (as the ICC writer does), so
+    every value the encoder's IFD points to stays valid.
+    """
+    order, src_order = _order(encoded), _order(exif)
+    (first,) = struct.unpack_from(order + "I", encoded, 4)
+    (count,) = struct.unpack_from(order + "H", encoded, first)
+    own = [encoded[first + 2 + 12 * k : first + 14 + 12 * k] for k in range(count)]
+    (next_ifd,) = struct.unpack_from(order + "I", encoded, first + 2 + 12 * count)
+    present = {struct.unpack(order + "H", e[:2])[0] for e in own}
+    (exif_first,) = struct.unpack_from(src_order + "I", exif, 4)
+    added = [e for e in _ifd_entries(exif, src_order, exif_first)
+             if (e[0] in _DESCRIPTIVE or e[0] in _SUB_IFDS) and e[0] not in present]
+    if not added:
+        return encoded
+    out = bytearray(encoded)
+    # The added entries are laid out as a scratch IFD (values and sub-IFDs land in ``out``), then merged.
+    scratch = _append_ifd(out, order, added, exif, src_order)
+    merged = own + [bytes(out[scratch + 2 + 12 * k : scratch + 14 + 12 * k]) for k in range(len(added))]
+    merged.sort(key=lambda e: struct.unpack(order + "H", e[:2])[0])
+    if len(out) & 1:
+        out += b"\x00"
+    at = len(out)
+    out += struct.pack(order + "H", len(merged)) + b"".join(merged) + struct.pack(order + "I", next_ifd)
+    out[4:8] = struct.pack(order + "I", at)
+    return bytes(out)

@@ -364,7 +364,7 @@ def write_image(
     grey+alpha as RGBA. ``quality`` (1-100) applies to JPEG (default 95) and WebP (default: lossless).
     ``icc_profile`` (raw ICC bytes, e.g. :attr:`LoadedImage.icc_profile`) is embedded in PNG, JPEG,
     WebP and TIFF outputs when its colour space fits the stored channels (BMP gets none); ``exif``
-    (:attr:`LoadedImage.exif`) into PNG, JPEG and WebP outputs.
+    (:attr:`LoadedImage.exif`) into PNG, JPEG, WebP and TIFF outputs.
     Values are clipped to [0, 1] and rounded; NaN or infinite values are an :class:`InputError`
     (they mean the network failed, e.g. fp16 overflow, and would silently become black).
     """
