@@ -127,3 +127,26 @@ def test_the_cuda_extra_asks_for_the_mamba_ssm_the_adapter_accepts() -> None:
     wanted = f"mamba-ssm>={'.'.join(map(str, MAMBA_SSM_MIN))}"
     assert project["optional-dependencies"]["cuda"] == [wanted]
     assert f"--no-build-isolation '{wanted}'" in MAMBA_SSM_INSTALL_HINT
+
+
+def test_shipped_text_cites_only_what_ships_and_every_section_exists() -> None:
+    """Code, docstrings and the registry cite ``docs/architecture.md §N`` (in the repository) rather than
+    notes outside it (``../shared/...``, ``official-arch.md``), which no checkout of the wheel has; and every
+    cited section exists there."""
+    import re
+
+    arch = (REPO / "docs" / "architecture.md").read_text()
+    sections = set(re.findall(r"^## (\d+)\.", arch, re.M)) | set(re.findall(r"^\*\*(\d+\.\d+) ", arch, re.M))
+    shipped = [*_code_files(), REPO / "weights" / "registry.json"]
+    outside, unknown = [], []
+    for path in shipped:
+        text = path.read_text()
+        rel = path.relative_to(REPO).as_posix()
+        outside += [f"{rel}: {m}" for m in re.findall(r"official-arch|\.\./shared|shared/spec|shared/notes|ecosystem\.md",
+                                                       text)]
+        for cited in re.findall(r"architecture\.md``? §(\d+(?:\.\d+)?)", text):
+            if cited not in sections:
+                unknown.append(f"{rel}: §{cited}")
+    assert not outside, f"cite docs/architecture.md instead: {outside}"
+    assert not unknown, f"no such section in docs/architecture.md: {unknown}"
+    assert {"1", "2", "2.4", "3", "6", "7", "8"} <= sections

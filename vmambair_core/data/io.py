@@ -1,6 +1,6 @@
 """Reading and writing the images users hand us, without losing what they care about.
 
-What the usual restoration scripts get wrong and this module does not (ecosystem.md §2):
+What the usual restoration scripts get wrong and this module does not:
 non-ASCII paths (bytes are read by Python, decoded by ``cv2.imdecode``), alpha (kept, upscaled
 apart by :func:`resize_alpha`), 16-bit depth (kept), grey (stays grey), EXIF orientation of
 JPEGs (honoured), ICC colour profiles (carried from input to output, :mod:`.icc`), decompression bombs (refused from the header, before decoding), truncated

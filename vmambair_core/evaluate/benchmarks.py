@@ -7,7 +7,7 @@ training) and refuses a missing or incomplete set with the names expected and fo
 chooses between files and a generated synthetic cache is :func:`vmambair_core.evaluate.loader.load_benchmark`
 (this module imports nothing of the generation code, which imports it).
 
-Conventions (``shared/notes/ecosystem.md`` §4):
+Conventions (those of the papers' own scoring scripts):
 
 * bicubic x4 SR sets (Set5 ... DIV2K100): LR = MATLAB ``imresize(modcrop(HR, 4), 1/4, 'bicubic')``,
   regenerated from HR by default (``lq_source="hr"``) because some distributed LR folders are not
@@ -64,7 +64,7 @@ LqSource = Literal["hr", "files"]
 LQ_SOURCES: tuple[str, ...] = get_args(LqSource)
 ENV_DATA_ROOT = "VMAMBAIR_DATA_ROOT"
 
-# Sub-folders of a data root that may hold the set folders (``../shared/data`` has sr/ and derain/,
+# Sub-folders of a data root that may hold the set folders (a development data root has sr/ and derain/,
 # Restormer's tree has Datasets/test/).
 _GROUPS = ("", "sr", "derain", "real_sr", "realsr", "benchmark", "test", "Datasets/test")
 
@@ -112,7 +112,7 @@ class FolderLayout:
 
 
 _BICUBIC_LAYOUTS = (
-    FolderLayout("HR", "LR_bicubic_x4"),  # ../shared/data/sr
+    FolderLayout("HR", "LR_bicubic_x4"),  # the SR test data's layout
     FolderLayout("HR", "LR_bicubic/X4"),  # EDSR benchmark.tar
     FolderLayout("GTmod12", "LRbicx4"),  # BasicSR's downloads (identical names)
     FolderLayout("HR", "LR"),
@@ -123,7 +123,7 @@ _BICUBIC_LAYOUTS = (
 _DIV2K_LAYOUTS = (FolderLayout("DIV2K_valid_HR", "DIV2K_valid_LR_bicubic/X4"), *_BICUBIC_LAYOUTS)
 _PAIRED_LAYOUTS = (FolderLayout("HR", "LR"), FolderLayout("GT", "LQ"), FolderLayout("target", "input"))
 _DERAIN_LAYOUTS = (
-    FolderLayout("norain", "rain"),  # JORDER / ../shared/data/derain
+    FolderLayout("norain", "rain"),  # JORDER's layout
     FolderLayout("target", "input"),  # Restormer / MPRNet Datasets/test/<set>/
     FolderLayout("gt", "input"),
     FolderLayout("norain", "rainy"),

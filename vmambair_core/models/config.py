@@ -1,6 +1,6 @@
 """Typed presets of the VmambaIR network: the only place the three tasks differ.
 
-Values are those of the authors' option files and arch classes (``shared/spec/official-arch.md`` §1),
+Values are those of the authors' option files and arch classes (``docs/architecture.md`` §1),
 which the released checkpoints were trained with; where the paper's text differs, the code wins.
 """
 
