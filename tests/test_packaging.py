@@ -111,7 +111,8 @@ def test_python_310_floor_has_its_toml_parser() -> None:
     unguarded = []
     for path in (REPO / "vmambair_core").rglob("*.py"):
         tree = ast.parse(path.read_text())
-        checks = [node for node in ast.walk(tree) if isinstance(node, ast.If) and "version_info" in ast.unparse(node.test)]
+        checks = [node for node in ast.walk(tree)
+                  if isinstance(node, ast.If) and "version_info" in ast.unparse(node.test)]
         guarded = {id(n) for node in checks for n in ast.walk(node)}
         unguarded += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
                       if isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names)
@@ -142,8 +143,8 @@ def test_shipped_text_cites_only_what_ships_and_every_section_exists() -> None:
     for path in shipped:
         text = path.read_text()
         rel = path.relative_to(REPO).as_posix()
-        outside += [f"{rel}: {m}" for m in re.findall(r"official-arch|\.\./shared|shared/spec|shared/notes|ecosystem\.md",
-                                                       text)]
+        notes = r"official-arch|\.\./shared|shared/spec|shared/notes|ecosystem\.md"
+        outside += [f"{rel}: {m}" for m in re.findall(notes, text)]
         for cited in re.findall(r"architecture\.md``? §(\d+(?:\.\d+)?)", text):
             if cited not in sections:
                 unknown.append(f"{rel}: §{cited}")

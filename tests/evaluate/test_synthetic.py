@@ -157,7 +157,8 @@ def test_missing_source_set_names_both(tmp_path: Path) -> None:
     from vmambair_core.errors import InputError
 
     (tmp_path / "Set5").mkdir()
-    with pytest.raises(InputError, match="BSD100-realesrgan is made from BSD100's HR images: benchmark BSD100 not found"):
+    message = "BSD100-realesrgan is made from BSD100's HR images: benchmark BSD100 not found"
+    with pytest.raises(InputError, match=message):
         load_benchmark("BSD100-realesrgan", tmp_path)
 
 

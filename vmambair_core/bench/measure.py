@@ -299,7 +299,9 @@ def unfused_planar_scan(net: VmambaIR) -> Iterator[None]:
         net.set_planar_fusion(True)
 
 
-def _step_fn(net: torch.nn.Module, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str) -> Callable[[], object]:
+def _step_fn(
+    net: torch.nn.Module, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str
+) -> Callable[[], object]:
     """A closure running one forward (inference mode) or one training step (fwd + bwd + Adam)."""
     if mode == "forward":
         net.eval()

@@ -16,8 +16,8 @@ Conventions (those of the papers' own scoring scripts):
 * deraining sets: rainy input given; Y, no crop (Restormer's ``evaluate_PSNR_SSIM.m``, which VmambaIR
   ships);
 * synthetic real-world SR sets (``BSD100-realesrgan``): a bicubic set's HR degraded once by the realsr
-  training pipeline with fixed seeds and cached (recipe here, generation in :mod:`.synthetic`); Y (MATLAB), crop 4, like the
-  real-world sets, so the numbers read like the bicubic tables';
+  training pipeline with fixed seeds and cached (recipe here, generation in :mod:`.synthetic`); Y (MATLAB),
+  crop 4, like the real-world sets, so the numbers read like the bicubic tables';
 * sets without ground truth (``RealSRSet``, or ``--lq DIR`` alone): real low-resolution photos whose
   outputs can only be scored without reference (NIQE, the fixed-pattern amplitude; :mod:`.noref`).
 
@@ -210,7 +210,8 @@ class Benchmark:
 
 def _sr(name: str, count: int, about: str, *, folders: tuple[str, ...] = (), names: tuple[str, ...] | None = None,
         lpips: bool = True, layouts: tuple[FolderLayout, ...] = _BICUBIC_LAYOUTS) -> Benchmark:
-    return Benchmark(name, "sisr", 4, (count,), "bicubic", layouts, (name, *folders), SR_CONVENTION, names, lpips, about)
+    return Benchmark(name, "sisr", 4, (count,), "bicubic", layouts, (name, *folders), SR_CONVENTION, names, lpips,
+                     about)
 
 
 def _real(name: str, layout: FolderLayout, about: str, folders: tuple[str, ...]) -> Benchmark:
@@ -275,7 +276,9 @@ def resolve_data_root(path: str | os.PathLike[str] | None) -> Path:
     """``path``, else ``$VMAMBAIR_DATA_ROOT``; it must be an existing folder."""
     raw = path if path is not None else os.environ.get(ENV_DATA_ROOT) or None
     if raw is None:
-        raise ConfigError(f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder holding Set5/, ...)")
+        raise ConfigError(
+            f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder holding Set5/, ...)"
+        )
     root = Path(raw).expanduser()
     if not root.is_dir():
         raise InputError(f"data root {root} is not a folder")

@@ -49,7 +49,9 @@ from vmambair_core.errors import InputError, VmambairError
 from vmambair_core.evaluate.benchmarks import Benchmark, EvalSet, SyntheticRecipe
 from vmambair_core.evaluate.runner import read_scored
 
-__all__ = ["CACHE_ENV", "REFERENCE_SHA256", "cache_dir", "degrade_one", "generate_lq", "load_synthetic", "pixels_sha256"]
+__all__ = [
+    "CACHE_ENV", "REFERENCE_SHA256", "cache_dir", "degrade_one", "generate_lq", "load_synthetic", "pixels_sha256",
+]
 
 CACHE_ENV = "VMAMBAIR_CACHE"
 MANIFEST = "MANIFEST.json"
@@ -182,7 +184,8 @@ def load_synthetic(bench: Benchmark, source: EvalSet) -> EvalSet:
             "this CPU/PyTorch rounded some float differently, so scores are comparable with others' only "
             f"approximately; to regenerate, delete {folder}"
         )
-    status = "matches the reference" if sha == reference else "no reference" if not reference else "differs from the reference"
+    status = ("matches the reference" if sha == reference else "no reference" if not reference
+              else "differs from the reference")
     pairs = tuple(ImagePair(p.key, p.gt, folder / f"{p.key}.png") for p in source.pairs)
     lq_note = (f"LQ = {recipe.describe()} of HR mod-cropped to {recipe.degradation.scale} "
                f"(seed {recipe.seed}, per-image seeds), cached in {folder}; pixels SHA-256 {sha[:12]}… ({status})")

@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from ..errors import ConfigError
 from ..tasks import TASKS as PRESET_NAMES
-from ..tasks import Task as PresetName
+from ..tasks import Task as PresetName  # noqa: F401 - re-exported by vmambair_core.models
 
 ChannelScan = Literal["mamba", "conv"]
 """``mamba``: realsr's 1-channel scan with Mamba (S4D) init; ``conv``: sisr/derain's 1->k->1 conv-wrapped scan."""
