@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One GPU run (at most ~11.5 minutes of step limits, Triton compiles included) that measures the "Fast path"
-# issue's targets:
+# One GPU run (at most ~11.5 minutes of step limits, Triton compiles included) that measures the GPU
+# fast path against its targets:
 #   0. preflight: every module imports from this checkout (no install step: the GPU machine has no network),
 #      a CUDA GPU is there, and auto's kernel self-test passes (else the run stops before measuring nothing);
 #   1. Triton kernels vs the float64 reference (forward + every gradient, odd sizes, L = 4096 and > 65536, bf16);
@@ -111,7 +111,7 @@ if [[ "$MODE" == "gpu" ]]; then
     --backend triton --precision bf16 --repeats 3 --warmup 1  # an indexed device: the timing stream is its own
   bench_json "$OUT/bench_train.json" 30 --device cuda --train --preset realsr --sizes 64 --batch 4 \
     --backend triton --precision fp32,bf16 --repeats 5 --warmup 2
-  # "cuda", not "cuda:0": a single-process run resolves an unindexed device (issue 14, item 1).
+  # "cuda", not "cuda:0": a single-process run must resolve an unindexed device (training once failed on it).
   run_step realsr_train 45 "$PY" -m vmambair_cli train --task realsr --data "$WORK/realsr_hr" -o "$WORK/realsr_run" --overwrite \
     --device cuda --iters 4 --batch-size 4 --patch-size 128 --workers 0 --val-every 1000 --save-every 1000 --quiet
   restore_bf16 cuda:0 "$WORK/realsr_hr/000.png"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The first real weights (issue 6, "When a GPU is available"): train the sisr L1 stage on T91 within a
+# The first real weights on a GPU: train the sisr L1 stage on T91 within a
 # fixed time budget, export fp16, score Set5/BSD100 against bicubic, and hand everything back through
 # $OUT within the device tool's limits (at most 8 files, 16 MiB each: the ~24 MB fp16 export comes back
 # as two shards; join them with `cat sisr.safetensors.part-* > sisr.safetensors` and check the SHA-256).

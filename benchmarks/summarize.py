@@ -1,4 +1,4 @@
-"""Turn the JSON files of one gpu_check.sh run into one markdown report (tables + the issue's targets).
+"""Turn the JSON files of one gpu_check.sh run into one markdown report (tables + the fast path's targets, met or not).
 
     python benchmarks/summarize.py OUT > OUT/summary.md
 """
@@ -123,7 +123,7 @@ def bench_section(title: str, doc: dict[str, Any] | None) -> list[str]:
 
 def targets_section(omni: dict[str, Any] | None, presets: dict[str, Any] | None,
                     scaling: dict[str, Any] | None) -> list[str]:
-    lines = ["## Targets (issue 'Fast path')", ""]
+    lines = ["## Targets (GPU fast path)", ""]
     rows = []
     if omni and omni["layers"]:
         base = "unfused_mamba_ssm" if omni.get("mamba_ssm") else "unfused_triton"

@@ -2,7 +2,7 @@
 # Reproduce the `derain-lite` attempt: L1 training of a compact VmambaIR (the derain preset's design at DIM width
 # and BLOCKS blocks per level) on synthetic rain streaks (vmambair_core/data/degrade/rain.py) drawn afresh over the
 # 291 images of T91 + BSD200, monitored on 10 Rain100H test pairs, scored on all of Rain100H (Y, crop 0).
-# The bar for shipping it as the derain default: >= 4 dB over the rainy input (identity 13.56 dB).
+# The bar for shipping it as the derain default: >= 4 dB over the rainy input (identity 13.56 dB).
 # Rain100H was rendered with other tools than these streaks (see rain.py): expect a domain gap.
 #
 #   bash benchmarks/train_derain_lite.sh                 # CPU

@@ -53,7 +53,7 @@ def test_scan_cost_formula() -> None:
 
 @pytest.mark.parametrize(
     ("preset", "side", "conv_g", "planar_g", "calls", "channel_g", "total_g"),
-    [  # official-arch.md §6, measured on the authors' networks
+    [  # docs/architecture.md §6, measured on the authors' networks
         ("realsr", 64, 15.665, 3.777, 27, 0.0009, 19.44),
         ("sisr", 64, 25.578, 8.738, 50, 0.0053, 34.32),
         ("derain", 256, 121.179, 41.280, 41, 0.0090, 162.47),

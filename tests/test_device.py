@@ -56,7 +56,8 @@ def test_same_device_compares_type_and_index() -> None:
 
 
 def test_degradation_checks_accept_the_index_less_form(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The realsr/derain device checks go through ``same_device`` (the single-GPU training bug, issue 14)."""
+    """The realsr/derain device checks go through ``same_device``: on one GPU an unindexed ``cuda`` and
+    ``cuda:0`` are the same device, which a plain ``==`` denies (single-GPU training was refused once)."""
     import vmambair_core.data.degrade.realesrgan as deg
     import vmambair_core.data.degrade.rain as rain
 

@@ -63,7 +63,9 @@ def resolve_device(spec: str = "auto") -> torch.device:
         raise ConfigError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise BackendUnavailableError(f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu")
+            raise BackendUnavailableError(
+                f"device {spec!r} asked for, but no CUDA GPU is available here; use --device cpu"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise BackendUnavailableError(f"device {spec!r}: only {torch.cuda.device_count()} GPU(s) present")
         return with_index(dev)
@@ -164,5 +166,6 @@ def autocast_for(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
 
 __all__ = [
     "DTYPES", "PRECISIONS", "Precision", "autocast_for", "check_precision", "is_fatal_device_error",
-    "is_out_of_memory", "native_bf16", "precision_name", "resolve_device", "resolve_precision", "same_device", "set_current_device", "with_index",
+    "is_out_of_memory", "native_bf16", "precision_name", "resolve_device", "resolve_precision", "same_device",
+    "set_current_device", "with_index",
 ]

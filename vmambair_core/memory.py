@@ -81,10 +81,10 @@ def _sysconf_available() -> int | None:
 def available_memory_bytes() -> int | None:
     """RAM available to this process now (see the module doc for the sources, in order)."""
     try:
-        import psutil  # optional: the most portable answer
+        import psutil  # noqa: PLC0415 - optional: the most portable answer
 
         found: int | None = int(psutil.virtual_memory().available)
-    except Exception:  # not installed, or unsupported here
+    except Exception:  # noqa: BLE001 - not installed, or unsupported here
         found = None
     if found is None and sys.platform.startswith("linux"):
         found = _proc_meminfo()

@@ -167,6 +167,8 @@ BAD_REGISTRIES: tuple[tuple[object, str], ...] = (
      "metric psnr must be a number"),
     ({"version": 2, "weights": {"x": {"task": "sisr", "metrics": [7]}}}, "(not an object)"),
     ({"version": 2, "weights": {"x": {"task": "sisr", "bundled": "x.safetensors", "sha256": 5}}}, "entry 'x'"),
+    # An entry written inline as a default (the first registry format) is no longer read.
+    ({"version": 2, "defaults": {"sisr": {"bundled": "x.safetensors"}}}, "must be an entry name or null"),
 )
 
 

@@ -26,7 +26,7 @@ def _one_thread():
 
 @pytest.mark.slow
 def test_ci_command_emits_every_field() -> None:
-    """The issue's CPU command (timing runs cut to one to keep CI short)."""
+    """The documented CPU command `vmambair bench --device cpu --json` (timing runs cut to one to keep CI short)."""
     result = runner.invoke(app, ["bench", "--device", "cpu", "--sizes", "16,32", "--json", "--repeats", "1",
                                  "--warmup", "0"])
     assert result.exit_code == 0, result.output

@@ -70,7 +70,7 @@ def test_weights_list() -> None:
 def test_json_mode_errors_are_json_on_stdout(tmp_path: Path, monkeypatch) -> None:
     """Scripts using --json get a JSON error document, not only a message on stderr."""
     reg = tmp_path / "registry.json"
-    reg.write_text(json.dumps({"version": 1, "defaults": {"realsr": None}}))
+    reg.write_text(json.dumps({"version": 2, "defaults": {"realsr": None}}))
     monkeypatch.setenv("VMAMBAIR_WEIGHTS_REGISTRY", str(reg))
     img = tmp_path / "a.png"
     import cv2

@@ -369,7 +369,8 @@ def test_registry_default_is_sha256_checked(tmp_path: Path, data_dir: Path, monk
     published = _weights(tmp_path / "realsr.safetensors")
     sha = hashlib.sha256(published.read_bytes()).hexdigest()
     registry = tmp_path / "registry.json"
-    registry.write_text(json.dumps({"version": 1, "defaults": {"realsr": {"bundled": published.name, "sha256": sha}}}))
+    entry = {"task": "realsr", "bundled": published.name, "sha256": sha}
+    registry.write_text(json.dumps({"version": 2, "weights": {"realsr-test": entry}, "defaults": {"realsr": "realsr-test"}}))
     monkeypatch.setenv(REGISTRY_ENV, str(registry))
     r = _run(img, "-o", tmp_path / "ok", "-t", "realsr", "--json")
     assert r.exit_code == 0, r.output
@@ -398,7 +399,7 @@ def test_hub_reference_from_prefilled_cache_offline(tmp_path: Path, data_dir: Pa
 def test_missing_weights_path_is_file_not_found(
     tmp_path: Path, data_dir: Path, hub_cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 9.4: a typo in a local path was a Hub request and an HFValidationError traceback."""
+    """A typo in a local path is a missing file, not a Hub request ending in an HFValidationError traceback."""
     (img,) = _images(tmp_path / "in", data_dir, ("OST_009.png",))
     monkeypatch.chdir(tmp_path)
     r = _run(img, "-o", tmp_path / "out", "-t", "realsr", "-w", "./checkpoints/net_g_1000.pth")

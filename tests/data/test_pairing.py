@@ -89,7 +89,7 @@ def test_gt_only_folder_refuses_two_files_of_one_key(tmp_path: Path) -> None:
         gt_pairs(_touch(tmp_path / "b", "1.png", "001.png"))
 
 
-# ------------------------------------------------------------- issue 13: identical names pair first
+# ------------------------------------------------------------- identical names pair first
 
 
 def test_identical_names_pair(tmp_path: Path) -> None:

@@ -20,13 +20,19 @@ from vmambair_cli.app import app
 from vmambair_core.data.resize import imresize
 from vmambair_core.evaluate import BicubicPredictor, evaluate, get_benchmark, load_benchmark
 from vmambair_core.evaluate import synthetic
-from vmambair_core.evaluate.benchmarks import SR_CONVENTION, Benchmark
-from vmambair_core.evaluate.synthetic import CACHE_ENV, SyntheticRecipe, generate_lq, pixels_sha256
+from vmambair_core.evaluate.benchmarks import SR_CONVENTION, Benchmark, SyntheticRecipe
+from vmambair_core.evaluate.synthetic import CACHE_ENV, generate_lq, pixels_sha256
 from vmambair_core.metrics.psnr_ssim import psnr
 
 
 def _bsd_pairs(data_dir: Path, n: int = 3):  # noqa: ANN202
     return load_benchmark("BSD100", data_dir, lq_source="hr").pairs[:n]
+
+
+def _recipe(name: str) -> SyntheticRecipe:
+    recipe = get_benchmark(name).synthetic
+    assert recipe is not None
+    return recipe
 
 
 # Y-PSNR of the LQ against a clean MATLAB-bicubic x4 downscale of the HR: really degraded, yet the same
@@ -37,7 +43,7 @@ _LQ_PSNR = {"BSD100-realesrgan": (15.0, 33.0), "BSD100-mild": (26.0, 45.0)}
 @pytest.mark.parametrize("name", sorted(_LQ_PSNR))
 def test_generation_is_byte_identical_and_per_image(data_dir: Path, tmp_path: Path, name: str) -> None:
     pairs = _bsd_pairs(data_dir)
-    recipe = synthetic.RECIPES[name]
+    recipe = _recipe(name)
     sha_a = generate_lq(pairs, recipe, tmp_path / "a")
     sha_b = generate_lq(pairs, recipe, tmp_path / "b")
     sha_c = generate_lq(pairs[2:], recipe, tmp_path / "c")  # alone: same pixels as within the set
@@ -63,13 +69,13 @@ def test_mild_lq_is_milder_and_the_realesrgan_recipe_is_unchanged(data_dir: Path
     manifest entry as it was (so existing caches stay valid)."""
     pairs = _bsd_pairs(data_dir)
     for name in ("BSD100-realesrgan", "BSD100-mild"):
-        generate_lq(pairs, synthetic.RECIPES[name], tmp_path / name)
+        generate_lq(pairs, _recipe(name), tmp_path / name)
     for p in pairs:
         clean = imresize(cv2.cvtColor(cv2.imread(str(p.gt)), cv2.COLOR_BGR2RGB), 0.25)
         scores = {n: psnr(cv2.cvtColor(cv2.imread(str(tmp_path / n / f"{p.key}.png")), cv2.COLOR_BGR2RGB), clean,
                           crop_border=0, channel="y") for n in ("BSD100-realesrgan", "BSD100-mild")}
         assert scores["BSD100-mild"] > scores["BSD100-realesrgan"] + 2.0, (p.key, scores)
-    assert set(synthetic.RECIPES["BSD100-realesrgan"].to_dict()) == {"source", "seed", "degradation"}
+    assert set(_recipe("BSD100-realesrgan").to_dict()) == {"source", "seed", "degradation"}
 
 
 def test_pixel_checksum_ignores_png_bytes_but_not_pixels() -> None:
@@ -85,8 +91,7 @@ def test_pixel_checksum_ignores_png_bytes_but_not_pixels() -> None:
 def set5_twin(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Benchmark:
     """``BSD100-realesrgan`` re-pointed at Set5 (5 images), with a temporary cache."""
     bench = dataclasses.replace(get_benchmark("BSD100-realesrgan"), name="Set5-realesrgan", counts=(5,),
-                                folders=("Set5-realesrgan",))
-    monkeypatch.setitem(synthetic.RECIPES, bench.name, SyntheticRecipe(source="Set5", seed=7))
+                                folders=("Set5-realesrgan",), synthetic=SyntheticRecipe(source="Set5", seed=7))
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     return bench
 
@@ -152,5 +157,25 @@ def test_missing_source_set_names_both(tmp_path: Path) -> None:
     from vmambair_core.errors import InputError
 
     (tmp_path / "Set5").mkdir()
-    with pytest.raises(InputError, match="BSD100-realesrgan is made from BSD100's HR images: benchmark BSD100 not found"):
+    message = "BSD100-realesrgan is made from BSD100's HR images: benchmark BSD100 not found"
+    with pytest.raises(InputError, match=message):
         load_benchmark("BSD100-realesrgan", tmp_path)
+
+
+def test_the_recipe_lives_on_the_record_and_the_imports_go_one_way() -> None:
+    """``benchmarks`` (the records) never imports the generation code; only the loader joins them."""
+    import ast
+    import inspect
+
+    from vmambair_core.evaluate import benchmarks, loader
+
+    imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(benchmarks)))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"vmambair_core.evaluate.synthetic", "vmambair_core.evaluate.loader",
+                           "vmambair_core.evaluate.runner"}
+    assert loader.load_benchmark is load_benchmark
+    synthetic_sets = {name for name, b in benchmarks.BENCHMARKS.items() if b.degradation == "synthetic"}
+    assert synthetic_sets == {name for name, b in benchmarks.BENCHMARKS.items() if b.synthetic is not None}
+    assert synthetic_sets >= {"BSD100-realesrgan", "BSD100-mild"}
+    with pytest.raises(ValueError, match="synthetic recipe"):
+        dataclasses.replace(get_benchmark("BSD100"), synthetic=SyntheticRecipe(source="Set5", seed=1))

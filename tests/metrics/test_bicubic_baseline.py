@@ -38,7 +38,7 @@ def test_set5_bicubic_baseline(data_dir: Path) -> None:
     means = _bicubic_scores(data_dir / "sr/Set5/HR", ("matlab", "basicsr"))
     p, s = means["matlab"]
     assert abs(p - 28.42) <= 0.01 and abs(s - 0.8104) <= 0.0005
-    # The issue's observation: float Y prints 28.43, and its SSIM misses the printed 0.8104.
+    # BasicSR's float Y gives 28.43 dB, and its SSIM misses the printed 0.8104: the papers' numbers need MATLAB's Y.
     p_float, s_float = means["basicsr"]
     assert round(p_float, 2) == 28.43
     assert abs(s_float - 0.8104) > 0.0005

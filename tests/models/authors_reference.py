@@ -1,6 +1,6 @@
 """An independent, literal transcription of the authors' forward pass, for equivalence tests.
 
-Written from ``shared/spec/official-arch.md`` §2 in the authors' own layout: LayerNorm through
+Written from ``docs/architecture.md`` §2 in the authors' own layout: LayerNorm through
 (B, HW, C) reshapes, explicit cross-scan copies, the merge with flips/transposes, a float64-capable
 sequential scan written here (not the library's), and the channel scans exactly as §2.6/§2.7.
 It works on a plain state dict so it shares no code with ``vmambair_core.models``.

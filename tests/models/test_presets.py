@@ -14,7 +14,7 @@ from vmambair_core.errors import ConfigError, InputError
 from vmambair_core.models import PRESETS, VmambaIR, get_preset, tiny_config
 
 PRESETS_ = ["realsr", "sisr", "derain"]
-EXPECTED = {"realsr": 10_497_813, "sisr": 12_028_273, "derain": 28_709_875}  # spec §1, issue table
+EXPECTED = {"realsr": 10_497_813, "sisr": 12_028_273, "derain": 28_709_875}  # docs/architecture.md §1
 
 
 def _meta_net(preset: str) -> VmambaIR:

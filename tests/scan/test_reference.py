@@ -1,6 +1,6 @@
 """The two reference scans (plain loop, chunked log-space) against an independent float64 loop.
 
-The yardstick below is written from the kernel semantics in ``shared/spec/official-arch.md`` §3
+The yardstick below is written from the kernel semantics in ``docs/architecture.md`` §3
 without touching the library: explicit group index per channel, softplus by its formula with the
 threshold at 20, one state update per time step.
 """

@@ -1,4 +1,4 @@
-"""Training recipes: the authors' values (spec §7), overrides from files and flags, clear errors."""
+"""Training recipes: the authors' values (docs/architecture.md §7), overrides from files and flags, clear errors."""
 
 from __future__ import annotations
 

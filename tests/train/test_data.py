@@ -49,7 +49,7 @@ def test_discovers_the_shared_layouts(data_dir: Path) -> None:
 
 
 def test_jorder_rain_norain_names_pair_for_training(tmp_path: Path) -> None:
-    """JORDER originals (rain/rain-001 + norain/norain-001) pair exactly as eval pairs them (issue 9.3)."""
+    """JORDER originals (rain/rain-001 + norain/norain-001) pair exactly as eval pairs them."""
     img = np.zeros((8, 8, 3), np.uint8)
     for i in (1, 2, 10):
         _write(tmp_path / "rain" / f"rain-{i:03d}.png", img)
@@ -70,7 +70,7 @@ def test_identical_names_with_tokens_pair_for_training(tmp_path: Path) -> None:
 
 
 def test_images_beside_a_gt_folder_are_refused_naming_both(tmp_path: Path) -> None:
-    """HR/ (91 images) plus 200 loose ones used to train on 91 without a word (issue 9.3)."""
+    """HR/ (91 images) plus 200 loose ones used to train on 91 without a word; now refused."""
     for i in range(91):
         (tmp_path / "HR").mkdir(exist_ok=True)
         (tmp_path / "HR" / f"t{i}.bmp").write_bytes(b"")

@@ -1,4 +1,4 @@
-"""The CPU data path of issue 14: loader-side synthesis, uint8 samples, worker default, config checks."""
+"""The CPU training data path: loader-side synthesis, uint8 samples, worker default, config checks."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def test_parse_hub_ref() -> None:
 
 def test_no_default_published_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     reg = tmp_path / "registry.json"
-    reg.write_text(json.dumps({"version": 1, "defaults": {"realsr": None}}))
+    reg.write_text(json.dumps({"version": 2, "defaults": {"realsr": None}}))
     monkeypatch.setenv(REGISTRY_ENV, str(reg))
     with pytest.raises(WeightsNotFoundError, match="no default weights are published for task 'realsr'.*--weights"):
         resolve_weights("realsr")
@@ -61,8 +61,8 @@ def test_registry_default_verified_by_sha256(monkeypatch: pytest.MonkeyPatch, tm
     torch.save({"params": build_model(cfg).state_dict()}, tmp_path / "d.pth")
     out, sha, _ = convert_checkpoint(tmp_path / "d.pth", tmp_path / "derain-tiny.safetensors", cfg)
     reg = tmp_path / "registry.json"
-    entry = {"bundled": out.name, "sha256": sha}
-    reg.write_text(json.dumps({"version": 1, "defaults": {cfg.name: entry}}))
+    entry = {"task": cfg.name, "bundled": out.name, "sha256": sha}
+    reg.write_text(json.dumps({"version": 2, "weights": {"derain-tiny": entry}, "defaults": {cfg.name: "derain-tiny"}}))
     monkeypatch.setenv(REGISTRY_ENV, str(reg))
     assert load_registry()[cfg.name].location == f"bundled:{out.name}"
     r = resolve_weights(cfg.name)
@@ -105,7 +105,7 @@ def test_trained_export_rebuilds_its_own_config(tmp_path: Path) -> None:
         load_model("derain", p)
 
 
-# --------------------------------------------------------------------------- issue 9.4: paths vs Hub files
+# --------------------------------------------------------------------------- paths vs Hub files
 
 
 @pytest.fixture

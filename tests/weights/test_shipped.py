@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from vmambair_core.data.resize import imresize, modcrop
-from vmambair_core.evaluate.synthetic import RECIPES, degrade_one
+from vmambair_core.evaluate.benchmarks import BENCHMARKS
+from vmambair_core.evaluate.synthetic import degrade_one
 from vmambair_core.metrics.psnr_ssim import psnr
 from vmambair_core.weights import load_resolved, read_weights
 from vmambair_core.weights.metadata import config_from_metadata
@@ -68,7 +69,7 @@ def _cases(task: str, data_dir: Path) -> list[tuple[np.ndarray, np.ndarray, np.n
     out = []
     for name, (top, left) in (("butterfly", (40, 40)), ("bird", (60, 60))):
         gt = modcrop(_rgb(data_dir / f"sr/Set5/HR/{name}.png")[top : top + 192, left : left + 192], 4)
-        lq = imresize(gt, 0.25) if task == "sisr" else degrade_one(gt, RECIPES["BSD100-realesrgan"], name)
+        lq = imresize(gt, 0.25) if task == "sisr" else degrade_one(gt, BENCHMARKS["BSD100-realesrgan"].synthetic, name)
         out.append((lq, gt, imresize(lq, 4)))
     return out
 

@@ -2,7 +2,7 @@
 
 Pure functions returning frozen dataclasses; the CLI only renders them. Conventions:
 
-* FLOPs are **multiply-adds** (1 MAC = 1 op, fvcore's convention, official-arch.md §6): convs, linears
+* FLOPs are **multiply-adds** (1 MAC = 1 op, fvcore's convention, ``docs/architecture.md`` §6): convs, linears
   and einsums are counted by ``torch.utils.flop_counter.FlopCounterMode`` (which reports 2 per MAC, so
   / 2), and every selective scan is costed by hand as 9*B*L*D*N + B*D*L. Counting runs the network on
   the meta device: no memory, no compute.
@@ -64,7 +64,7 @@ MEMORY_METHOD = {
 
 
 def scan_cost(batch: int, channels: int, length: int, d_state: int) -> int:
-    """Multiply-adds charged for one selective scan call: 9*B*L*D*N + B*D*L (official-arch.md §6)."""
+    """Multiply-adds charged for one selective scan call: 9*B*L*D*N + B*D*L (``docs/architecture.md`` §6)."""
     return 9 * batch * length * channels * d_state + batch * channels * length
 
 
@@ -299,7 +299,9 @@ def unfused_planar_scan(net: VmambaIR) -> Iterator[None]:
         net.set_planar_fusion(True)
 
 
-def _step_fn(net: torch.nn.Module, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str) -> Callable[[], object]:
+def _step_fn(
+    net: torch.nn.Module, img: Tensor, device: torch.device, dtype: torch.dtype, mode: str
+) -> Callable[[], object]:
     """A closure running one forward (inference mode) or one training step (fwd + bwd + Adam)."""
     if mode == "forward":
         net.eval()

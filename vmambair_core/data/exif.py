@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 
-from .icc import jpeg_segments, png_chunk, png_chunks, riff_chunks, webp_extended, webp_file
+from vmambair_core.data.icc import jpeg_segments, png_chunk, png_chunks, riff_chunks, webp_extended, webp_file
 
 _JPEG_EXIF = b"Exif\x00\x00"
 _ORIENTATION = 0x0112

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 
 ICC_TAG_TIFF = 34675
 _JPEG_ICC = b"ICC_PROFILE\x00"
@@ -62,7 +63,8 @@ def png_chunk(tag: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
 
 
-def png_chunks(data: bytes):  # noqa: ANN202 - generator of (tag, body, start, end)
+def png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes, int, int]]:
+    """(tag, body, start, end) of each chunk."""
     i = 8
     while i + 8 <= len(data):
         (length,) = struct.unpack_from(">I", data, i)
@@ -100,7 +102,8 @@ def _png_embed(data: bytes, profile: bytes) -> bytes:
 # --------------------------------------------------------------------------- JPEG
 
 
-def jpeg_segments(data: bytes):  # noqa: ANN202 - generator of (marker, body, start, end) up to the scan
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes, int, int]]:
+    """(marker, body, start, end) of each segment up to the scan."""
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
@@ -145,7 +148,8 @@ def _jpeg_embed(data: bytes, profile: bytes) -> bytes:
 # --------------------------------------------------------------------------- WebP
 
 
-def riff_chunks(data: bytes):  # noqa: ANN202 - generator of (fourcc, payload, start, end)
+def riff_chunks(data: bytes) -> Iterator[tuple[bytes, bytes, int, int]]:
+    """(fourcc, payload, start, end) of each chunk."""
     i = 12
     while i + 8 <= len(data):
         fourcc = data[i : i + 4]

@@ -1,9 +1,10 @@
 """Reading and writing the images users hand us, without losing what they care about.
 
-What the usual restoration scripts get wrong and this module does not (ecosystem.md §2):
+What the usual restoration scripts get wrong and this module does not:
 non-ASCII paths (bytes are read by Python, decoded by ``cv2.imdecode``), alpha (kept, upscaled
 apart by :func:`resize_alpha`), 16-bit depth (kept), grey (stays grey), EXIF orientation of
-JPEGs (honoured), ICC colour profiles (carried from input to output, :mod:`.icc`), decompression bombs (refused from the header, before decoding), truncated
+JPEGs (honoured), ICC colour profiles (carried from input to output, :mod:`.icc`), decompression bombs
+(refused from the header, before decoding), truncated
 files (an error, never a half-grey picture) and interrupted writes (atomic: temp file, fsync,
 ``os.replace``).
 
@@ -203,7 +204,9 @@ def _to_loaded(
                        icc_profile=icc_profile, exif=exif)
 
 
-def _split_channels(source: Path, array: np.ndarray, header: _Header) -> tuple[ImageMode, np.ndarray, np.ndarray | None]:
+def _split_channels(
+    source: Path, array: np.ndarray, header: _Header
+) -> tuple[ImageMode, np.ndarray, np.ndarray | None]:
     """Decoded OpenCV array -> (mode, (H, W, 3) RGB samples, alpha samples or None), integer dtypes kept."""
     if array.dtype not in (np.uint8, np.uint16):
         raise InputError(
@@ -375,7 +378,7 @@ def write_image(
             f"{target}: unknown image extension {target.suffix!r}; use one of {', '.join(sorted(_FORMATS))}"
         )
     mode = mode or ("RGBA" if alpha is not None else "RGB")
-    _check_write_request(target, fmt, mode, alpha, bit_depth, quality)
+    _check_write_request(target, mode, alpha, bit_depth, quality)
     colour = _check_plane(target, "rgb", rgb, ndim=3)
     height, width = colour.shape[:2]
     plane_alpha = None if alpha is None else _check_plane(target, "alpha", alpha, ndim=2)
@@ -411,7 +414,7 @@ def write_image(
 
 
 def _check_write_request(
-    target: Path, fmt: _Format, mode: str, alpha: np.ndarray | None, bit_depth: int, quality: int | None
+    target: Path, mode: str, alpha: np.ndarray | None, bit_depth: int, quality: int | None
 ) -> None:
     if mode not in _MODES:
         raise ConfigError(f"{target}: unknown mode {mode!r}; use one of {', '.join(_MODES)}")

@@ -16,10 +16,10 @@ from vmambair_core.evaluate.benchmarks import (
     custom_set,
     get_benchmark,
     input_set,
-    load_benchmark,
     locate_benchmark,
     resolve_data_root,
 )
+from vmambair_core.evaluate.loader import load_benchmark
 from vmambair_core.data.pairing import ImagePair, Pairing, pair_images
 from vmambair_core.evaluate.predictors import (
     BicubicPredictor,

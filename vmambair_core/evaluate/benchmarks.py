@@ -1,10 +1,13 @@
 """The test sets of the VmambaIR paper: where their files live, how LQ is made, how they are scored.
 
 A :class:`Benchmark` is a frozen description (task, scale, image count, accepted folder layouts, metric
-convention); :func:`load_benchmark` finds one under a data root, pairs its files by name
-(:mod:`vmambair_core.data.pairing`, shared with training) and refuses a missing or incomplete set with the names expected and found.
+convention, and for a synthetic set the :class:`SyntheticRecipe` that makes its LQ); :func:`load_files` finds
+a set's files under a data root, pairs them by name (:mod:`vmambair_core.data.pairing`, shared with
+training) and refuses a missing or incomplete set with the names expected and found. The one loader that
+chooses between files and a generated synthetic cache is :func:`vmambair_core.evaluate.loader.load_benchmark`
+(this module imports nothing of the generation code, which imports it).
 
-Conventions (``shared/notes/ecosystem.md`` §4):
+Conventions (those of the papers' own scoring scripts):
 
 * bicubic x4 SR sets (Set5 ... DIV2K100): LR = MATLAB ``imresize(modcrop(HR, 4), 1/4, 'bicubic')``,
   regenerated from HR by default (``lq_source="hr"``) because some distributed LR folders are not
@@ -13,8 +16,8 @@ Conventions (``shared/notes/ecosystem.md`` §4):
 * deraining sets: rainy input given; Y, no crop (Restormer's ``evaluate_PSNR_SSIM.m``, which VmambaIR
   ships);
 * synthetic real-world SR sets (``BSD100-realesrgan``): a bicubic set's HR degraded once by the realsr
-  training pipeline with fixed seeds and cached (:mod:`.synthetic`); Y (MATLAB), crop 4, like the
-  real-world sets, so the numbers read like the bicubic tables';
+  training pipeline with fixed seeds and cached (recipe here, generation in :mod:`.synthetic`); Y (MATLAB),
+  crop 4, like the real-world sets, so the numbers read like the bicubic tables';
 * sets without ground truth (``RealSRSet``, or ``--lq DIR`` alone): real low-resolution photos whose
   outputs can only be scored without reference (NIQE, the fixed-pattern amplitude; :mod:`.noref`).
 
@@ -24,13 +27,17 @@ papers print (Set5 bicubic 28.42 dB / 0.8104); BasicSR's float Y (``"basicsr"``)
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
-from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.data.degrade.mild import MildConfig
+from vmambair_core.data.degrade.config import DegradationConfig
 from vmambair_core.data.pairing import ImagePair, Pairing, gt_pairs, list_images, name_list, pair_images
+from vmambair_core.errors import ConfigError, InputError
 from vmambair_core.metrics.color import Y_MODES, YMode
 from vmambair_core.metrics.psnr_ssim import CHANNELS, Channel
 from vmambair_core.tasks import Task
@@ -43,10 +50,11 @@ __all__ = [
     "FolderLayout",
     "LqSource",
     "MetricConvention",
+    "SyntheticRecipe",
     "custom_set",
     "get_benchmark",
     "input_set",
-    "load_benchmark",
+    "load_files",
     "locate_benchmark",
     "resolve_data_root",
 ]
@@ -56,7 +64,7 @@ LqSource = Literal["hr", "files"]
 LQ_SOURCES: tuple[str, ...] = get_args(LqSource)
 ENV_DATA_ROOT = "VMAMBAIR_DATA_ROOT"
 
-# Sub-folders of a data root that may hold the set folders (``../shared/data`` has sr/ and derain/,
+# Sub-folders of a data root that may hold the set folders (a development data root has sr/ and derain/,
 # Restormer's tree has Datasets/test/).
 _GROUPS = ("", "sr", "derain", "real_sr", "realsr", "benchmark", "test", "Datasets/test")
 
@@ -104,7 +112,7 @@ class FolderLayout:
 
 
 _BICUBIC_LAYOUTS = (
-    FolderLayout("HR", "LR_bicubic_x4"),  # ../shared/data/sr
+    FolderLayout("HR", "LR_bicubic_x4"),  # the SR test data's layout
     FolderLayout("HR", "LR_bicubic/X4"),  # EDSR benchmark.tar
     FolderLayout("GTmod12", "LRbicx4"),  # BasicSR's downloads (identical names)
     FolderLayout("HR", "LR"),
@@ -115,11 +123,43 @@ _BICUBIC_LAYOUTS = (
 _DIV2K_LAYOUTS = (FolderLayout("DIV2K_valid_HR", "DIV2K_valid_LR_bicubic/X4"), *_BICUBIC_LAYOUTS)
 _PAIRED_LAYOUTS = (FolderLayout("HR", "LR"), FolderLayout("GT", "LQ"), FolderLayout("target", "input"))
 _DERAIN_LAYOUTS = (
-    FolderLayout("norain", "rain"),  # JORDER / ../shared/data/derain
+    FolderLayout("norain", "rain"),  # JORDER's layout
     FolderLayout("target", "input"),  # Restormer / MPRNet Datasets/test/<set>/
     FolderLayout("gt", "input"),
     FolderLayout("norain", "rainy"),
 )
+
+
+@dataclass(frozen=True)
+class SyntheticRecipe:
+    """How a synthetic set's LQ is made from its source set's HR: the realsr pipeline, or ``mild`` when set.
+
+    Generation and the cache are :mod:`vmambair_core.evaluate.synthetic`'s; this is only the record.
+    """
+
+    source: str
+    seed: int
+    degradation: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
+    mild: MildConfig | None = None
+
+    def image_seed(self, key: str) -> int:
+        """The generator seed of one image: a hash of the set's seed and the image key."""
+        digest = hashlib.sha256(f"{self.seed}:{key}".encode()).digest()
+        return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+    def to_dict(self) -> dict[str, object]:
+        if self.mild is not None:
+            return {"source": self.source, "seed": self.seed, "mild": dataclasses.asdict(self.mild),
+                    "scale": self.degradation.scale}
+        return {"source": self.source, "seed": self.seed, "degradation": dataclasses.asdict(self.degradation)}
+
+    def describe(self) -> str:
+        """One phrase for the LQ note of a result."""
+        if self.mild is None:
+            return "Real-ESRGAN second-order degradation"
+        m = self.mild
+        return (f"mild degradation (Gaussian blur sigma {m.blur_sigma[0]}-{m.blur_sigma[1]}, area/bicubic x4 down, "
+                f"noise sigma {m.noise_range[0]:g}-{m.noise_range[1]:g}, JPEG {m.jpeg_range[0]:g}-{m.jpeg_range[1]:g})")
 
 
 @dataclass(frozen=True)
@@ -132,7 +172,7 @@ class Benchmark:
         scale: LQ -> GT upscaling factor (1 for deraining).
         counts: accepted image counts, the usual one first (Test100: the 98 pairs MSPFN/MPRNet/Restormer use).
         degradation: ``bicubic`` (LQ may be regenerated from GT), ``given`` (LQ files are the test),
-            ``synthetic`` (LQ generated once from another set's HR and cached: :mod:`.synthetic`) or
+            ``synthetic`` (LQ generated once from another set's HR by ``synthetic`` and cached) or
             ``none`` (real inputs without ground truth, scored without reference).
         layouts: accepted sub-folder layouts, tried in order (for ``none``, ``gt`` names the inputs' folder).
         folders: folder names the set may have under a data root (matched case-insensitively); also aliases.
@@ -140,6 +180,7 @@ class Benchmark:
         names: expected keys (file stems after pairing normalisation), where the set has fixed names.
         lpips_reported: the paper reports LPIPS on it (Tables 1-2), so LPIPS is on by default.
         about: one line on where it comes from.
+        synthetic: how the LQ is made, for (and only for) ``degradation == "synthetic"``.
     """
 
     name: str
@@ -153,6 +194,11 @@ class Benchmark:
     names: tuple[str, ...] | None = None
     lpips_reported: bool = False
     about: str = field(default="", compare=False)
+    synthetic: SyntheticRecipe | None = None
+
+    def __post_init__(self) -> None:
+        if (self.degradation == "synthetic") != (self.synthetic is not None):
+            raise ValueError(f"{self.name}: a synthetic recipe goes with degradation 'synthetic', and only there")
 
     @property
     def count(self) -> int:
@@ -164,7 +210,8 @@ class Benchmark:
 
 def _sr(name: str, count: int, about: str, *, folders: tuple[str, ...] = (), names: tuple[str, ...] | None = None,
         lpips: bool = True, layouts: tuple[FolderLayout, ...] = _BICUBIC_LAYOUTS) -> Benchmark:
-    return Benchmark(name, "sisr", 4, (count,), "bicubic", layouts, (name, *folders), SR_CONVENTION, names, lpips, about)
+    return Benchmark(name, "sisr", 4, (count,), "bicubic", layouts, (name, *folders), SR_CONVENTION, names, lpips,
+                     about)
 
 
 def _real(name: str, layout: FolderLayout, about: str, folders: tuple[str, ...]) -> Benchmark:
@@ -196,10 +243,12 @@ _ALL = (
     _real("AIM2019", FolderLayout("valid-gt-clean", "valid-input-noisy"),
           "AIM 2019 real-world SR challenge validation (Lugmayr et al.)", ("AIM19", "AIM-RWSR", "AIM2019-RWSR")),
     Benchmark("BSD100-realesrgan", "realsr", 4, (100,), "synthetic", _BICUBIC_LAYOUTS, ("BSD100-realesrgan",),
-              SR_CONVENTION, None, False, "BSD100 HR degraded once by the realsr pipeline (fixed seeds), cached"),
+              SR_CONVENTION, None, False, "BSD100 HR degraded once by the realsr pipeline (fixed seeds), cached",
+              SyntheticRecipe(source="BSD100", seed=2026)),
+    # The light end: what most phone and web photos need (vmambair_core.data.degrade.mild).
     Benchmark("BSD100-mild", "realsr", 4, (100,), "synthetic", _BICUBIC_LAYOUTS, ("BSD100-mild",),
               SR_CONVENTION, None, False, "BSD100 HR with light blur, x4 down, light noise and JPEG 70-95 "
-              "(fixed seeds), cached"),
+              "(fixed seeds), cached", SyntheticRecipe(source="BSD100", seed=2027, mild=MildConfig())),
     Benchmark("RealSRSet", "realsr", 4, (20,), "none", (FolderLayout("input"), FolderLayout(".")), ("RealSRSet",),
               SR_CONVENTION, ("Lincoln", "building", "butterfly", "butterfly2", "chip", "comic1", "comic2", "comic3",
                               "computer", "dog", "dped_crop00061", "foreman", "frog", "oldphoto2", "oldphoto3",
@@ -227,7 +276,9 @@ def resolve_data_root(path: str | os.PathLike[str] | None) -> Path:
     """``path``, else ``$VMAMBAIR_DATA_ROOT``; it must be an existing folder."""
     raw = path if path is not None else os.environ.get(ENV_DATA_ROOT) or None
     if raw is None:
-        raise ConfigError(f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder holding Set5/, ...)")
+        raise ConfigError(
+            f"no data root: pass --data-root DIR or set {ENV_DATA_ROOT}=DIR (the folder holding Set5/, ...)"
+        )
     root = Path(raw).expanduser()
     if not root.is_dir():
         raise InputError(f"data root {root} is not a folder")
@@ -325,19 +376,18 @@ def _wanted(bench: Benchmark, need_lq: bool) -> str:
     return "GT + LQ" if need_lq else "GT"
 
 
-def load_benchmark(bench: Benchmark | str, root: Path, *, lq_source: LqSource | None = None) -> EvalSet:
-    """Find, pair and check one benchmark under ``root``; a missing or incomplete set is an ``InputError``.
+def load_files(bench: Benchmark | str, root: Path, *, lq_source: LqSource | None = None) -> EvalSet:
+    """Find, pair and check one benchmark's files under ``root``; a missing or incomplete set is an ``InputError``.
 
     ``lq_source``: ``hr`` makes LR from HR (bicubic sets only; the default there), ``files`` reads the
-    set's LQ folder (the default, and only choice, for sets whose LQ is given).
+    set's LQ folder (the default, and only choice, for sets whose LQ is given). A synthetic set has no
+    LQ files of its own: :func:`vmambair_core.evaluate.loader.load_benchmark` makes them.
     """
     bench = get_benchmark(bench) if isinstance(bench, str) else bench
-    if bench.degradation == "synthetic":
+    if bench.synthetic is not None:
         if lq_source == "hr":
             raise ConfigError(f"{bench.name} has no bicubic recipe: its LQ is the synthetic degradation")
-        from vmambair_core.evaluate.synthetic import load_synthetic  # noqa: PLC0415 - torch-heavy, only here
-
-        return load_synthetic(bench, root)
+        raise ConfigError(f"{bench.name} is generated, not read from files: load it with load_benchmark")
     if bench.degradation == "none":
         if lq_source == "hr":
             raise ConfigError(f"{bench.name} has no ground truth to make LR from: its photos are the inputs")

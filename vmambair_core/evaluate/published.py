@@ -1,7 +1,7 @@
 """Published numbers to print beside our own: the VmambaIR paper's Tables 1-3 and the bicubic baseline.
 
-Copied from ``shared/spec/paper-results.md`` (Shi et al., 2024, arXiv 2403.11423); a test re-parses that
-file and compares every entry. Table 1 (GAN SISR) reports LPIPS and PSNR, Table 2 (real-world SR)
+Copied from the paper (Shi et al., 2024, arXiv 2403.11423); a test re-parses an independent transcription
+of its tables and compares every entry. Table 1 (GAN SISR) reports LPIPS and PSNR, Table 2 (real-world SR)
 LPIPS, PSNR and SSIM, Table 3 (deraining) PSNR and SSIM. The paper does not name its LPIPS backbone in
 the tables; the authors' ``RealSR/Metric/LPIPS.py`` uses VGG.
 

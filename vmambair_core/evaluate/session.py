@@ -21,9 +21,9 @@ from vmambair_core.evaluate.benchmarks import (
     custom_set,
     get_benchmark,
     input_set,
-    load_benchmark,
     resolve_data_root,
 )
+from vmambair_core.evaluate.loader import load_benchmark
 from vmambair_core.evaluate.predictors import BicubicPredictor, IdentityPredictor, Predictor, load_network_predictor
 from vmambair_core.metrics.color import YMode
 from vmambair_core.metrics.psnr_ssim import Channel

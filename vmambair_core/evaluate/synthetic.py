@@ -1,5 +1,10 @@
 """Synthetic real-world SR benchmarks: a bicubic set's HR degraded once, with fixed seeds, and cached.
 
+What each set is made of is its :class:`~vmambair_core.evaluate.benchmarks.Benchmark` record's
+``synthetic`` recipe; this module generates and caches the LQ, and
+:func:`vmambair_core.evaluate.loader.load_benchmark` (the one loader) calls :func:`load_synthetic`
+with the source set's HR already found.
+
 No real-world test set with ground truth ships here, so ``BSD100-realesrgan`` stands in: every BSD100
 HR image (mod-cropped to 4) goes through the realsr training degradation
 (:func:`vmambair_core.data.degrade.realesrgan.degrade_realesrgan`, Real-ESRGAN's second-order model with the
@@ -29,7 +34,6 @@ import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -37,57 +41,21 @@ import numpy as np
 import torch
 
 from vmambair_core.atomic import clean_stale_temps, temp_name
-from vmambair_core.data.degrade.mild import MildConfig, degrade_mild
-from vmambair_core.data.degrade.realesrgan import DegradationConfig, degrade_realesrgan
+from vmambair_core.data.degrade.mild import degrade_mild
+from vmambair_core.data.degrade.realesrgan import degrade_realesrgan
+from vmambair_core.data.pairing import ImagePair
 from vmambair_core.data.resize import modcrop
 from vmambair_core.errors import InputError, VmambairError
-from vmambair_core.evaluate.benchmarks import Benchmark, EvalSet, load_benchmark
-from vmambair_core.data.pairing import ImagePair
+from vmambair_core.evaluate.benchmarks import Benchmark, EvalSet, SyntheticRecipe
 from vmambair_core.evaluate.runner import read_scored
 
 __all__ = [
-    "CACHE_ENV", "REFERENCE_SHA256", "SyntheticRecipe", "RECIPES", "cache_dir", "generate_lq", "load_synthetic",
-    "pixels_sha256",
+    "CACHE_ENV", "REFERENCE_SHA256", "cache_dir", "degrade_one", "generate_lq", "load_synthetic", "pixels_sha256",
 ]
 
 CACHE_ENV = "VMAMBAIR_CACHE"
 MANIFEST = "MANIFEST.json"
 
-
-@dataclass(frozen=True)
-class SyntheticRecipe:
-    """How a synthetic set's LQ is made from its source set's HR: the realsr pipeline, or ``mild`` when set."""
-
-    source: str
-    seed: int
-    degradation: DegradationConfig = dataclasses.field(default_factory=DegradationConfig)
-    mild: MildConfig | None = None
-
-    def image_seed(self, key: str) -> int:
-        """The generator seed of one image: a hash of the set's seed and the image key."""
-        digest = hashlib.sha256(f"{self.seed}:{key}".encode()).digest()
-        return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-    def to_dict(self) -> dict[str, object]:
-        if self.mild is not None:
-            return {"source": self.source, "seed": self.seed, "mild": dataclasses.asdict(self.mild),
-                    "scale": self.degradation.scale}
-        return {"source": self.source, "seed": self.seed, "degradation": dataclasses.asdict(self.degradation)}
-
-    def describe(self) -> str:
-        """One phrase for the LQ note of a result."""
-        if self.mild is None:
-            return "Real-ESRGAN second-order degradation"
-        m = self.mild
-        return (f"mild degradation (Gaussian blur sigma {m.blur_sigma[0]}-{m.blur_sigma[1]}, area/bicubic x4 down, "
-                f"noise sigma {m.noise_range[0]:g}-{m.noise_range[1]:g}, JPEG {m.jpeg_range[0]:g}-{m.jpeg_range[1]:g})")
-
-
-RECIPES: dict[str, SyntheticRecipe] = {
-    "BSD100-realesrgan": SyntheticRecipe(source="BSD100", seed=2026),
-    # The light end: what most phone and web photos need (vmambair_core.data.degrade.mild).
-    "BSD100-mild": SyntheticRecipe(source="BSD100", seed=2027, mild=MildConfig()),
-}
 
 REFERENCE_SHA256: dict[str, str] = {
     # Measured on the 2-core x86-64 development machine, torch 2.13.0+cpu (see weights/README.md).
@@ -196,13 +164,12 @@ def _build_cache(folder: Path, pairs: Sequence[ImagePair], recipe: SyntheticReci
     return sha
 
 
-def load_synthetic(bench: Benchmark, root: Path) -> EvalSet:
-    """The synthetic set: its source set's HR as GT, the cached LQ (generated now if missing or stale)."""
-    recipe = RECIPES[bench.name]
-    try:
-        source = load_benchmark(recipe.source, root, lq_source="hr")
-    except InputError as exc:
-        raise InputError(f"{bench.name} is made from {recipe.source}'s HR images: {exc}") from None
+def load_synthetic(bench: Benchmark, source: EvalSet) -> EvalSet:
+    """The synthetic set: ``source``'s HR (the set ``bench.synthetic.source``, found) as GT, the cached LQ
+    (generated now if missing or stale)."""
+    recipe = bench.synthetic
+    if recipe is None:
+        raise ValueError(f"{bench.name} is not a synthetic set")
     hr_sha = _hr_sha256(source.pairs)
     folder = cache_dir(bench.name)
     notes: list[str] = []
@@ -217,7 +184,8 @@ def load_synthetic(bench: Benchmark, root: Path) -> EvalSet:
             "this CPU/PyTorch rounded some float differently, so scores are comparable with others' only "
             f"approximately; to regenerate, delete {folder}"
         )
-    status = "matches the reference" if sha == reference else "no reference" if not reference else "differs from the reference"
+    status = ("matches the reference" if sha == reference else "no reference" if not reference
+              else "differs from the reference")
     pairs = tuple(ImagePair(p.key, p.gt, folder / f"{p.key}.png") for p in source.pairs)
     lq_note = (f"LQ = {recipe.describe()} of HR mod-cropped to {recipe.degradation.scale} "
                f"(seed {recipe.seed}, per-image seeds), cached in {folder}; pixels SHA-256 {sha[:12]}… ({status})")

@@ -1,6 +1,6 @@
 """Batch restoration of image files: plan inputs to outputs, then read → restore → write, one image at a time.
 
-What users of other restorers asked for (ecosystem.md §2, §5) is the contract here:
+What users of other restorers keep asking for is the contract here:
 
 * one bad file never stops the batch: it becomes a ``failed`` :class:`ImageResult` with a one-line
   reason, and the caller decides the exit status;

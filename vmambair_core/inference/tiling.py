@@ -1,8 +1,8 @@
 """Whole-image and tiled inference around any ``fn(x[B, C, h, w]) -> y[B, C', h*s, w*s]``.
 
 The authors run the whole image at once after reflect-padding bottom/right to a multiple of 8
-(official-arch.md §8): :func:`run_padded`. Large images need tiles (:func:`run_tiled`), done the
-way users asked for after years of seams and OOM crashes in other tools (ecosystem.md §2):
+(``docs/architecture.md`` §8): :func:`run_padded`. Large images need tiles (:func:`run_tiled`), done the
+way users asked for after years of seams and OOM crashes in other tools:
 
 * the image is padded exactly like the whole-image path first and tiles are cut from the padded
   image, so border pixels see the same context as in :func:`run_padded` and every tile is a

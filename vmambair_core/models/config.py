@@ -1,6 +1,6 @@
 """Typed presets of the VmambaIR network: the only place the three tasks differ.
 
-Values are those of the authors' option files and arch classes (``shared/spec/official-arch.md`` §1),
+Values are those of the authors' option files and arch classes (``docs/architecture.md`` §1),
 which the released checkpoints were trained with; where the paper's text differs, the code wins.
 """
 
@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from ..errors import ConfigError
 from ..tasks import TASKS as PRESET_NAMES
-from ..tasks import Task as PresetName
+from ..tasks import Task as PresetName  # noqa: F401 - re-exported by vmambair_core.models
 
 ChannelScan = Literal["mamba", "conv"]
 """``mamba``: realsr's 1-channel scan with Mamba (S4D) init; ``conv``: sisr/derain's 1->k->1 conv-wrapped scan."""

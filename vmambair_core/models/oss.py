@@ -1,6 +1,6 @@
 """The omni selective-scan (OSS) module: 4-direction planar scan + pooled bidirectional channel scan.
 
-Data flow (official-arch.md §2.4), x: (B, C, H, W)::
+Data flow (``docs/architecture.md`` §2.4), x: (B, C, H, W)::
 
     x, z = in_conv(x).chunk(2)           # 1x1 conv C -> 2C, with bias
     x    = silu(dwconv3x3(x)); z = silu(z)

@@ -1,7 +1,7 @@
 """Reference selective scans on plain PyTorch: the numerical yardstick for every backend.
 
 Semantics are those of the authors' CUDA kernel (``selective_scan_cuda_core.fwd``), see
-``shared/spec/official-arch.md`` §3. Per (batch b, channel d), with state h_{-1} = 0::
+``docs/architecture.md`` §3. Per (batch b, channel d), with state h_{-1} = 0::
 
     dt_t   = delta[b,d,t] + delta_bias[d];  dt_t = softplus(dt_t) if delta_softplus (identity when > 20)
     h_t[n] = exp(dt_t * A[d,n]) * h_{t-1}[n] + dt_t * u[b,d,t] * B[b,g(d),n,t]

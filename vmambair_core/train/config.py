@@ -1,6 +1,6 @@
 """Typed training recipes: the authors' settings per task and stage, plus user overrides.
 
-``recipe(task, stage)`` returns the values of the authors' option files (``spec/official-arch.md``
+``recipe(task, stage)`` returns the values of the authors' option files (``docs/architecture.md``
 §7); ``resolve_config`` layers a TOML/YAML/JSON file and command-line overrides on top. Every key
 of a file must name a field (``ConfigError`` otherwise, with the valid keys), values are checked
 against the field's type, and each dataclass validates itself. The resolved config is what a run
@@ -328,7 +328,7 @@ def _sr_gan_optim(lr_g: float) -> dict[str, Any]:
 
 
 def recipe(task: str, stage: str = "l1") -> TrainConfig:
-    """The authors' settings for ``task``/``stage`` (``spec/official-arch.md`` §7)."""
+    """The authors' settings for ``task``/``stage`` (``docs/architecture.md`` §7)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if stage not in STAGES[task]:

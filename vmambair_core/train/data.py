@@ -121,7 +121,7 @@ def absolute_roots(roots: str) -> str:
 
     A run folder must outlive the directory it was started from: ``--resume`` reads the roots back
     from the checkpoint, and a relative path, or one through a checkout that was later removed
-    (``wt/../shared/...``), would no longer find the images.
+    (``checkout/../data/...``), would no longer find the images.
     """
     parts = [r for r in str(roots).split(ROOT_SEPARATOR) if r]
     return ROOT_SEPARATOR.join(str(Path(r).expanduser().resolve()) for r in parts)

@@ -1,4 +1,4 @@
-"""Training losses of the authors' recipes (BasicSR semantics, ``spec/official-arch.md`` §7).
+"""Training losses of the authors' recipes (BasicSR semantics, ``docs/architecture.md`` §7).
 
 * ``L1Loss``: ``weight * mean |pred - target|`` (every stage).
 * ``PerceptualLoss``: VGG19 features before ReLU at conv1_2, conv2_2, conv3_4, conv4_4, conv5_4

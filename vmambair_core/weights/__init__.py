@@ -1,4 +1,9 @@
-"""Weights: safe reading/writing, preset detection, strict loading into a network."""
+"""Weights code: safe reading/writing, preset detection, strict loading into a network.
+
+Not to be confused with the repository folder ``weights/``, installed as the data package
+``vmambair_weights``: that one holds the registry (``registry.json``) and the bundled ``*.safetensors``
+files, and no code; ``registry`` here reads it.
+"""
 
 from __future__ import annotations
 

@@ -195,12 +195,10 @@ _ENTRY_FIELDS = {f.name for f in dataclasses.fields(WeightsEntry)} - {"name"}
 _METRIC_FIELDS = {f.name for f in dataclasses.fields(Metric)}
 
 
-def _entry(name: str, raw: Any, p: Path, *, task: str | None = None) -> WeightsEntry:
+def _entry(name: str, raw: Any, p: Path) -> WeightsEntry:
     if not isinstance(raw, dict):
         raise ConfigError(f"weights registry {p}: entry {name!r} must be an object")
     fields = dict(raw)
-    if task is not None:
-        fields.setdefault("task", task)
     extra = set(fields) - _ENTRY_FIELDS
     if extra:
         raise ConfigError(f"weights registry {p}: unknown field(s) {sorted(extra)} in entry {name!r}")
@@ -220,7 +218,8 @@ def _entry(name: str, raw: Any, p: Path, *, task: str | None = None) -> WeightsE
 
 
 def read_registry(path: Path | None = None) -> Registry:
-    """Parse and check the registry (version 2, or version 1's inline defaults)."""
+    """Parse and check the registry: named entries under ``weights``, ``defaults`` mapping a task to an entry
+    name or null."""
     p = path or registry_path()
     try:
         raw = json.loads(p.read_text(encoding="utf-8"))
@@ -234,10 +233,7 @@ def read_registry(path: Path | None = None) -> Registry:
     entries = {name: _entry(name, e, p) for name, e in (raw.get("weights") or {}).items()}
     defaults: dict[str, str | None] = {}
     for task, value in (raw.get("defaults") or {}).items():
-        if isinstance(value, dict):  # version 1: the entry inline, named after its task
-            entries[task] = _entry(task, value, p, task=task)
-            defaults[task] = task
-        elif value is None or isinstance(value, str):
+        if value is None or isinstance(value, str):
             defaults[task] = value
         else:
             raise ConfigError(f"weights registry {p}: default for {task!r} must be an entry name or null")

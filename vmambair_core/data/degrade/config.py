@@ -1,6 +1,6 @@
 """Frozen configuration of the Real-ESRGAN second-order degradation.
 
-Defaults are the authors' realsr recipe (``spec/official-arch.md`` §7, the ``RealESRGANDataset``
+Defaults are the authors' realsr recipe (``docs/architecture.md`` §7, the ``RealESRGANDataset``
 options of ``RealSR/options/mambaSR11*_x4.yml``); field names follow the Real-ESRGAN option
 keys so a YAML/TOML recipe maps one to one (``blur_sigma2`` -> ``second.blur.sigma``, ...).
 """
