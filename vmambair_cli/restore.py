@@ -31,14 +31,13 @@ from vmambair_core.inference.restore import (
     RestoreSettings,
     RestoreSummary,
     check_naming,
-    load_network,
     plan_restore,
     prepare_output_dir,
     restore_files,
 )
 from vmambair_core.models import get_preset
 from vmambair_core.threads import set_threads
-from vmambair_core.weights import infer_task
+from vmambair_core.weights import infer_task, load
 from vmambair_core.weights.blend import blend_for
 
 from .errors import (
@@ -154,8 +153,8 @@ def restore_cmd(
                                 f"{'' if recursive else '; add --recursive for subfolders'})")
         dev = resolve_device(device)
         resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
-        net, origin = load_network(chosen, blend_for(chosen, weights, strength, partner), device=dev,
-                                   scan_backend=backend)
+        model = load(blend_for(chosen, weights, strength, partner), chosen, device=dev, scan_backend=backend)
+        net, origin = model.net, model.origin
         prepare_output_dir(plan.output_dir)  # after the weights: a run refused for them leaves no empty folder
         restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
                             tiles_per_batch=batch_tiles, tta=tta)
