@@ -11,14 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from vmambair_core.bench import BenchReport, run_bench, weights_network
-from vmambair_core.device import resolve_device
+from vmambair_core.device import PRECISIONS, resolve_device
 from vmambair_core.bench.peers import PEERS
 from vmambair_core.scan import BACKENDS
 from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 
 from .errors import run_guarded
-from .options import ThreadsOpt
+from .options import JsonOpt, ThreadsOpt
 from .tables import print_table
 
 DEFAULT_PRESETS = "realsr,sisr,derain"
@@ -88,7 +88,7 @@ def bench(
     backend: Annotated[str, typer.Option(
         "--backend", help=f"Comma-separated scan backends: {', '.join(BACKENDS)}.",
     )] = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="Comma-separated: fp32, bf16, fp16 (GPU), auto (autocast).")] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help=f"Comma-separated, of {', '.join(PRECISIONS)} (bf16, fp16: GPU; auto: autocast).")] = "fp32",
     repeats: Annotated[int | None, typer.Option(
         "--repeats", "-n", help="Timed runs per case (median reported). Default 20 on CUDA, 3 on CPU.")] = None,
     warmup: Annotated[int | None, typer.Option(
@@ -100,7 +100,7 @@ def bench(
     against: Annotated[str, typer.Option(
         "--against", help="Comma-separated peer networks timed on the same input: rrdbnet (Real-ESRGAN x4plus), "
         "compact (realesr-general-x4v3). VmambaIR's time is shown as a ratio to each.")] = "",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    json_out: JsonOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
     """Time the networks: median latency, output MP/s, peak memory, parameters, MACs (convs/linears/

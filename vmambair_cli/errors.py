@@ -1,8 +1,9 @@
 """One error edge: library errors become a one-line message and an exit code, never a traceback.
 
-Exit codes, the same for every command: 0 done; 1 the work failed (a file, the weights, the device);
-2 a usage error (an unknown or contradictory flag value: Typer's own and the library's ConfigError
-alike); 3 some images failed while others were done (restore); 130 interrupted (Ctrl-C, SIGTERM).
+Exit codes, the same for every command (:mod:`vmambair_core.outcome`): 0 done; 1 the work failed (a file,
+the weights, the device); 2 a usage error (an unknown or contradictory flag value: Typer's own and the
+library's ConfigError alike); 3 some images failed while others were done (restore, eval); 130
+interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import typer
 from rich.markup import escape
 from rich.console import Console
 
-from vmambair_core.errors import ConfigError, VmambairError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from vmambair_core.errors import VmambairError
+from vmambair_core.outcome import EXIT_ERROR, EXIT_INTERRUPTED, error_exit_code
 
 _err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
@@ -71,7 +71,7 @@ def run_guarded(fn: Callable[[], T], debug: bool = False, json_out: bool = False
     except VmambairError as exc:
         if debug or debug_enabled():
             raise
-        code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
+        code = error_exit_code(exc)
         if json_out:
             _json_error(str(exc), code)
         raise fail(str(exc), code) from None

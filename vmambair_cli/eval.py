@@ -1,64 +1,31 @@
-"""`vmambair eval`: score the network or a baseline on the paper's benchmarks, beside the published numbers."""
+"""`vmambair eval`: score the network or a baseline on the paper's benchmarks, beside the published numbers.
+
+The work is one call, :func:`vmambair_core.evaluate.run.run_eval`; this module parses flags, draws progress
+on stderr, prints the table (or one JSON document on stdout) and exits with the report's code.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vmambair_core.device import resolve_device
-from vmambair_core.evaluate import (
-    BENCHMARKS,
-    ENV_DATA_ROOT,
-    EvalRequest,
-    EvalResult,
-    EvalSet,
-    Predictor,
-    build_predictors,
-    build_sets,
-    check_outputs,
-    evaluate,
-    lpips_wanted,
-    niqe_wanted,
-    prepare_lpips,
-    saved_image_dir,
-)
+from vmambair_core.evaluate import BENCHMARKS, ENV_DATA_ROOT, EvalRequest, EvalResult
 from vmambair_core.evaluate.noref import NIQE_NOTE, pattern_note
-from vmambair_core.atomic import atomic_write_bytes
-from vmambair_core.metrics.lpips import LPIPS
+from vmambair_core.evaluate.run import EvalOutputs, EvalPlan, EvalReport, run_eval
 from vmambair_core.threads import set_threads
-from vmambair_core.weights import infer_task
-from vmambair_core.weights.blend import blend_for
 
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, run_guarded, shown, terminate_as_interrupt
+from .errors import run_guarded, shown, terminate_as_interrupt
 from .options import (
     BackendOpt, DebugOpt, DeviceOpt, JsonOpt, PartnerOpt, QuietOpt, StrengthOpt, ThreadsOpt, TileOpt, TileOverlapOpt,
-    WeightsOpt,
+    WeightsOpt, precision_option, task_option,
 )
 from .tables import print_table
-
-_CSV_COLUMNS = ("benchmark", "image", "gt", "lq", "psnr", "ssim", "lpips", "niqe", "pattern_amplitude", "seconds",
-                "error", "model", "channel", "y_mode", "crop_border")
-
-
-@dataclass
-class _Plan:
-    """Everything checked before the first image: sets, a predictor per set, LPIPS (or why not)."""
-
-    sets: tuple[EvalSet, ...]
-    predictors: dict[str, Predictor]
-    lpips_for: dict[str, bool]
-    niqe_for: dict[str, bool]
-    lpips: LPIPS | None = None
-    lpips_note: str | None = None
 
 
 def _fmt(x: float | None, digits: int) -> str:
@@ -109,33 +76,13 @@ def _render(con: Console, results: list[EvalResult]) -> None:
                   "`--json` lists every compared method.[/]", soft_wrap=True)
 
 
-def _write_csv(path: Path, results: list[EvalResult]) -> None:
-    """Written atomically: a full disk or an interruption leaves the previous file, never a cut one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = io.StringIO(newline="")
-    w = csv.DictWriter(fh, fieldnames=_CSV_COLUMNS)
-    w.writeheader()
-    for r in results:
-        for i in r.images:
-            d = i.to_dict()
-            w.writerow({
-                "benchmark": r.benchmark, "image": d["image"], "gt": d["gt"] or "", "lq": d["lq"] or "",
-                "psnr": "" if i.psnr is None else repr(i.psnr), "ssim": "" if i.ssim is None else repr(i.ssim),
-                "lpips": "" if i.lpips is None else repr(i.lpips), "niqe": "" if i.niqe is None else repr(i.niqe),
-                "pattern_amplitude": "" if i.pattern is None else repr(i.pattern), "seconds": f"{i.seconds:.6f}",
-                "error": i.error or "", "model": r.model, "channel": r.convention.channel,
-                "y_mode": r.convention.y_mode, "crop_border": r.convention.crop_border,
-            })
-    atomic_write_bytes(path, fh.getvalue().encode("utf-8"))
-
-
 def eval_cmd(
     bench: Annotated[str | None, typer.Option("--bench", "-b", help=f"Benchmark(s), comma-separated: {', '.join(BENCHMARKS)}.")] = None,
     lq: Annotated[Path | None, typer.Option("--lq", help="Folder of degraded inputs, paired by file name with --gt; alone (no ground truth): outputs scored by NIQE.")] = None,
     gt: Annotated[Path | None, typer.Option("--gt", help="Folder of ground truth; alone, LR is made from it by MATLAB bicubic x1/4.")] = None,
     data_root: Annotated[Path | None, typer.Option("--data-root", envvar=ENV_DATA_ROOT, help="Folder holding the benchmark folders (Set5/, Rain100H/, or sr/Set5/, ...).")] = None,
     model: Annotated[Literal["vmambair", "bicubic", "identity", "realesrgan"], typer.Option("--model", help="vmambair (the network; --weights may also be a Real-ESRGAN file), bicubic (MATLAB bicubic x4 of the LR, no network), identity (the input itself) or realesrgan (--weights RealESRGAN_x4plus.pth or realesr-general-x4v3.pth, the official files).")] = "vmambair",
-    task: Annotated[str | None, typer.Option("--task", "-t", help="Preset: realsr, sisr or derain (default: the benchmark's).")] = None,
+    task: Annotated[str | None, task_option("default: the benchmark's.", "-t")] = None,
     weights: WeightsOpt = None,
     strength: StrengthOpt = None,
     partner: PartnerOpt = None,
@@ -152,7 +99,7 @@ def eval_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --csv file (inputs are never overwritten).")] = False,
     json_out: JsonOpt = False,
     device: DeviceOpt = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="fp32 (default: what the published numbers use), bf16, fp16, auto.")] = "fp32",
+    precision: Annotated[str, precision_option("default fp32: what the published numbers use.")] = "fp32",
     tile: TileOpt = None,
     tile_overlap: TileOverlapOpt = 32,
     backend: BackendOpt = "auto",
@@ -167,65 +114,43 @@ def eval_cmd(
     """
     set_threads(threads)
     err = Console(stderr=True, highlight=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar = Progress(*columns, console=err, disable=quiet)
+    jobs: dict[str, TaskID] = {}
 
-    def prepare() -> _Plan:
-        req = EvalRequest(
+    def ready(plan: EvalPlan) -> None:
+        if not quiet and not json_out:  # the first line says which weights are scored
+            for line in plan.weights_lines:
+                err.print(shown(line), soft_wrap=True)
+        for note in plan.notes:
+            if not quiet or note.startswith("warning"):
+                err.print(f"[yellow]{shown(note)}[/]", soft_wrap=True)
+        if plan.lpips_note and not quiet:
+            err.print(f"[yellow]{shown(plan.lpips_note)}[/]", soft_wrap=True)
+        bar.start()
+
+    def run() -> EvalReport:
+        request = EvalRequest(
             benches=tuple(b.strip() for b in bench.split(",") if b.strip()) if bench else (),
-            gt_dir=gt, lq_dir=lq, data_root=data_root, model=model, task=task, lq_source=lr_from,
-            weights=weights if strength is None and partner is None
-            else blend_for(task or infer_task(weights)[0], weights, strength, partner),
+            gt_dir=gt, lq_dir=lq, data_root=data_root, model=model, task=task, weights=weights, lq_source=lr_from,
             y_mode=y_mode, channel=channel, crop_border=crop_border, lpips=lpips, niqe=niqe, device=device,
             precision=precision, tile=tile, tile_overlap=tile_overlap, scan_backend=backend,
         )
-        sets = build_sets(req)
-        check_outputs(sets, save_images=save_images, csv=csv_path, overwrite=overwrite)
-        plan = _Plan(sets, build_predictors(req, sets), {d.name: lpips_wanted(req, d) for d in sets},
-                     {d.name: niqe_wanted(req, d) for d in sets})
-        if not quiet and not json_out:  # the first line says which weights are scored
-            for pred in {id(p): p for p in plan.predictors.values() if getattr(p, "weights", "")}.values():
-                err.print(f"{shown(pred.label)} · weights {shown(pred.weights)}", soft_wrap=True)  # type: ignore[attr-defined]
-        for note in (n for d in sets for n in d.notes):
-            if not quiet or note.startswith("warning"):
-                err.print(f"[yellow]{shown(note)}[/]", soft_wrap=True)
-        if any(plan.lpips_for.values()):
-            plan.lpips, plan.lpips_note = prepare_lpips(lpips_net, lpips_weights, device=resolve_device(device))
-            if plan.lpips_note:
-                plan.lpips_note += " (here: --lpips-weights FILE, or a folder holding the backbone and the heads)"
-            if plan.lpips_note and not quiet:
-                err.print(f"[yellow]{shown(plan.lpips_note)}[/]", soft_wrap=True)
-        return plan
+        outputs = EvalOutputs(lpips_net=lpips_net, lpips_weights=lpips_weights, save_images=save_images, csv=csv_path,
+                              overwrite=overwrite, limit=limit, strength=strength, partner=partner)
+        return run_eval(request, outputs, on_ready=ready,
+                        on_set=lambda data, total: jobs.__setitem__(data.name, bar.add_task(data.name, total=total)),
+                        on_image=lambda data: bar.advance(jobs[data.name]))
 
-    with terminate_as_interrupt():  # a SIGTERM while a benchmark cache is built removes its temporary folder
-        plan = run_guarded(prepare, debug, json_out)
-    off_note = "LPIPS off (--no-lpips)" if lpips is False else "LPIPS off: the paper reports none here (--lpips to add it)"
-
-    def run() -> list[EvalResult]:
-        results: list[EvalResult] = []
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, disable=quiet) as bar:
-            for data in plan.sets:
-                job = bar.add_task(data.name, total=len(data.head(limit).pairs))
-                use = plan.lpips_for[data.name]
-                results.append(evaluate(
-                    data, plan.predictors[data.name], lpips=plan.lpips if use else None,
-                    lpips_note=plan.lpips_note if use else off_note, limit=limit,
-                    save_dir=None if save_images is None else saved_image_dir(save_images, data),
-                    on_image=lambda _score, job=job: bar.advance(job), no_reference=plan.niqe_for[data.name],
-                ))
-        return results
-
-    with terminate_as_interrupt():
-        results = run_guarded(run, debug, json_out)
-    if csv_path is not None:
-        run_guarded(lambda: _write_csv(csv_path, results), debug)
+    try:
+        with terminate_as_interrupt():  # a SIGTERM while a benchmark cache is built removes its temporary folder
+            report = run_guarded(run, debug, json_out)
+    finally:
+        bar.stop()
     if json_out:
-        typer.echo(json.dumps({"results": [r.to_dict() for r in results]}, indent=2))
+        typer.echo(json.dumps(report.to_dict(), indent=2))
     elif not quiet:
-        _render(Console(highlight=False), results)
-    failed = sum(len(r.failed) for r in results)
-    if failed:
-        scored = sum(len(r.scored) for r in results)
-        names = ", ".join(f"{r.benchmark}/{f.name}" for r in results for f in r.failed)
-        err.print(f"[red]{failed} image(s) failed[/]: {shown(names)}", soft_wrap=True)
-        raise typer.Exit(EXIT_PARTIAL if scored else EXIT_ERROR)
-    raise typer.Exit(EXIT_OK)
+        _render(Console(highlight=False), list(report.results))
+    if report.failed:
+        err.print(f"[red]{len(report.failed)} image(s) failed[/]: {shown(', '.join(report.failed))}", soft_wrap=True)
+    raise typer.Exit(report.exit_code)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,10 +12,11 @@ from rich.table import Table
 from vmambair_core.info import collect_info
 
 from .errors import run_guarded
+from .options import JsonOpt
 from .tables import print_table
 
 
-def info(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def info(json_out: JsonOpt = False) -> None:
     """Show torch version, devices, which scan backends can run and which `auto` picks, and the presets."""
     data = run_guarded(collect_info, json_out=json_out)
     if json_out:

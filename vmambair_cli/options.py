@@ -1,8 +1,15 @@
-"""Flags shared by several commands, declared once (hf-cli style ``Annotated`` aliases)."""
+"""Flags shared by several commands, declared once (hf-cli style ``Annotated`` aliases).
+
+Names that form a closed list (tasks, precisions) come from the core's tuples: the help text names them
+and the shell completes them from there. The core refuses any other value itself (``get_preset``,
+``check_precision``), so the refusal is the one-line ``Error: unknown task/preset ...`` every vmambair
+error takes (a JSON document with ``--json``), exit 2, rather than the parser's own usage panel.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -10,15 +17,28 @@ from vmambair_core.device import PRECISIONS
 from vmambair_core.scan import BACKENDS
 from vmambair_core.tasks import TASKS
 
-TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Preset: {', '.join(TASKS)}.")]
+
+
+def _completion(names: tuple[str, ...]) -> Callable[[str], list[str]]:
+    return lambda incomplete: [n for n in names if n.startswith(incomplete)]
+
+
+def task_option(default: str, *decls: str) -> Any:
+    """``--task`` (and ``decls``, e.g. ``-t``): help ``<the tasks>; <default>`` and completion from ``TASKS``."""
+    return typer.Option("--task", *decls, help=f"{', '.join(TASKS)}; {default}", autocompletion=_completion(TASKS))
+
+
+def precision_option(default: str, names: tuple[str, ...] = PRECISIONS) -> Any:
+    """``--precision``: help ``<the precisions>; <default>`` and completion from ``PRECISIONS``."""
+    return typer.Option("--precision", help=f"{', '.join(names)}; {default}", autocompletion=_completion(names))
+
+
 WeightsOpt = Annotated[
     str | None,
     typer.Option("--weights", "-w", help="A registry name (vmambair weights list), a local .safetensors/.pth file, or a Hub file hf://OWNER/REPO/FILE, optionally @REV (see README); default: the task's published weights."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (Apple GPUs; the pure-PyTorch scan).")]
-PrecisionOpt = Annotated[
-    str, typer.Option("--precision", help=f"{', '.join(PRECISIONS)}; auto: bf16 on capable GPUs, fp32 on a CPU.")
-]
+PrecisionOpt = Annotated[str, precision_option("auto: bf16 on capable GPUs, fp32 on a CPU.")]
 BackendOpt = Annotated[
     str,
     typer.Option("--backend", help=f"Scan backend: {', '.join(BACKENDS)}; auto: numba on a CPU, triton on CUDA (see vmambair info)."),
@@ -28,7 +48,7 @@ TileOpt = Annotated[
     typer.Option("--tile", help="Tile size in input pixels; 0 or unset: automatic (on a CPU, tiles are chosen up front when the whole image would not fit in memory; on a GPU, only after an out-of-memory)."),
 ]
 TileOverlapOpt = Annotated[int, typer.Option("--tile-overlap", help="Overlap between tiles in input pixels.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (progress goes to stderr).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (messages and progress go to stderr).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
 ThreadsOpt = Annotated[
     int | None,

@@ -1,7 +1,7 @@
 """`vmambair restore`: files and folders of images in, restored images out.
 
-The work is :mod:`vmambair_core.inference.restore`; this module parses flags, draws progress on
-stderr, prints the summary (or one JSON document on stdout) and picks the exit code:
+The work is one call, :func:`vmambair_core.inference.run.restore_images`; this module parses flags, draws
+progress on stderr, prints the summary (or one JSON document on stdout) and exits with the report's code:
 0 every image restored (or skipped), 3 some images failed but others were restored, 1 nothing could
 be restored or the run could not start, 2 usage errors, 130 interrupted (Ctrl-C or SIGTERM).
 """
@@ -20,31 +20,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vmambair_core.data.io import DEFAULT_MAX_PIXELS
+from vmambair_core.device import precision_name
 from vmambair_core.errors import VmambairError
-from vmambair_core.device import precision_name, resolve_device, resolve_precision
-from vmambair_core.inference import Restorer, TileOptions
-from vmambair_core.inference.restore import (
-    SKIP_KEPT,
-    ImageResult,
-    RestoreJob,
-    RestorePlan,
-    RestoreSettings,
-    RestoreSummary,
-    check_naming,
-    load_network,
-    plan_restore,
-    prepare_output_dir,
-    restore_files,
-)
-from vmambair_core.models import get_preset
+from vmambair_core.inference import TileOptions
+from vmambair_core.inference.restore import SKIP_KEPT, ImageResult, RestoreJob, RestorePlan, RestoreSettings, RestoreSummary
+from vmambair_core.inference.run import RestoreReport, RestoreRequest, RestoreStart, restore_images
+from vmambair_core.outcome import EXIT_USAGE
 from vmambair_core.threads import set_threads
-from vmambair_core.weights import infer_task
-from vmambair_core.weights.blend import blend_for
 
-from .errors import (
-    EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, debug_enabled, fail, run_guarded,
-    printable, shown, terminate_as_interrupt,
-)
+from .errors import debug_enabled, fail, printable, run_guarded, shown, terminate_as_interrupt
 from .options import (
     BackendOpt,
     DebugOpt,
@@ -58,6 +42,7 @@ from .options import (
     TileOpt,
     TileOverlapOpt,
     WeightsOpt,
+    task_option,
 )
 from .tables import print_table
 
@@ -77,7 +62,7 @@ def restore_cmd(
         list[Path] | None,
         typer.Option("--input", "-i", help="An input file or folder (repeatable), the same as a positional INPUT.", show_default=False),
     ] = None,
-    task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain; default: the task the --weights name or export declares, else realsr (photos).")] = None,
+    task: Annotated[str | None, task_option("default: the task the --weights name or export declares, else realsr (photos).", "-t")] = None,
     weights: WeightsOpt = None,
     strength: StrengthOpt = None,
     partner: PartnerOpt = None,
@@ -137,83 +122,51 @@ def restore_cmd(
     sources = [*(inputs or []), *(input_opt or [])]
     if not sources:
         raise fail("no input given; pass image files and/or folders (or -i/--input)", EXIT_USAGE)
-    settings = _check_usage(skip_existing, overwrite, max_pixels, quality, tile, tile_overlap, batch_tiles, suffix, ext,
-                            outscale, strip_metadata)
-    if not debug:
-        _quiet_opencv()
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
-
-    def setup() -> tuple[RestorePlan, Restorer, str, str, str]:
-        chosen, why = (task, "") if task is not None else infer_task(weights)
-        get_preset(chosen)  # an unknown task fails before the inputs are walked
-        plan = plan_restore(sources, output, recursive=recursive, suffix=suffix, ext=ext)
-        if not plan.jobs:
-            where = ", ".join(str(p) for p in sources)
-            raise VmambairError(f"no images found in {where} (looked for png, jpg, jpeg, webp, tif, tiff, bmp"
-                                f"{'' if recursive else '; add --recursive for subfolders'})")
-        dev = resolve_device(device)
-        resolve_precision(precision, dev)  # a bad --precision fails before the model is loaded
-        net, origin = load_network(chosen, blend_for(chosen, weights, strength, partner), device=dev,
-                                   scan_backend=backend)
-        prepare_output_dir(plan.output_dir)  # after the weights: a run refused for them leaves no empty folder
-        restorer = Restorer(net, dev, precision=precision, tile=tile, overlap=tile_overlap,
-                            tiles_per_batch=batch_tiles, tta=tta)
-        return plan, restorer, origin, chosen, why
-
-    plan, restorer, origin, chosen_task, why = run_guarded(setup, debug, json_out)
-    if not quiet and not json_out:
-        err.print(f"[bold]{chosen_task}[/]{shown(f' ({why})' if why else '')} x{restorer.scale} on {restorer.device} ({precision_name(restorer.dtype)}) "
-                  f"· weights {shown(origin)} · {len(plan.jobs)} image(s) → {shown(str(plan.destination))}", soft_wrap=True)
-
-    results: list[ImageResult] = []
-    started = time.perf_counter()
-    interrupted, fatal = False, None
-    try:
-        with terminate_as_interrupt():
-            _run(plan, restorer, settings, results, err, quiet)
-    except KeyboardInterrupt:
-        interrupted = True
-    except (VmambairError, OSError, MemoryError) as error:  # would repeat for every image: stop the batch
-        if debug:
-            raise
-        fatal = str(error) if isinstance(error, VmambairError) else f"{type(error).__name__}: {error}"
-    wall = time.perf_counter() - started
-    summary = RestoreSummary.of(results)
-
-    if json_out:
-        typer.echo(json.dumps(_document(chosen_task, origin, restorer, plan, settings, results, summary, wall, interrupted, fatal), indent=2))
-    nothing_restored = fatal is None and not interrupted and summary.failed == len(results) == len(plan.jobs)
-    if nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
-        raise fail(_failure_line(results[0]))
-    if not json_out and not quiet and not nothing_restored:
-        print_table(out, _summary_table(summary, len(plan.jobs), wall))
-        if summary.ok:
-            out.print(f"results in {shown(str(plan.destination))}", soft_wrap=True)
-    _report_tail(err, plan, results, summary, quiet)
-    if nothing_restored:
-        raise fail(f"none of the {len(results)} images could be restored")
-    if fatal is not None:
-        raise fail(f"{fatal} (stopped after {len(results)} of {len(plan.jobs)} image(s))")
-    if interrupted:
-        err.print(f"[yellow]Interrupted[/] after {len(results)} of {len(plan.jobs)} image(s); every written output is "
-                  "complete. Run the same command with --skip-existing to continue.", soft_wrap=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(_exit_code(summary))
-
-
-def _check_usage(
-    skip_existing: bool, overwrite: bool, max_pixels: int, quality: int | None, tile: int | None, overlap: int,
-    batch_tiles: int, suffix: str, ext: str, outscale: float | None, strip_metadata: bool,
-) -> RestoreSettings:
-    """The library's own checks, run before any file is touched; a problem exits 2, like Typer's usage errors."""
-    try:
-        TileOptions(tile, overlap, batch_tiles)
-        check_naming(suffix, ext)
-        return RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels, quality=quality,
-                               outscale=outscale, strip_metadata=strip_metadata)
+    try:  # the library's own checks, before any file is touched: a problem exits 2, like Typer's usage errors
+        request = RestoreRequest(
+            tuple(sources), output, task=task, weights=weights, strength=strength, partner=partner, device=device,
+            precision=precision, backend=backend, tiles=TileOptions(tile, tile_overlap, batch_tiles), tta=tta,
+            recursive=recursive, suffix=suffix, ext=ext,
+            settings=RestoreSettings(skip_existing=skip_existing, overwrite=overwrite, max_pixels=max_pixels,
+                                     quality=quality, outscale=outscale, strip_metadata=strip_metadata),
+        )
     except VmambairError as error:
         raise fail(str(error), EXIT_USAGE) from None
+    if not debug:
+        _quiet_opencv()
+    display = _Display(Console(stderr=True, highlight=False), quiet, json_out)
+    try:
+        with terminate_as_interrupt():
+            report = run_guarded(lambda: restore_images(
+                request, on_ready=display.ready, on_start=display.start, on_tile=display.tile, on_result=display.result,
+            ), debug, json_out)
+    finally:
+        display.close()
+    if debug and report.error is not None:
+        raise report.error
+    _render(report, Console(highlight=False), display.err, quiet, json_out)
+
+
+def _render(report: RestoreReport, out: Console, err: Console, quiet: bool, json_out: bool) -> None:
+    """The summary (or the JSON document), the list of failures, and the exit code the report gives."""
+    plan, summary, results = report.start.plan, report.summary, report.results
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    if report.nothing_restored and len(results) == 1:  # a single image that failed reads like any other error
+        raise fail(_failure_line(results[0]))
+    if not json_out and not quiet and not report.nothing_restored:
+        print_table(out, _summary_table(summary, len(plan.jobs), report.seconds))
+        if summary.ok:
+            out.print(f"results in {shown(str(plan.destination))}", soft_wrap=True)
+    _report_tail(err, plan, list(results), quiet)
+    if report.nothing_restored:
+        raise fail(f"none of the {len(results)} images could be restored")
+    if report.stop_reason is not None:
+        raise fail(f"{report.stop_reason} (stopped after {len(results)} of {len(plan.jobs)} image(s))")
+    if report.interrupted:
+        err.print(f"[yellow]Interrupted[/] after {len(results)} of {len(plan.jobs)} image(s); every written output is "
+                  "complete. Run the same command with --skip-existing to continue.", soft_wrap=True)
+    raise typer.Exit(report.exit_code)
 
 
 def _quiet_opencv() -> None:
@@ -225,35 +178,48 @@ def _quiet_opencv() -> None:
         logging.setLogLevel(logging.LOG_LEVEL_ERROR)
 
 
-def _run(
-    plan: RestorePlan, restorer: Restorer, settings: RestoreSettings, results: list[ImageResult], err: Console,
-    quiet: bool,
-) -> None:
-    """The loop, with an images bar and a tiles bar on a terminal (failures printed as they happen), or one
-    plain line per image when stderr is a log or a program wrapping the CLI."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    plain = not quiet and not err.is_terminal
-    started = time.perf_counter()
-    with Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal) as progress:
-        images = progress.add_task("images", total=len(plan.jobs))
-        tiles = progress.add_task("tiles", total=None)
+class _Display:
+    """Progress on stderr: an images bar and a tiles bar on a terminal (failures printed as they happen), or
+    one plain line per image when stderr is a log or a program wrapping the CLI; first, a line saying what runs."""
 
-        def on_start(index: int, job: RestoreJob) -> None:
-            progress.update(images, description=f"images [dim]{shown(job.source.name)}[/]")
-            progress.reset(tiles, total=None)
+    def __init__(self, err: Console, quiet: bool, json_out: bool) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn())
+        self.err, self.quiet, self.json_out = err, quiet, json_out
+        self.plain = not quiet and not err.is_terminal
+        self.progress = Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
+        self.total, self.done, self.began = 0, 0, time.perf_counter()
 
-        def on_tile(done: int, total: int) -> None:
-            progress.update(tiles, completed=done, total=total)
+    def ready(self, start: RestoreStart) -> None:
+        restorer, self.total = start.restorer, len(start.plan.jobs)
+        if not self.quiet and not self.json_out:
+            why = shown(f" ({start.why})" if start.why else "")
+            self.err.print(f"[bold]{start.task}[/]{why} x{restorer.scale} on {restorer.device} "
+                           f"({precision_name(restorer.dtype)}) · weights {shown(start.origin)} · {self.total} "
+                           f"image(s) → {shown(str(start.plan.destination))}", soft_wrap=True)
+        self.progress.start()
+        self.images = self.progress.add_task("images", total=self.total)
+        self.tiles = self.progress.add_task("tiles", total=None)
+        self.began = time.perf_counter()
 
-        for result in restore_files(plan.jobs, restorer, settings, on_start=on_start, on_tile=on_tile):
-            results.append(result)
-            if result.status == "failed" and err.is_terminal:  # a log gets the list at the end only
-                progress.console.print(f"[red]failed[/] {shown(_failure_line(result))}", soft_wrap=True)
-            progress.advance(images)
-            if plain:
-                err.print(_progress_line(len(results), len(plan.jobs), result, time.perf_counter() - started),
-                          markup=False, highlight=False, soft_wrap=True)
+    def start(self, index: int, job: RestoreJob) -> None:
+        self.progress.update(self.images, description=f"images [dim]{shown(job.source.name)}[/]")
+        self.progress.reset(self.tiles, total=None)
+
+    def tile(self, done: int, total: int) -> None:
+        self.progress.update(self.tiles, completed=done, total=total)
+
+    def result(self, result: ImageResult) -> None:
+        self.done += 1
+        if result.status == "failed" and self.err.is_terminal:  # a log gets the list at the end only
+            self.progress.console.print(f"[red]failed[/] {shown(_failure_line(result))}", soft_wrap=True)
+        self.progress.advance(self.images)
+        if self.plain:
+            self.err.print(_progress_line(self.done, self.total, result, time.perf_counter() - self.began),
+                           markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        self.progress.stop()
 
 
 def _progress_line(done: int, total: int, result: ImageResult, elapsed: float) -> str:
@@ -280,7 +246,7 @@ def _summary_table(summary: RestoreSummary, planned: int, wall: float) -> Table:
     return table
 
 
-def _report_tail(err: Console, plan: RestorePlan, results: list[ImageResult], summary: RestoreSummary, quiet: bool) -> None:
+def _report_tail(err: Console, plan: RestorePlan, results: list[ImageResult], quiet: bool) -> None:
     """Failures are always listed (stderr); kept outputs and ignored files unless --quiet."""
     failed = [r for r in results if r.status == "failed"]
     if failed:
@@ -307,38 +273,3 @@ def _names(paths: Any) -> str:
     names = [str(p) for p in paths]
     more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
     return ", ".join(names[:_SHOWN]) + more
-
-
-def _document(
-    task: str, origin: str, restorer: Restorer, plan: RestorePlan, settings: RestoreSettings, results: list[ImageResult],
-    summary: RestoreSummary, wall: float, interrupted: bool, fatal: str | None,
-) -> dict[str, Any]:
-    code = EXIT_INTERRUPTED if interrupted else EXIT_ERROR if fatal else _exit_code(summary)
-    return {
-        "task": task,
-        "scale": restorer.scale,
-        "weights": origin,
-        "device": str(restorer.device),
-        "precision": precision_name(restorer.dtype),
-        "tile": restorer.tile,
-        "tile_overlap": restorer.overlap,
-        "tta": restorer.tta,
-        "output_dir": str(plan.output_dir),
-        "output_file": None if plan.output_file is None else str(plan.output_file),
-        "outscale": settings.outscale,
-        "images": [r.to_dict() for r in results],
-        "ignored": [str(p) for p in plan.ignored],
-        "summary": {
-            "planned": len(plan.jobs), "ok": summary.ok, "skipped": summary.skipped, "failed": summary.failed,
-            "megapixels": round(summary.megapixels, 6), "seconds": round(wall, 3),
-        },
-        "interrupted": interrupted,
-        "error": fatal,
-        "exit_code": code,
-    }
-
-
-def _exit_code(summary: RestoreSummary) -> int:
-    if not summary.failed:
-        return EXIT_OK
-    return EXIT_PARTIAL if summary.ok or summary.skipped else EXIT_ERROR

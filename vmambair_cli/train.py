@@ -34,7 +34,7 @@ from vmambair_core.train.launch import LOG_NAME, describe_failure, read_report, 
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
-from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
+from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt, precision_option, task_option
 
 T = TypeVar("T")
 
@@ -119,7 +119,7 @@ def _keep_log(log: Path, run_dir: Path) -> Path | None:
 
 def train_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: config, logs, checkpoints, samples, model.safetensors.")],
-    task: Annotated[str | None, typer.Option("--task", "-t", help="realsr, sisr or derain (not needed with --resume).")] = None,
+    task: Annotated[str | None, task_option("not needed with --resume.", "-t")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="l1 (default) or gan (sisr, realsr).")] = None,
     data: Annotated[list[Path] | None, typer.Option("--data", help="Training folder: LQ/GT sub-folders (paired by name) or HR images only; repeat for several (e.g. T91 + BSD200).")] = None,
     val: Annotated[Path | None, typer.Option("--val", help="Validation folder (same layouts); PSNR/SSIM every --val-every iterations.")] = None,
@@ -141,7 +141,7 @@ def train_cmd(
     accum: Annotated[int | None, typer.Option("--accum", min=1, help="Gradient accumulation: each batch as K micro-batches, the same update as the whole batch in less memory (default: the fewest that fit, found by measuring a real step before the run starts; saved in the run's config).")] = None,
     log_every: Annotated[int | None, typer.Option("--log-every", min=1, help="Log losses every N iterations (with several processes, also how often they check for a stop).")] = None,
     device: DeviceOpt = "auto",
-    precision: Annotated[str | None, typer.Option("--precision", help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16, fp16.")] = None,
+    precision: Annotated[str | None, precision_option("auto: bf16 on capable GPUs, fp32 on CPU.")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the generator.")] = False,
     export_fp16: Annotated[bool, typer.Option("--export-fp16", help="Write model.safetensors in fp16.")] = False,
     gpus: Annotated[int, typer.Option("--gpus", min=1, help="Processes on this machine, one per CUDA GPU, started by torchrun (refused when fewer GPUs are visible). With --device cpu: N CPU processes that share the cores, each holding its own copy of the model and batch (N times the memory).")] = 1,

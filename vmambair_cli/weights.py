@@ -17,6 +17,7 @@ from vmambair_core.weights import convert_checkpoint, entry_status
 from vmambair_core.weights.registry import Metric, read_registry
 
 from .errors import fail, run_guarded
+from .options import JsonOpt, task_option
 from .tables import print_table
 
 weights_app = typer.Typer(help="Convert and list weights.", no_args_is_help=True)
@@ -26,10 +27,10 @@ weights_app = typer.Typer(help="Convert and list weights.", no_args_is_help=True
 def convert(
     src: Annotated[Path, typer.Argument(help="The authors' .pth checkpoint (or any .pth/.safetensors).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the .safetensors file.")],
-    task: Annotated[str, typer.Option("--task", help=f"Preset: {', '.join(PRESET_NAMES)}.")],
+    task: Annotated[str, task_option("the preset the file holds.")],
     half: Annotated[bool, typer.Option("--half", help="Store float16 (half the size).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Validate a checkpoint against its preset, strip wrappers/prefixes and write .safetensors with metadata."""
     if output.suffix.lower() != ".safetensors":
@@ -67,7 +68,7 @@ def _rows() -> list[dict[str, Any]]:
 
 
 @weights_app.command("list")
-def list_weights(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+def list_weights(json_out: JsonOpt = False) -> None:
     """Every named weights entry: task, default or not, where the file comes from, availability and metrics."""
     rows = run_guarded(_rows, json_out=json_out)
     if json_out:

@@ -2,9 +2,10 @@
 
 Public API::
 
-    from vmambair_core import build_model, load_model
-    net = build_model("realsr")                     # random init, the authors' preset
-    net = load_model("realsr", "weights.safetensors")  # strict load, eval mode
+    from vmambair_core import build_model, load
+    net = build_model("realsr")                          # random init, the authors' preset
+    model = load("weights.safetensors", "realsr")        # strict load, eval mode: model.net, .config, .task
+    model = load("net_g.pth")                            # task and size told from the file itself
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from .errors import (
 )
 from .models import PRESET_NAMES, PRESET_PARAMS, PRESETS, VmambaIR, VmambaIRConfig, build_model, get_preset
 from .scan import selective_scan
-from .weights import load_model
+from .weights import LoadedModel, load
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendUnavailableError", "CheckpointError", "ConfigError", "InputError", "PRESETS", "PRESET_NAMES",
+    "BackendUnavailableError", "CheckpointError", "ConfigError", "InputError", "LoadedModel", "PRESETS", "PRESET_NAMES",
     "PRESET_PARAMS", "VmambaIR", "VmambaIRConfig", "VmambairError", "WeightsNotFoundError", "__version__",
-    "build_model", "get_preset", "load_model", "selective_scan",
+    "build_model", "get_preset", "load", "selective_scan",
 ]

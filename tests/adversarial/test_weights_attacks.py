@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vmambair_core.errors import CheckpointError
-from vmambair_core.weights import load_model
+from vmambair_core.weights import load
 
 from .attacks import cli, one_line_error, png, retyped_weights, tampered_config
 
@@ -17,7 +17,7 @@ from .attacks import cli, one_line_error, png, retyped_weights, tampered_config
 def test_non_float_weights_are_refused_in_one_line(tmp_path: Path, dtype: torch.dtype) -> None:
     weights = retyped_weights(tmp_path / "w.safetensors", dtype)
     with pytest.raises(CheckpointError, match=f"not floating point .*{dtype}"):
-        load_model("sisr", weights)
+        load(weights, "sisr")
     image = png(tmp_path / "in" / "a.png")
     result = cli("restore", image, "-o", tmp_path / "out", "-t", "sisr", "-w", weights)
     assert "not floating point" in one_line_error(result)
@@ -33,7 +33,7 @@ def test_non_float_weights_are_refused_in_one_line(tmp_path: Path, dtype: torch.
 def test_malformed_config_metadata_is_one_line(tmp_path: Path, fields: dict) -> None:
     weights = tampered_config(tmp_path / "w.safetensors", **fields)
     with pytest.raises(CheckpointError, match="unreadable vmambair.config metadata"):
-        load_model("sisr", weights)
+        load(weights, "sisr")
     result = cli("restore", png(tmp_path / "a.png"), "-o", tmp_path / "out", "-t", "sisr", "-w", weights)
     assert "vmambair.config" in one_line_error(result)
 
@@ -42,9 +42,9 @@ def test_malformed_config_metadata_is_one_line(tmp_path: Path, fields: dict) -> 
 def test_config_metadata_larger_than_the_file_is_refused_before_building(
     tmp_path: Path, fields: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vmambair_core.weights as weights_module
+    import vmambair_core.weights.loader as loader
 
     weights = tampered_config(tmp_path / "w.safetensors", **fields)
-    monkeypatch.setattr(weights_module, "build_model", lambda *a, **k: pytest.fail("built a network"))
+    monkeypatch.setattr(loader, "build_model", lambda *a, **k: pytest.fail("built a network"))
     with pytest.raises(CheckpointError, match="describes a network of .* parameters but the file holds [0-9,]+ values"):
-        load_model("sisr", weights)
+        load(weights, "sisr")

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from vmambair_cli.app import app
 from vmambair_core.inference import Restorer
-from vmambair_core.inference.restore import load_network
+from vmambair_core.weights import load
 from vmambair_core.models import VmambaIRConfig, build_model, tiny_config
 from vmambair_core.weights import network_metadata, write_safetensors
 from vmambair_core.weights.registry import REGISTRY_ENV
@@ -348,7 +348,8 @@ def test_authors_pth_loads_and_params_ema_is_used(tmp_path: Path, data_dir: Path
     plain = build_model(cfg)
     pth = tmp_path / "net_g_latest.pth"
     torch.save({"params": plain.state_dict(), "params_ema": {f"module.{k}": v for k, v in ema.state_dict().items()}}, pth)
-    net, origin = load_network(cfg, pth)
+    model = load(pth, cfg)
+    net, origin = model.net, model.origin
     assert str(pth) in origin
     x = torch.from_numpy(cv2.imread(str(img))[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
     assert torch.equal(Restorer(net, torch.device("cpu"))(x), Restorer(ema.eval(), torch.device("cpu"))(x))

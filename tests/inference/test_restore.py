@@ -24,14 +24,13 @@ from vmambair_core.inference.restore import (
     RestoreJob,
     RestoreSettings,
     RestoreSummary,
-    load_network,
     plan_restore,
     prepare_output_dir,
     restore_files,
 )
 from vmambair_core.inference.outscale import check_outscale, outscale_size, resize_planes
 from vmambair_core.models import VmambaIR, build_model, tiny_config
-from vmambair_core.weights import write_safetensors
+from vmambair_core.weights import load, write_safetensors
 
 CPU = torch.device("cpu")
 
@@ -418,18 +417,19 @@ def test_progress_callbacks(tmp_path: Path, data_dir: Path) -> None:
 # --------------------------------------------------------------------------- the network
 
 
-def test_load_network_takes_a_config_and_never_random_weights(tmp_path: Path) -> None:
+def test_load_takes_a_config_and_never_random_weights(tmp_path: Path) -> None:
     cfg = tiny_config("realsr", dim=2, blocks=0)
     torch.manual_seed(1)
     ref = build_model(cfg)
     path = write_safetensors(ref.state_dict(), tmp_path / "w.safetensors", {"vmambair.preset": cfg.name})
-    net, origin = load_network(cfg, path)
+    model = load(path, cfg)
+    net, origin = model.net, model.origin
     assert "w.safetensors" in origin and "[local]" in origin
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), ref.state_dict().values(), strict=True))
     with pytest.raises(WeightsNotFoundError, match="pass --weights"):
-        load_network(cfg, None)
+        load(None, cfg)
     with pytest.raises(ConfigError, match="unknown task"):
-        load_network("upscale", path)
+        load(path, "upscale")
 
 
 def test_job_targets_are_where_results_say(tmp_path: Path, data_dir: Path) -> None:

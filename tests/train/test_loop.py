@@ -22,7 +22,7 @@ from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.loop import StopPoll, patch_spec
 from vmambair_core.train.steps import build_parts, train_step
 from vmambair_core.train.vgg import VGG19_WEIGHTS_ENV, VGG19FeatureExtractor
-from vmambair_core.weights import config_from_metadata, load_model, read_weights
+from vmambair_core.weights import config_from_metadata, load, read_weights
 
 TINY = {"model.dim": 4, "model.blocks": 1, "data.workers": 0, "data.batch_size": 1, "log_every": 1}
 CPU = torch.device("cpu")
@@ -92,19 +92,19 @@ def test_recipe_runs_end_to_end_and_exports(data_dir: Path, tmp_path: Path, task
         assert [r["iteration"] for r in val] == ["1", "2"] and 5 < float(val[-1]["psnr"]) < 60
         assert (run / "samples" / "iter_00000002" / "t1.png").is_file()
 
-    # The export carries the tiny config, loads by task name and by config through load_model, holds the EMA
+    # The export carries the tiny config, loads by task name and by config through load, holds the EMA
     # weights (derain keeps no EMA: the trained weights).
     loaded = read_weights(result.weights)
     meta = loaded.metadata
     assert meta["vmambair.task"] == task and meta["vmambair.preset"] == f"{task}-tiny"
     assert config_from_metadata(meta) == cfg.network()
-    net = load_model(task, result.weights)  # rebuilt from the file's own (tiny) config
+    net = load(result.weights, task).net  # rebuilt from the file's own (tiny) config
     state = torch.load(run / "checkpoints" / "iter_00000002" / "state.pt", weights_only=True)
     expected = state["ema"]["module"] if state["ema"] else state["model"]
     for k, v in net.state_dict().items():
         assert torch.equal(v, expected[k]), k
     assert meta["vmambair.weights"] == ("params" if task == "derain" else "params_ema")
-    again = load_model(cfg.network(), result.weights)
+    again = load(result.weights, cfg.network()).net
     x = torch.rand(1, 3, 8, 8)
     with torch.no_grad():
         torch.testing.assert_close(again(x), net(x))
@@ -118,7 +118,7 @@ def test_export_fp16_round_trip(tmp_path: Path) -> None:
     loaded = read_weights(path)
     assert loaded.metadata["vmambair.dtype"] == "fp16"
     assert all(v.dtype == torch.float16 for v in loaded.state_dict.values() if v.is_floating_point())
-    back = load_model("sisr", path)
+    back = load(path, "sisr").net
     for k, v in net.state_dict().items():
         assert torch.equal(back.state_dict()[k], v.half().float()), k
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vmambair_core import CheckpointError, build_model, load_model
+from vmambair_core import CheckpointError, build_model, load
 from vmambair_core.models import tiny_config
 from vmambair_core.weights import detect_preset, read_weights, write_safetensors
 from vmambair_core.weights.formats import META_PRESET
@@ -29,7 +29,7 @@ def test_authors_format_loads_strictly_and_gives_same_output(preset: str, tmp_pa
     torch.manual_seed(0)
     net = build_model(preset).eval()
     path = _authors_checkpoint(net, tmp_path / "net_g_1000.pth")
-    loaded = load_model(preset, path)
+    loaded = load(path, preset).net
     for (k1, v1), (k2, v2) in zip(net.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert k1 == k2 and torch.equal(v1, v2)
     assert read_weights(path).container_key == "params_ema"  # EMA preferred over params
@@ -41,7 +41,7 @@ def test_params_only_checkpoint_and_tiny_forward(tmp_path: Path) -> None:
     cfg = tiny_config("derain")
     net = build_model(cfg).eval()
     path = _authors_checkpoint(net, tmp_path / "derain.pth", key="params")
-    loaded = load_model(cfg, path)
+    loaded = load(path, cfg).net
     assert_same_network(net, loaded, torch.rand(1, 3, 11, 9))
 
 
@@ -51,14 +51,14 @@ def test_safetensors_roundtrip_with_metadata(tmp_path: Path) -> None:
     p = write_safetensors(net.state_dict(), tmp_path / "w.safetensors", {META_PRESET: cfg.name})
     w = read_weights(p)
     assert w.metadata[META_PRESET] == cfg.name
-    load_model(cfg, p)
+    load(p, cfg)
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
 
 
 def test_wrong_preset_is_refused_with_names(tmp_path: Path) -> None:
     path = _authors_checkpoint(build_model("realsr"), tmp_path / "realsr.pth")
     with pytest.raises(CheckpointError) as exc:
-        load_model("derain", path)
+        load(path, "derain")
     msg = str(exc.value)
     assert "derain" in msg and "missing" in msg and "looks like a 'realsr'" in msg
 
@@ -67,7 +67,7 @@ def test_metadata_task_mismatch_refused(tmp_path: Path) -> None:
     cfg = tiny_config("sisr")
     p = write_safetensors(build_model(cfg).state_dict(), tmp_path / "w.safetensors", {META_PRESET: "realsr"})
     with pytest.raises(CheckpointError, match="holds 'realsr' weights"):
-        load_model(cfg, p)
+        load(p, cfg)
 
 
 def test_truncated_file(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_truncated_file(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
-        load_model(tiny_config("realsr"), path)
+        load(path, tiny_config("realsr"))
     st = write_safetensors(build_model(tiny_config("realsr")).state_dict(), tmp_path / "t.safetensors")
     st.write_bytes(st.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="safetensors"):

@@ -101,9 +101,9 @@ def test_default_by_task_and_json_names_the_entry(registry: dict, data_dir: Path
     first = r.stderr.strip().splitlines()[0]
     assert "weights tiny-lite [bundled] (SHA-256 verified)" in first and first.count("bundled") == 1, first
     # The library path with the entry's own declared network config loads the same file.
-    from vmambair_core.weights import load_model
+    from vmambair_core.weights import load
 
-    assert load_model(read_registry().lookup("tiny-lite").network_config(), "tiny-lite").config == CFG
+    assert load("tiny-lite", read_registry().lookup("tiny-lite").network_config()).config == CFG
 
 
 def test_sha256_mismatch_refused_by_name(registry: dict, data_dir: Path, tmp_path: Path) -> None:

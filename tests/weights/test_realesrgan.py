@@ -15,7 +15,7 @@ from torch import Tensor
 
 from vmambair_core.errors import CheckpointError
 from vmambair_core.models.realesrgan import RRDBNet, SRVGGNetCompact
-from vmambair_core.weights import load_model, load_resolved, read_weights
+from vmambair_core.weights import load, read_weights
 from vmambair_core.weights.realesrgan import read_peer
 
 X4PLUS = "peers/RealESRGAN_x4plus_fp16.pth"
@@ -79,7 +79,9 @@ def x4plus(shared_dir: Path) -> Path:
 
 
 def test_x4plus_file_loads_and_equals_the_network_built_from_its_tensors(x4plus: Path) -> None:
-    net, origin = load_resolved("realsr", x4plus)
+    model = load(x4plus, "realsr")
+    net, origin = model.net, model.origin
+    assert model.config is None and model.task == "realsr" and model.scale == 4
     assert isinstance(net, RRDBNet) and "Real-ESRGAN RRDBNet x4 (23 blocks, 64 feat)" in origin
     assert sum(p.numel() for p in net.parameters()) == 16_697_987
     assert all(p.dtype == torch.float32 for p in net.parameters())  # fp16 file, fp32 network
@@ -94,9 +96,10 @@ def test_x4plus_file_loads_and_equals_the_network_built_from_its_tensors(x4plus:
     assert want.std() > 0.05  # a real generator, not a near-constant output
 
 
-def test_x4plus_is_not_a_vmambair_checkpoint_for_load_model(x4plus: Path) -> None:
-    with pytest.raises(CheckpointError, match="is a Real-ESRGAN generator, not VmambaIR weights"):
-        load_model("realsr", x4plus)
+def test_x4plus_loads_without_a_task(x4plus: Path) -> None:
+    """Told from its keys alone: a Real-ESRGAN file is an x4 generator restoring the default task."""
+    model = load(x4plus)
+    assert isinstance(model.net, RRDBNet) and (model.config, model.task) == (None, "realsr")
 
 
 @pytest.mark.parametrize("half", [False, True])
@@ -104,7 +107,8 @@ def test_compact_file_with_official_names_loads_and_runs(tmp_path: Path, half: b
     sd = compact_state_dict()
     path = tmp_path / "realesr-general-x4v3.pth"
     torch.save({"params": {k: v.half() if half else v for k, v in sd.items()}}, path)
-    net, origin = load_resolved("realsr", path)
+    model = load(path, "realsr")
+    net, origin = model.net, model.origin
     assert isinstance(net, SRVGGNetCompact) and "SRVGGNetCompact x4 (2 convs, 8 feat)" in origin
     ref_sd = {k: v.half().float() if half else v for k, v in sd.items()}
     x = torch.rand(2, 3, 7, 5, generator=torch.Generator().manual_seed(2))
@@ -114,7 +118,7 @@ def test_compact_file_with_official_names_loads_and_runs(tmp_path: Path, half: b
 
 def _one_line_error(path: Path, task: str = "realsr") -> str:
     with pytest.raises(CheckpointError) as exc:
-        load_resolved(task, path)
+        load(path, task)
     message = str(exc.value)
     assert "\n" not in message and len(message) < 600
     return message

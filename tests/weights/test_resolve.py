@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vmambair_core import CheckpointError, WeightsNotFoundError, build_model, load_model
+from vmambair_core import CheckpointError, WeightsNotFoundError, build_model, load
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import tiny_config
 from vmambair_core.weights import convert_checkpoint, read_weights, resolve_weights
@@ -48,7 +48,7 @@ def test_hub_reference_from_prefilled_cache_offline(hub_cache, tmp_path: Path, r
     hub_cache.add("vmambair/realsr", "realsr.safetensors", out)
     r = resolve_weights("realsr", "vmambair/realsr/realsr.safetensors")
     assert r.origin == "hub" and sha256_of(r.path) == sha
-    net = load_model("realsr", "vmambair/realsr/realsr.safetensors")
+    net = load("vmambair/realsr/realsr.safetensors", "realsr").net
     ref = build_model("realsr")
     ref.load_state_dict(read_weights(realsr_file).state_dict)
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), ref.state_dict().values(), strict=True))
@@ -67,7 +67,7 @@ def test_registry_default_verified_by_sha256(monkeypatch: pytest.MonkeyPatch, tm
     assert load_registry()[cfg.name].location == f"bundled:{out.name}"
     r = resolve_weights(cfg.name)
     assert r.sha256_verified and r.origin == "bundled"
-    load_model(cfg)  # default weights, strict
+    load(None, cfg)  # default weights, strict
     # One flipped byte in the tensor data: refused.
     data = bytearray(out.read_bytes())
     data[-1] ^= 0xFF
@@ -87,7 +87,7 @@ def test_convert_refuses_wrong_task_and_writes_metadata(tmp_path: Path, realsr_f
     assert w.metadata["vmambair.preset"] == "realsr" and w.metadata["vmambair.source_key"] == "params_ema"
     assert next(iter(w.state_dict.values())).dtype == torch.float16
     with pytest.raises(CheckpointError, match="holds 'realsr' weights"):
-        load_model("sisr", out)
+        load(out, "sisr")
 
 
 def test_trained_export_rebuilds_its_own_config(tmp_path: Path) -> None:
@@ -98,11 +98,11 @@ def test_trained_export_rebuilds_its_own_config(tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = build_model(cfg).eval()
     p = write_safetensors(net.state_dict(), tmp_path / "mine.safetensors", network_metadata(cfg, "sisr"))
-    loaded = load_model("sisr", p)
+    loaded = load(p, "sisr").net
     assert loaded.config == cfg
     assert_same_network(net, loaded, torch.rand(1, 3, 8, 8))
     with pytest.raises(CheckpointError, match="holds 'sisr' weights"):
-        load_model("derain", p)
+        load(p, "derain")
 
 
 # --------------------------------------------------------------------------- paths vs Hub files

@@ -20,7 +20,7 @@ from vmambair_core.data.resize import imresize, modcrop
 from vmambair_core.evaluate.benchmarks import BENCHMARKS
 from vmambair_core.evaluate.synthetic import degrade_one
 from vmambair_core.metrics.psnr_ssim import psnr
-from vmambair_core.weights import load_resolved, read_weights
+from vmambair_core.weights import load, read_weights
 from vmambair_core.weights.metadata import config_from_metadata
 from vmambair_core.weights.registry import REGISTRY_ENV, Registry, WeightsEntry, bundled_dir, read_registry
 
@@ -85,7 +85,8 @@ def _restore(net: torch.nn.Module, lq: np.ndarray) -> np.ndarray:
 def test_shipped_weights_load_and_beat_the_baseline(entry: WeightsEntry, data_dir: Path) -> None:
     assert entry.metrics and entry.wall_time and entry.machine and entry.restore_floor_db is not None, (
         f"{entry.name}: the model card is incomplete (metrics, wall_time, machine, restore_floor_db)")
-    net, origin = load_resolved(entry.task, entry.name)
+    model = load(entry.name, entry.task)
+    net, origin = model.net, model.origin
     assert "SHA-256 verified" in origin and entry.name in origin
     if entry.bundled:
         path = bundled_dir() / entry.bundled

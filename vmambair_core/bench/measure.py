@@ -332,11 +332,11 @@ def _step_fn(
 def weights_network(spec: str) -> VmambaIRConfig:
     """The network ``restore --weights spec`` runs (a registry name, a local file or a Hub file), named after
     the weights, for ``bench --weights``: the weights' values do not change the time, their shapes do."""
-    from ..weights import infer_task, load_resolved  # noqa: PLC0415 - only with --weights
+    from ..weights import infer_task, load  # noqa: PLC0415 - only with --weights
     from ..weights.spec import classify_spec  # noqa: PLC0415
 
     task, _ = infer_task(spec)
-    net, _ = load_resolved(task, spec)
+    net = load(spec, task).net
     name = spec if isinstance(classify_spec(spec), str) else Path(spec).name
     return replace(net.config, name=name)
 

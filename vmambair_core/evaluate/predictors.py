@@ -22,7 +22,7 @@ from vmambair_core.device import resolve_device
 from vmambair_core.errors import ConfigError
 from vmambair_core.inference.engine import Restorer
 from vmambair_core.models import VmambaIR, VmambaIRConfig
-from vmambair_core.weights import LoadedWeights, PeerNetwork, load_resolved
+from vmambair_core.weights import LoadedWeights, PeerNetwork, load
 from vmambair_core.weights.registry import read_registry
 from vmambair_core.weights.spec import classify_spec
 
@@ -123,23 +123,23 @@ def load_network_predictor(
     tile_overlap: int = 32,
     scan_backend: str = "auto",
 ) -> NetworkPredictor:
-    """The task's network with weights loaded strictly (``load_resolved``), wrapped for evaluation.
+    """The task's network, loaded by :func:`~vmambair_core.weights.load`, wrapped for evaluation.
 
     ``task`` may be a preset name or a ``VmambaIRConfig`` (non-preset sizes, e.g. tests' tiny nets);
     ``weights`` may also be an official Real-ESRGAN generator file (labelled as such).
     """
     dev = resolve_device(device)
-    net, origin = load_resolved(task, weights, device=dev, scan_backend=scan_backend)
+    model = load(weights, task, device=dev, scan_backend=scan_backend)
     # the network built: the preset, the variant a trained export describes, or the Real-ESRGAN peer
-    label = _label(task, weights, net.config.name) if isinstance(net, VmambaIR) else _peer_label(net, weights)
+    label = _peer_label(model.net, weights) if model.config is None else _label(task, weights, model.config.name)
     predictor = NetworkPredictor.from_network(
-        net, label=label, device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
+        model.net, label=label, device=dev, precision=precision, tile=tile, tile_overlap=tile_overlap
     )
-    predictor.weights = origin
+    predictor.weights = model.origin
     return predictor
 
 
-def _peer_label(net: PeerNetwork, weights: str | os.PathLike[str] | LoadedWeights | None) -> str:
+def _peer_label(net: VmambaIR | PeerNetwork, weights: str | os.PathLike[str] | LoadedWeights | None) -> str:
     """A Real-ESRGAN network's row name: its family and the file's name (the path is in ``weights``)."""
     source = Path(weights.source if isinstance(weights, LoadedWeights) else os.fspath(weights or "")).name
     return f"{net.family} [{source}]"

@@ -24,10 +24,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from ..atomic import clean_stale_temps
 from ..data.io import (
@@ -40,14 +39,10 @@ from ..data.io import (
     write_image,
 )
 from ..errors import ConfigError, InputError, VmambairError
-from ..models import VmambaIR, VmambaIRConfig
 from ..outputs import input_clash, path_key
 from .engine import Restorer
 from .outscale import check_outscale, outscale_size, resize_planes
 from .tiling import DeviceMemoryError
-
-if TYPE_CHECKING:
-    from ..weights import LoadedWeights
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -228,27 +223,6 @@ def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
     except OSError as error:
         raise VmambairError(f"output folder {out} cannot be written ({error.strerror or error})") from None
     return out
-
-
-# --------------------------------------------------------------------------- the network
-
-
-def load_network(
-    task: str | VmambaIRConfig,
-    weights: str | os.PathLike[str] | LoadedWeights | None,
-    *,
-    device: torch.device | str = "cpu",
-    scan_backend: str = "auto",
-) -> tuple[torch.nn.Module, str]:
-    """The task's network with ``weights`` loaded strictly, and a one-line description of their origin.
-
-    ``task`` may be a :class:`VmambaIRConfig` (e.g. a small test network); ``weights`` is what the user
-    typed for ``--weights`` (None: the registry default, which must be published and SHA-256-verified),
-    a VmambaIR file or an official Real-ESRGAN generator file (x4 tasks). Never random weights.
-    """
-    from ..weights import load_resolved  # noqa: PLC0415 - heavy, only here
-
-    return load_resolved(task, weights, device=device, scan_backend=scan_backend)
 
 
 # --------------------------------------------------------------------------- running

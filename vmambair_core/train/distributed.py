@@ -24,8 +24,7 @@ import torch.distributed as dist
 
 from vmambair_core.device import resolve_device, set_current_device
 from vmambair_core.errors import BackendUnavailableError, ConfigError
-
-EXIT_INTERRUPTED = 130
+from vmambair_core.outcome import EXIT_INTERRUPTED
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
-"""Export trained weights as ``.safetensors`` that ``restore``/``eval`` and ``load_model`` read.
+"""Export trained weights as ``.safetensors`` that ``restore``/``eval`` and ``load`` read.
 
 Metadata: ``vmambair.preset`` (the network config's name: ``sisr``, or ``sisr-tiny`` for a toy
 model), ``vmambair.task``, ``vmambair.config`` (the full ``VmambaIRConfig`` as JSON, so toy
 and future variants rebuild exactly), plus provenance (stage, iterations, which weights).
 The tensors are the EMA average when the run kept one (what the authors evaluate), else the
 trained weights; ``fp16`` halves the file (inference casts back to the run's precision).
-``vmambair_core.weights.load_model(task, path)`` reads every export back, rebuilding its network
+``vmambair_core.weights.load(path, task)`` reads every export back, rebuilding its network
 from this metadata (tiny variants too).
 """
 

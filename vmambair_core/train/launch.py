@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vmambair_core.errors import VmambairError
+from vmambair_core.outcome import EXIT_INTERRUPTED
 
 #: Set by torchrun in each worker: where the worker writes its failure (JSON, see ``record_worker_error``).
 ERROR_FILE_ENV = "TORCHELASTIC_ERROR_FILE"
@@ -48,7 +49,7 @@ class WorkerFailure:
     @property
     def casualty(self) -> bool:
         """Stopped because another worker failed (torchrun's SIGTERM, or our save-and-exit 130)."""
-        return self.signal in (signal.SIGTERM, signal.SIGINT) or self.exitcode == 130
+        return self.signal in (signal.SIGTERM, signal.SIGINT) or self.exitcode == EXIT_INTERRUPTED
 
 
 def record_worker_error(exc: BaseException) -> bool:

@@ -1,12 +1,15 @@
-"""Which preset a state dict belongs to, and a strict check of keys and shapes before loading."""
+"""Which preset a state dict belongs to, the network its shapes describe, and a strict check before loading."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from ..errors import CheckpointError
-from ..models import VmambaIR, VmambaIRConfig
+from ..errors import CheckpointError, ConfigError
+from ..models import VmambaIR, VmambaIRConfig, get_preset
 
 _SHOWN = 5
 
@@ -26,11 +29,89 @@ def detect_preset(sd: dict[str, Tensor]) -> str | None:
         return None
     if "output.weight" in sd:
         return "derain"
-    if "encoder_level1.0.attn.conv_cin.weight" in sd:
+    if any(k.endswith(".attn.conv_cin.weight") for k in sd):  # encoder_level1.0 in the authors' file
         return "sisr"
     if "tail.1.weight" in sd:
         return "realsr"
     return None
+
+
+_STAGE = re.compile(r"^(encoder_level[123]|latent|decoder_level[123]|refinement)\.(\d+)\.")
+_DEPTHS = ("encoder_level1", "encoder_level2", "encoder_level3", "latent")
+"""Stages whose block counts are ``num_blocks``; the decoders mirror them (the strict check holds them to it)."""
+_BLOCK_KEYS = ("norm1.body.weight", "attn.A_logs", "attn.dtc_projs_weight", "ffn.project_out.weight")
+"""What a block's sizes are read from (blocks missing one are left to the strict check)."""
+
+
+def config_from_state_dict(sd: dict[str, Tensor]) -> VmambaIRConfig | None:
+    """The network a VmambaIR state dict describes, read from its tensor shapes (None: no preset's keys).
+
+    Widths from ``patch_embed`` and the head, depths from the highest block index of each stage, and per
+    block the state size (``A_logs``), the channel scan (``conv_cin``), its dt rank (``dtc_projs_weight``)
+    and the EFFN width (``project_out``). What no tensor holds (``fusion``) is the preset the keys show
+    (:func:`detect_preset`), and so is every value the shapes leave open. Shapes that do not form a
+    config give None: the caller's strict check then names what is wrong.
+    """
+    family = detect_preset(sd)
+    if family is None:
+        return None
+    base = get_preset(family)
+    try:
+        cfg = _read_shapes(sd, base)
+    except (KeyError, IndexError, ConfigError):
+        return None
+    return base if cfg == base else replace(cfg, name=f"{family}-custom")
+
+
+def _read_shapes(sd: dict[str, Tensor], base: VmambaIRConfig) -> VmambaIRConfig:
+    depth: dict[str, int] = {}
+    found: dict[str, None] = {}  # block prefixes in file order
+    for key in sd:
+        if m := _STAGE.match(key):
+            depth[m[1]] = max(depth.get(m[1], 0), int(m[2]) + 1)
+            found[m[0]] = None
+    blocks = [p for p in found if all(p + k in sd for k in _BLOCK_KEYS)]
+    widths = [(int(sd[p + "norm1.body.weight"].shape[0]), p) for p in blocks]
+    embed = sd["patch_embed.proj.weight"].shape
+    restore = "output.weight" in sd
+    conv = any(p + "attn.conv_cin.weight" in sd for p in blocks)
+    fields: dict[str, object] = {
+        "dim": int(embed[0]), "in_channels": int(embed[1]),
+        "num_blocks": tuple(depth.get(stage, 0) for stage in _DEPTHS),
+        "num_refinement_blocks": depth.get("refinement", 0),
+        "head": "restore" if restore else "sr", "scale": 1 if restore else 4,
+        "out_channels": int(sd["output.weight" if restore else "tail.1.weight"].shape[0]),
+    }
+    if widths:  # without blocks the scans hold no tensors: the preset's values stand
+        first = widths[0][1]
+        fields["d_state"] = int(sd[first + "attn.A_logs"].shape[1])
+        fields["channel_scan"] = "conv" if conv else "mamba"
+        fields["channel_inner"] = int(sd[first + "attn.conv_cin.weight"].shape[0]) if conv else 1
+        hidden = [(c, int(sd[p + "ffn.project_out.weight"].shape[1])) for c, p in widths]
+        fields["ffn_expansion_factor"] = _ffn_factor(hidden, base.ffn_expansion_factor)
+        ranks = [(c, int(sd[p + "attn.dtc_projs_weight"].shape[2])) for c, p in widths]
+        fields["channel_dt_rank"] = _channel_dt_rank(ranks, base.channel_dt_rank)
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def _ffn_factor(hidden: list[tuple[int, int]], preset: float) -> float:
+    """A factor f with int(C * f) == hidden for every block: the preset's if it fits, else the shortest decimal."""
+    if all(int(c * preset) == h for c, h in hidden):
+        return preset
+    lo, hi = max(h / c for c, h in hidden), min((h + 1) / c for c, h in hidden)
+    for digits in range(1, 8):
+        f = round((lo + hi) / 2, digits)
+        if all(int(c * f) == h for c, h in hidden):
+            return f
+    return lo  # no factor fits every level: the strict check names the blocks that differ
+
+
+def _channel_dt_rank(ranks: list[tuple[int, int]], preset: int | None) -> int | None:
+    """The channel scan's dt rank: the preset's, None (each block's planar rank) or one fixed value."""
+    for candidate in (preset, None, ranks[0][1]):
+        if all(r == (VmambaIRConfig.dt_rank(c) if candidate is None else candidate) for c, r in ranks):
+            return candidate
+    return ranks[0][1]
 
 
 def expected_shapes(cfg: VmambaIRConfig) -> dict[str, tuple[int, ...]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from typing import Literal
 
 from ..errors import CheckpointError, ConfigError
 from ..models import VmambaIRConfig, estimated_parameter_count, get_preset
@@ -38,34 +39,40 @@ def config_from_metadata(meta: Mapping[str, str]) -> VmambaIRConfig:
         raise CheckpointError(f"unreadable vmambair.config metadata: {exc}") from None
 
 
-def config_for_task(task: str, weights: LoadedWeights) -> VmambaIRConfig:
-    """The network to build for ``task`` and these weights.
-
-    Files that name another task are refused; files that carry their own config (trained with
-    ``vmambair train``, possibly a smaller variant) rebuild it; everything else gets the preset.
-    """
-    file_task = weights.metadata.get(META_TASK) or weights.metadata.get(META_PRESET)
-    if file_task and file_task != task:
+def check_file_task(weights: LoadedWeights, asked: str | VmambaIRConfig) -> None:
+    """Rule 4 of :mod:`.loader`: refuse a file whose metadata names another task (for a config: another network)."""
+    meta = weights.metadata
+    if isinstance(asked, VmambaIRConfig):
+        said, fits = meta.get(META_PRESET), asked.name
+    else:
+        said, fits = meta.get(META_TASK) or meta.get(META_PRESET), asked
+    if said and said != fits:
         raise CheckpointError(
-            f"{weights.source} holds '{file_task}' weights (file metadata) but task '{task}' was asked for; "
-            f"use --task {file_task} or other weights"
+            f"{weights.source} holds '{said}' weights (file metadata) but task '{fits}' was asked for; "
+            f"use --task {said} or other weights"
         )
-    if META_CONFIG in weights.metadata:
-        return check_config_fits(config_from_metadata(weights.metadata), weights)
-    return get_preset(task)
 
 
-def check_config_fits(cfg: VmambaIRConfig, weights: LoadedWeights) -> VmambaIRConfig:
-    """Refuse metadata describing a network larger than the file's own tensors, before any network is built.
+_READ_FROM = {
+    "metadata": ("its vmambair.config metadata describes", "the metadata does not belong to these weights"),
+    "shapes": ("its tensor names describe", "a block index is out of all proportion (a damaged or crafted file)"),
+}
 
-    The budget is what the file holds: a tampered ``vmambair.config`` (``dim: 4096`` on a small file)
-    would otherwise allocate a network of tens of billions of parameters before the strict key check.
+
+def check_config_fits(
+    cfg: VmambaIRConfig, weights: LoadedWeights, read_from: Literal["metadata", "shapes"] = "metadata"
+) -> VmambaIRConfig:
+    """Refuse a config read from a file describing a network larger than the file's own tensors.
+
+    The budget is what the file holds: a tampered ``vmambair.config`` (``dim: 4096`` on a small file), or
+    a key ``encoder_level1.999999999.*``, would otherwise allocate a network of billions of parameters
+    before the strict key check.
     """
     held = sum(t.numel() for t in weights.state_dict.values())
     needed = estimated_parameter_count(cfg)
     if needed > held:
+        said, why = _READ_FROM[read_from]
         raise CheckpointError(
-            f"{weights.source}: its vmambair.config metadata describes a network of {needed:,} parameters but the "
-            f"file holds {held:,} values; the metadata does not belong to these weights"
+            f"{weights.source}: {said} a network of {needed:,} parameters but the file holds {held:,} values; {why}"
         )
     return cfg

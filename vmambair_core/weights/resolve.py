@@ -11,6 +11,7 @@ from ..tasks import TASKS
 from ..models import VmambaIRConfig, get_preset
 from .detect import check_state_dict
 from .formats import META_PRESET, META_TASK, read_weights, write_safetensors
+from .metadata import check_file_task
 from .hub import HubRef, cached_path, hub_download
 from .registry import WeightsEntry, bundled_dir, read_registry, sha256_of, verify_sha256
 from .spec import classify_spec
@@ -153,9 +154,7 @@ def convert_checkpoint(
     cfg = task if isinstance(task, VmambaIRConfig) else get_preset(task)
     task = cfg.name
     w = read_weights(src)
-    meta_preset = w.metadata.get(META_PRESET)
-    if meta_preset and meta_preset != task:
-        raise CheckpointError(f"{src} holds '{meta_preset}' weights, not '{task}'")
+    check_file_task(w, cfg)
     check_state_dict(w.state_dict, cfg, str(src))
     sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in w.state_dict.items()}
     meta = {META_PRESET: task, META_TASK: task, "vmambair.source": Path(src).name}
