@@ -7,12 +7,13 @@
 # a MILD_PROB share of the images gets the mild degradation. Scored on BSD100-realesrgan/BSD100-mild (PSNR)
 # and RealSRSet (NIQE and the fixed-pattern amplitude) by benchmarks/realsr_quality.sh.
 #
-#   bash benchmarks/train_realsr_lite_gan.sh                # CPU, from the bundled realsr-lite-mix
+#   bash benchmarks/train_realsr_lite_gan.sh                # CPU, from stage A of train_realsr_lite_mix.sh
 #   GAN_WEIGHT=0.05 LR=5e-5 INIT=realsr-lite ...            # the slower variant tried (g1 in the model card)
 #   DEVICE=cuda bash benchmarks/train_realsr_lite_gan.sh    # GPU
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export NAME="${NAME:-realsr-lite-gan}" TASK=realsr STAGE=gan INIT="${INIT:-realsr-lite-mix}"
+export NAME="${NAME:-realsr-lite-gan}" TASK=realsr STAGE=gan INIT="${INIT:-$ROOT/../runs/realsr-lite-mix-a.safetensors}"
+[[ "$INIT" != */* || -f "$INIT" ]] || { echo "$INIT is missing: run benchmarks/train_realsr_lite_mix.sh first (its stage A)" >&2; exit 2; }
 export DIM=16 BLOCKS=1 ITERS="${ITERS:-1000}" BATCH="${BATCH:-4}" PATCH="${PATCH:-128}" LR="${LR:-1e-4}"
 export VAL="${VAL:-$ROOT/../shared/data/sr/Set5/HR}" VAL_EVERY="${VAL_EVERY:-250}"
 export BENCHES="${BENCHES:-BSD100-realesrgan,BSD100-mild,RealSRSet}"
