@@ -93,7 +93,7 @@ def restore_cmd(
     ] = DEFAULT_MAX_PIXELS,
     strip_metadata: Annotated[bool, typer.Option(
         "--strip-metadata", help="Write no EXIF and no ICC colour profile (default: both carried over from each input; "
-        "EXIF into PNG, JPEG and WebP outputs, its orientation reset to 1 where it was applied).")] = False,
+        "EXIF into PNG, JPEG, WebP and TIFF outputs, its orientation reset to 1 where it was applied).")] = False,
     json_out: JsonOpt = False,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
