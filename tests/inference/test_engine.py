@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import pytest
@@ -158,11 +159,11 @@ def test_available_memory_on_macos_uses_sysconf(monkeypatch: pytest.MonkeyPatch)
             raise ValueError(f"unrecognized configuration name {name!r}")
         return values[name]
 
-    monkeypatch.setattr(engine.os, "sysconf", sysconf)
+    monkeypatch.setattr(memory.os, "sysconf", sysconf)
     assert engine.available_memory_bytes() == 2_000_000 * 16384
     values["SC_AVPHYS_PAGES"] = 500_000  # where the available count exists, it wins
     assert engine.available_memory_bytes() == 500_000 * 16384
-    monkeypatch.delattr(engine.os, "sysconf")
+    monkeypatch.delattr(memory.os, "sysconf")
     assert engine.available_memory_bytes() is None
     assert engine.cpu_tile_for(torch.rand(1, 3, 64, 64), "sr") is None  # unknown: the whole image
 
@@ -171,7 +172,7 @@ def test_available_memory_on_windows_uses_global_memory_status(monkeypatch: pyte
     import ctypes
 
     _no_proc(monkeypatch, "win32")
-    monkeypatch.delattr(engine.os, "sysconf", raising=False)  # Windows has none
+    monkeypatch.delattr(memory.os, "sysconf", raising=False)  # Windows has none
 
     class _Kernel32:
         @staticmethod

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vmambair_core.data.degrade.mild import MildConfig, degrade_mild
+from vmambair_core.data.degrade.mild import degrade_mild
 from vmambair_core.data.degrade.realesrgan import degrade_realesrgan, paired_random_crop
 from vmambair_core.errors import ConfigError
 from vmambair_core.models import build_model
@@ -154,6 +154,7 @@ def test_icnr_tail_starts_as_nearest_neighbour_upsampling() -> None:
                                      overrides={"model.dim": 4, "model.blocks": 1}).network())
     feat = torch.randn(1, net.tail[0][0].in_channels, 6, 6)
 
+    @torch.no_grad()
     def block_spread(up: torch.nn.Module) -> float:
         y = up(feat)
         blocks = y.reshape(1, y.shape[1], 6, 2, 6, 2)

@@ -140,7 +140,8 @@ def _prepare(request: EvalRequest, outputs: EvalOutputs) -> EvalPlan:
 
 
 def write_csv(path: Path, results: list[EvalResult]) -> None:
-    """One row per image; written atomically: a full disk or an interruption leaves the previous file, never a cut one."""
+    """One row per image; written atomically: a full disk or an interruption leaves the previous file,
+    never a cut one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fh = io.StringIO(newline="")
     w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)

@@ -6,8 +6,6 @@ photo come from the same code path.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 

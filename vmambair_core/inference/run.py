@@ -86,13 +86,16 @@ class RestoreReport:
         """The error that stopped the batch, in one line (None: not stopped by one)."""
         if self.error is None:
             return None
-        return str(self.error) if isinstance(self.error, VmambairError) else f"{type(self.error).__name__}: {self.error}"
+        if isinstance(self.error, VmambairError):
+            return str(self.error)
+        return f"{type(self.error).__name__}: {self.error}"
 
     @property
     def nothing_restored(self) -> bool:
         """Every planned image was attempted and every one failed."""
         s = self.summary
-        return self.error is None and not self.interrupted and s.failed == len(self.results) == len(self.start.plan.jobs)
+        every = len(self.results) == len(self.start.plan.jobs)
+        return self.error is None and not self.interrupted and s.failed == len(self.results) and every
 
     @property
     def exit_code(self) -> int:
