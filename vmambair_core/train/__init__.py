@@ -1,4 +1,4 @@
-"""Training: the authors' recipes (``config``), data pipelines, a resumable DDP loop, export.
+"""Training: the authors' recipes (``recipes``) on a typed schema (``config``), data pipelines, a resumable DDP loop, export.
 
 Typical use::
 
@@ -18,16 +18,14 @@ from vmambair_core.train.config import (
     SchedulerConfig,
     TrainConfig,
     ValConfig,
-    config_from_dict,
     config_to_dict,
-    recipe,
-    resolve_config,
     save_config,
 )
 from vmambair_core.train.export import export_checkpoint, export_weights
 from vmambair_core.train.loop import EXPORT_NAME, TrainingInterrupted, TrainResult, train
 from vmambair_core.train.monitor import NullReporter, Reporter
 from vmambair_core.train.overrides import read_config_file
+from vmambair_core.train.recipes import config_from_dict, recipe, resolve_config
 
 __all__ = [
     "EXPORT_NAME", "STAGES", "TASKS", "DataConfig", "LossConfig", "ModelConfig", "NullReporter", "OptimizerConfig",

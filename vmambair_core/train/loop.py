@@ -40,7 +40,7 @@ from vmambair_core.train.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict, save_config
+from vmambair_core.train.config import TrainConfig, config_to_dict, save_config
 from vmambair_core.train.data import (
     PatchDataset, PatchSpec, PositionSampler, absolute_roots, check_readable, discover_datasets, make_loader,
 )
@@ -48,6 +48,7 @@ from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
 from vmambair_core.train.preflight import accumulation_words, plan_memory, resident_memory
 from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
+from vmambair_core.train.recipes import config_from_dict
 from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
