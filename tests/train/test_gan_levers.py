@@ -175,7 +175,7 @@ def test_icnr_tail_starts_as_nearest_neighbour_upsampling() -> None:
     def block_spread(up: torch.nn.Module) -> float:
         y = up(feat)
         blocks = y.reshape(1, y.shape[1], 6, 2, 6, 2)
-        return float((blocks - blocks[:, :, :, :1, :, :1]).abs().max())
+        return float((blocks - blocks[:, :, :, :1, :, :1]).abs().max().detach())
 
     first = torch.nn.Sequential(net.tail[0][0], net.tail[0][1])
     assert block_spread(first) > 1e-3  # the authors' default init: a sub-pixel pattern from the start
