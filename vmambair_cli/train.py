@@ -4,48 +4,42 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vmambair_core.atomic import atomic_write_bytes
-from vmambair_core.errors import ConfigError
 from vmambair_core.threads import set_threads
 from vmambair_core.train import (
+    EXIT_INTERRUPTED,
+    LOG_NAME,
+    RunFlags,
     TrainingInterrupted,
-    read_config_file,
-    resolve_config,
+    check_gpu_count,
+    check_inputs,
+    describe_failure,
+    launch_torchrun,
+    plan_memory,
+    plan_words,
+    read_report,
+    record_worker_error,
+    run_config,
+    torchrun_args,
+    torchrun_env,
     train,
 )
-from vmambair_core.train.data import ROOT_SEPARATOR, check_readable, discover_datasets
-from vmambair_core.train.overrides import merge_nested, nest_dotted
-from vmambair_core.train.resume import resume_config, saved_config
-from vmambair_core.train.distributed import (
-    EXIT_INTERRUPTED, check_gpu_count, launch_torchrun, torchrun_args, torchrun_env,
-)
-from vmambair_core.train.preflight import accumulation_words, plan_memory
-from vmambair_core.train.launch import LOG_NAME, describe_failure, read_report, record_worker_error
-from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
 from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt, precision_option, task_option
 
 T = TypeVar("T")
 
-#: Command-line flag -> dotted config key (None values: flag not given, recipe value kept).
-_OVERRIDES = {
-    "data": "data.root", "val": "val.root", "iters": "iters", "batch_size": "data.batch_size",
-    "patch_size": "data.patch_size", "lr": "optim_g.lr", "seed": "seed", "init": "model.init",
-    "vgg_weights": "loss.vgg_weights", "save_every": "save_every", "val_every": "val.every",
-    "log_every": "log_every", "precision": "precision", "compile": "compile", "export_fp16": "export_fp16",
-    "model_dim": "model.dim", "model_blocks": "model.blocks", "backend": "model.scan_backend", "accum": "accum",
-}
+#: The launcher's own flags, not passed on to the workers it starts.
+_LAUNCHER_FLAGS = ("gpus", "nnodes", "node_rank", "master_addr", "master_port")
 
 
 class RichReporter:
@@ -86,10 +80,10 @@ def _child_argv(params: dict[str, Any]) -> list[str]:
     """The same command for each torchrun worker, without the launcher's own flags."""
     argv: list[str] = []
     for name, value in params.items():
-        if value is None or value is False or name in ("gpus", "nnodes", "node_rank", "master_addr", "master_port"):
+        if value is None or value is False or name in _LAUNCHER_FLAGS:
             continue
         flag = "--" + name.replace("_", "-")
-        for one in value if isinstance(value, list) else [value]:  # repeated flags (--data A --data B)
+        for one in value if isinstance(value, (list, tuple)) else [value]:  # repeated flags (--data A --data B)
             argv += [flag] if one is True else [flag, str(one)]
     return argv
 
@@ -118,6 +112,7 @@ def _keep_log(log: Path, run_dir: Path) -> Path | None:
 
 
 def train_cmd(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: config, logs, checkpoints, samples, model.safetensors.")],
     task: Annotated[str | None, task_option("not needed with --resume.", "-t")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="l1 (default) or gan (sisr, realsr).")] = None,
@@ -160,24 +155,14 @@ def train_cmd(
 
     The run folder (-o) gets config.json, train.log, metrics.csv, val.csv, samples/, checkpoints/ and, at the end, model.safetensors (EMA weights, task metadata) that restore and eval load. `--gpus N` starts N processes through torchrun.
     """
-    given = dict(locals())
     set_threads(threads)
     err = Console(stderr=True, highlight=False)
-    flags = {key: given[name] for name, key in _OVERRIDES.items()}
-    flags["data.root"] = ROOT_SEPARATOR.join(map(str, data)) if data else None
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
-    flags["compile"] = True if compile else None
-    flags["export_fp16"] = True if export_fp16 else None
-
-    def prepare() -> Any:
-        file = read_config_file(config) if config else None
-        if resume:  # the same command again: settings equal to the saved ones pass, --iters may grow
-            named = {k: v for k, v in {"task": task, "stage": stage, **flags}.items() if v is not None}
-            return resume_config(saved_config(output), merge_nested(dict(file or {}), nest_dotted(named)))
-        cfg = resolve_config(task, stage, file=file, overrides=flags)
-        if not cfg.data.root:
-            raise ConfigError("no training data: pass --data DIR (or set data.root in the config file)")
-        return cfg
+    flags = RunFlags(
+        data=tuple(data or ()), val=val, iters=iters, batch_size=batch_size, patch_size=patch_size, lr=lr, seed=seed,
+        init=init, vgg_weights=vgg_weights, save_every=save_every, val_every=val_every, log_every=log_every,
+        precision=precision, compile=compile, export_fp16=export_fp16, model_dim=model_dim, model_blocks=model_blocks,
+        backend=backend, accum=accum,
+    )
 
     distributed = gpus > 1 or nnodes > 1
     launching = distributed and torchrun_env() is None
@@ -185,23 +170,17 @@ def train_cmd(
         run_guarded(lambda: check_gpu_count(gpus, device), debug)
     worker = torchrun_env() is not None and torchrun_env()[2] > 1  # type: ignore[index]
     guarded = _worker_guarded if worker else run_guarded
-    cfg = guarded(prepare, debug)
+    cfg = guarded(lambda: run_config(output, task=task, stage=stage, config_file=config, flags=flags, resume=resume),
+                  debug)
     if launching:
-        def check() -> None:  # fail here, once, rather than in every worker
-            if cfg is not None:
-                check_readable(discover_datasets(cfg.data.root, scale=cfg.scale))
-                if cfg.loss.perceptual > 0:
-                    resolve_vgg19_weights(cfg.loss.vgg_weights)
-
-        run_guarded(check, debug)
-        params = {**given, "output": str(output)}
+        run_guarded(lambda: check_inputs(cfg), debug)  # fail here, once, rather than in every worker
+        params = {**ctx.params, "output": str(output)}  # the command line as parsed, for the workers
         if device.strip().lower() == "cpu":  # the N processes share this machine's memory: check them together
-            plan = run_guarded(lambda: plan_memory(cfg, torch.device("cpu"), procs=gpus), debug)
+            plan = run_guarded(lambda: plan_memory(cfg, "cpu", procs=gpus), debug)
             if plan is not None:
                 params["accum"] = plan.accum
                 if not quiet:
-                    err.print(escape(plan.describe() + accumulation_words(replace(cfg, accum=plan.accum))),
-                              soft_wrap=True)
+                    err.print(escape(plan_words(plan, cfg)), soft_wrap=True)
         launcher = run_guarded(
             lambda: torchrun_args(gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
                                   master_port=master_port), debug,

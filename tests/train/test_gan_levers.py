@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 from vmambair_core.data.degrade.mild import degrade_mild
 from vmambair_core.data.degrade.realesrgan import degrade_realesrgan, paired_random_crop
 from vmambair_core.errors import ConfigError
+from vmambair_core.metrics import phase_means
 from vmambair_core.models import build_model
 from vmambair_core.train import resolve_config
 from vmambair_core.train.batches import synthesize
@@ -69,6 +71,22 @@ def test_phase_deviation_recovers_a_planted_period_4_pattern() -> None:
     assert float(phase_deviation(clean, 4).abs().max()) < 0.1 / 255  # reflect-padded borders: ~0.04
     loss = PeriodicPatternLoss(4, weight=1.0)
     assert float(loss(planted, clean)) > 20 * float(loss(clean + 0.001, clean))
+
+
+def test_phase_deviation_agrees_with_the_fixed_pattern_metric() -> None:
+    """The loss is the metric's idea in torch: on one grey image, its phase deviations equal the metric's
+    phase means minus their mean, up to the two blurs' truncation (3 vs 4 sigma), well under 1 % of the
+    pattern."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:128]
+    base = 128 + 60 * np.sin(xx / 9.0) * np.cos(yy / 13.0) + rng.normal(0, 5, (96, 128))
+    cell = rng.normal(0, 1.5, (4, 4))
+    img = base + np.tile(cell - cell.mean(), (24, 32))
+    means = phase_means(img, 4)
+    metric = means - means.mean()
+    loss_side = phase_deviation(torch.from_numpy(img)[None, None], 4)[0, 0].numpy()
+    assert np.abs(metric).max() > 2  # a real pattern, so the bound below says something
+    assert np.abs(loss_side - metric).max() < 0.005 * np.abs(metric).max()
 
 
 def test_usm_sharpens_edges_and_leaves_flat_areas() -> None:
@@ -158,7 +176,7 @@ def test_icnr_tail_starts_as_nearest_neighbour_upsampling() -> None:
     def block_spread(up: torch.nn.Module) -> float:
         y = up(feat)
         blocks = y.reshape(1, y.shape[1], 6, 2, 6, 2)
-        return float((blocks - blocks[:, :, :, :1, :, :1]).abs().max())
+        return float((blocks - blocks[:, :, :, :1, :, :1]).abs().max().detach())
 
     first = torch.nn.Sequential(net.tail[0][0], net.tail[0][1])
     assert block_spread(first) > 1e-3  # the authors' default init: a sub-pixel pattern from the start

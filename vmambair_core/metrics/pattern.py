@@ -14,13 +14,15 @@ more. **Lower is better.**
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
 from vmambair_core.errors import InputError
 from vmambair_core.metrics.color import rgb_to_y
 
-__all__ = ["PATTERN_SIGMA", "fixed_pattern_amplitude", "phase_means"]
+__all__ = ["PATTERN_SIGMA", "fixed_pattern_amplitude", "period_means", "phase_means"]
 
 PATTERN_SIGMA = 2.0
 """Gaussian sigma of the high-pass: removes image content far below the grid's frequency."""
@@ -40,6 +42,18 @@ def _luma(img: np.ndarray) -> np.ndarray:
     )
 
 
+def period_means(high: Any, scale: int) -> Any:
+    """(..., s, s): the mean of each sub-pixel phase over the last two axes, cropped to whole periods.
+
+    Pixel ``(i, j)`` belongs to phase ``(i mod s, j mod s)``. The one home of that grouping: it takes a
+    numpy array (this metric) or a torch tensor (the training penalty ``train.losses.phase_deviation``,
+    differentiable) and does the same reshape and mean on either.
+    """
+    h, w = (high.shape[-2] // scale) * scale, (high.shape[-1] // scale) * scale
+    high = high[..., :h, :w]
+    return high.reshape(*high.shape[:-2], h // scale, scale, w // scale, scale).mean(axis=(-4, -2))
+
+
 def phase_means(img: np.ndarray, scale: int, *, sigma: float = PATTERN_SIGMA) -> np.ndarray:
     """(scale, scale) means of the high-passed Y over each sub-pixel phase (cropped to whole periods)."""
     if not isinstance(scale, int) or scale < 2:
@@ -51,8 +65,7 @@ def phase_means(img: np.ndarray, scale: int, *, sigma: float = PATTERN_SIGMA) ->
     if h == 0 or w == 0:
         raise InputError(f"pattern amplitude: a {y.shape[1]}x{y.shape[0]} image holds no whole {scale}x{scale} period.")
     high = y - cv2.GaussianBlur(y, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
-    high = high[:h, :w]
-    return high.reshape(h // scale, scale, w // scale, scale).mean(axis=(0, 2))
+    return period_means(high, scale)
 
 
 def fixed_pattern_amplitude(img: np.ndarray, scale: int, *, sigma: float = PATTERN_SIGMA) -> float:

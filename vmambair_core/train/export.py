@@ -19,7 +19,7 @@ from torch import Tensor
 
 from vmambair_core.errors import CheckpointError
 from vmambair_core.models import VmambaIRConfig
-from vmambair_core.train.config import config_from_dict
+from vmambair_core.train.recipes import config_from_dict
 from vmambair_core.weights import write_safetensors
 from vmambair_core.weights.metadata import network_metadata
 from vmambair_core.weights.formats import load_torch_file

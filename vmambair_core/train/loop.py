@@ -7,22 +7,24 @@ lets the current iteration finish, saves a checkpoint on every rank and raises
 :class:`TrainingInterrupted` (the CLI exits 130); ``resume=True`` continues from the newest
 checkpoint with the config read back from it: the same data, random draws and schedule as an
 uninterrupted run (exact), and weights within the floating-point noise two runs differ by anyway.
+
+A run goes through four phases, each one function below, with a :class:`Run` carrying the state
+between them: ``_settle_config`` (resume or start, memory check, run folder) -> ``_open_run``
+(model, optimisers, data, logs: the random draws in a fixed order) -> ``_iterate`` (steps, logs,
+validation, checkpoints, stops) -> ``_export`` (``model.safetensors``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vmambair_core.device import resolve_precision
@@ -40,16 +42,18 @@ from vmambair_core.train.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict, save_config
+from vmambair_core.train.config import TrainConfig, config_to_dict, save_config
 from vmambair_core.train.data import (
     PatchDataset, PatchSpec, PositionSampler, absolute_roots, check_readable, discover_datasets, make_loader,
 )
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
+from vmambair_core.train.monitor import LossWindow, NullReporter, Reporter, RunLogs
 from vmambair_core.train.preflight import accumulation_words, plan_memory, resident_memory
-from vmambair_core.train.monitor import NullReporter, Reporter, RunLogs
+from vmambair_core.train.recipes import config_from_dict
 from vmambair_core.train.resume import continue_config
 from vmambair_core.train.steps import Parts, build_parts, train_step
+from vmambair_core.train.stopping import StopPoll, TrainingInterrupted, stop_on_signals
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
 from vmambair_core.models.blocks import icnr_sr_tail_
 from vmambair_core.weights import load_into, read_weights, resolve_weights
@@ -60,67 +64,15 @@ EXPORT_NAME = "model.safetensors"
 RUN_ARTEFACTS = (EXPORT_NAME, "config.json", "train.log", "metrics.csv", "val.csv", "checkpoints", "samples", "tensorboard")
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Raised after Ctrl-C/SIGTERM once the checkpoint of ``iteration`` is on disk."""
-
-    def __init__(self, iteration: int, checkpoint: Path) -> None:
-        super().__init__(f"interrupted at iteration {iteration}; checkpoint {checkpoint}")
-        self.iteration, self.checkpoint = iteration, checkpoint
-
-
 @dataclass(frozen=True)
 class TrainResult:
+    """Where a finished run left its results (``checkpoint``: the newest one)."""
+
     run_dir: Path
     iterations: int
     checkpoint: Path
     weights: Path | None  # the export (rank 0), None on other ranks
     val: dict[str, float] | None
-
-
-@dataclass
-class _StopFlag:
-    signum: int | None = None
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[_StopFlag]:
-    """SIGINT/SIGTERM set a flag instead of killing the process; repeats are ignored."""
-    flag = _StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        if flag.signum is None:
-            flag.signum = signum
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-@dataclass(frozen=True)
-class StopPoll:
-    """When the ranks compare their reasons to stop (a signal, the time limit).
-
-    Comparing is an all-reduce plus ``.item()``: a host sync. Under DDP it happens every
-    ``every`` iterations (``log_every``, where the loss log syncs anyway) at the same iterations
-    on every rank, so all ranks still stop at one iteration; a single process needs no
-    agreement and looks at its flags after every iteration.
-    """
-
-    env: DistEnv
-    every: int
-
-    def __call__(self, iteration: int, signalled: bool, out_of_time: bool) -> tuple[bool, bool]:
-        """(stop requested, time is up) as every rank sees it; (False, False) between polls."""
-        if self.env.ddp and iteration % self.every:
-            return False, False
-        stop, late = dist_utils.any_ranks(self.env, (signalled, out_of_time))
-        return stop, late
 
 
 def patch_spec(cfg: TrainConfig, paired: bool) -> PatchSpec:
@@ -196,25 +148,6 @@ def _wrap(parts: Parts, cfg: TrainConfig, env: DistEnv) -> None:
     parts.train_g = g
 
 
-class _Window:
-    """Loss sums between two log lines, kept on the device until they are printed."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, Tensor] = {}
-        self.count, self.started = 0, time.perf_counter()
-
-    def add(self, losses: dict[str, Tensor]) -> None:
-        for k, v in losses.items():
-            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
-        self.count += 1
-
-    def flush(self, env: DistEnv) -> tuple[dict[str, float], float]:
-        values = {k: float(v) / max(1, self.count) for k, v in self.sums.items()}
-        speed = self.count / max(1e-9, time.perf_counter() - self.started)
-        self.__init__()  # type: ignore[misc]
-        return dist_utils.mean_across(env, values), speed
-
-
 def train(
     cfg: TrainConfig | None,
     run_dir: str | Path,
@@ -256,6 +189,64 @@ def train(
         dist_utils.teardown(env)
 
 
+@dataclass
+class Run:
+    """An open run: what the phases share. ``iteration``, ``checkpoint`` and ``val`` advance as it trains."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    env: DistEnv
+    reporter: Reporter
+    resumed: bool
+    start: int
+    notes: str
+    """Memory plan and data layout, for the first line."""
+    dtype: torch.dtype
+    parts: Parts
+    batches: BatchMaker
+    loader: Iterator[Any]
+    val_images: list[ValImage]
+    logs: RunLogs | None
+    iteration: int
+    checkpoint: Path | None
+    val: dict[str, float] | None = None
+
+    def note(self, text: str) -> None:
+        """One event, to ``train.log`` (rank 0) and the reporter."""
+        if self.logs is not None:
+            self.logs.text.write(text)
+        self.reporter.message(text)
+
+    def save(self, it: int) -> Path:
+        """Checkpoint iteration ``it`` on every rank (each adds its RNG and queue states)."""
+        cfg, env = self.cfg, self.env
+        shared = {**self.parts.state_dict(), "config": config_to_dict(cfg),
+                  "network": dataclasses.asdict(cfg.network()),
+                  "data": {"position": it * cfg.data.batch_size * env.world_size}}
+        per_rank = {"rng": rng_state(env.device), "batches": self.batches.state_dict()}
+        meta = {"task": cfg.task, "stage": cfg.stage, "network": cfg.network().name}
+        folder = save_checkpoint(self.run_dir, it, env, shared=shared, per_rank=per_rank, meta=meta,
+                                 keep_last=cfg.keep_last)
+        self.note(f"checkpoint {folder}")
+        return folder
+
+    def validate(self, it: int) -> dict[str, float]:
+        """PSNR/SSIM of the EMA (or raw) generator on the validation set, logged; rank 0 only."""
+        parts = self.parts
+        net_eval = parts.ema.module if parts.ema is not None else parts.net
+        values = run_validation(
+            net_eval, self.val_images, device=self.env.device, dtype=self.dtype, crop_border=self.cfg.val.crop_border,
+            sample_dir=self.run_dir / "samples" / f"iter_{it:08d}", samples=self.cfg.val.samples,
+        )
+        assert self.logs is not None
+        self.logs.val.append({"iteration": it, **values})
+        self.logs.scalars(it, values, "val")
+        self.reporter.validation(it, values)
+        self.note(f"validation at {it}: PSNR {values['psnr']:.3f} dB, SSIM {values['ssim']:.4f} "
+                  f"({int(values['images'])} images)")
+        return values
+
+
 def _train(
     cfg: TrainConfig | None,
     run_dir: Path,
@@ -269,6 +260,33 @@ def _train(
     overwrite: bool = False,
     memory_check: bool = True,
 ) -> TrainResult:
+    """The phases: settle the config, open the run, iterate, export."""
+    settled, ckpt, memory_note = _settle_config(cfg, run_dir, env, resume=resume, workers=workers,
+                                                expect_task=expect_task, stop_at=stop_at, overwrite=overwrite,
+                                                memory_check=memory_check)
+    run = _open_run(settled, ckpt, memory_note, run_dir, env, reporter)
+    _announce(run)
+    try:
+        _iterate(run, max_minutes, stop_at)
+        assert run.checkpoint is not None
+        weights = _export(run)
+        dist_utils.barrier(env)
+        return TrainResult(run_dir, run.iteration, run.checkpoint, weights, run.val)
+    finally:
+        reporter.finish()
+        if run.logs is not None:
+            run.logs.close()
+
+
+def _settle_config(
+    cfg: TrainConfig | None, run_dir: Path, env: DistEnv, *, resume: bool, workers: int | None,
+    expect_task: str | None, stop_at: int | None, overwrite: bool, memory_check: bool,
+) -> tuple[TrainConfig, LoadedCheckpoint | None, str]:
+    """The config the run trains with, its checkpoint (resume) and the memory words; the run folder written.
+
+    Resuming, the checkpoint's config wins (``cfg`` may only extend ``iters``); a new run gets
+    absolute data roots, so ``--resume`` finds the data from any working directory.
+    """
     ckpt: LoadedCheckpoint | None = None
     if resume:
         folder = latest_checkpoint(run_dir)
@@ -299,7 +317,14 @@ def _train(
     cfg = checked
     if workers is not None:
         cfg = replace(cfg, data=replace(cfg.data, workers=workers))
+    return cfg, ckpt, memory_note
 
+
+def _open_run(cfg: TrainConfig, ckpt: LoadedCheckpoint | None, memory_note: str, run_dir: Path, env: DistEnv,
+              reporter: Reporter) -> Run:
+    """Model, optimisers, data and logs, in the order of their random draws (resume depends on it)."""
+    resume = ckpt is not None
+    start = ckpt.iteration if ckpt is not None else 0
     layout = discover_datasets(cfg.data.root, scale=cfg.scale)
     check_readable(layout)
     spec = patch_spec(cfg, layout.paired)
@@ -334,89 +359,74 @@ def _train(
     val_images: list[ValImage] = load_val_set(cfg) if env.master and cfg.val.root else []
     logs = RunLogs(run_dir, parts.loss_names, resume_at=start if resume else None, tensorboard=cfg.tensorboard) \
         if env.master else None
+    return Run(cfg, run_dir, env, reporter, resumed=resume, start=start,
+               notes=f"{memory_note}; data: {layout.describe()}", dtype=dtype, parts=parts, batches=batches, loader=loader, val_images=val_images, logs=logs,
+               iteration=start, checkpoint=ckpt.folder if ckpt is not None else None)
 
-    def note(text: str) -> None:
-        if logs is not None:
-            logs.text.write(text)
-        reporter.message(text)
 
-    def checkpoint(it: int) -> Path:
-        shared = {**parts.state_dict(), "config": config_to_dict(cfg), "network": dataclasses.asdict(cfg.network()),
-                  "data": {"position": it * cfg.data.batch_size * env.world_size}}
-        per_rank = {"rng": rng_state(env.device), "batches": batches.state_dict()}
-        meta = {"task": cfg.task, "stage": cfg.stage, "network": cfg.network().name}
-        folder = save_checkpoint(run_dir, it, env, shared=shared, per_rank=per_rank, meta=meta, keep_last=cfg.keep_last)
-        note(f"checkpoint {folder}")
-        return folder
+def _announce(run: Run) -> None:
+    """The first line (what trains where, memory, data) and the progress bar."""
+    cfg, env = run.cfg, run.env
+    run.note(f"{'resuming' if run.resumed else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) "
+             f"at iteration {run.start} of {cfg.iters}; {env.world_size} process(es) on {env.device}; {run.notes}")
+    if cfg.stage == "gan" and not cfg.model.init and not run.resumed:
+        run.note("warning: the GAN stage starts from random weights; the authors start it from the L1 stage (model.init)")
+    run.reporter.start(cfg.iters, run.start, f"{cfg.task}/{cfg.stage}")
 
-    def validate(it: int) -> dict[str, float]:
-        net_eval = parts.ema.module if parts.ema is not None else parts.net
-        values = run_validation(
-            net_eval, val_images, device=env.device, dtype=dtype, crop_border=cfg.val.crop_border,
-            sample_dir=run_dir / "samples" / f"iter_{it:08d}", samples=cfg.val.samples,
-        )
-        assert logs is not None
-        logs.val.append({"iteration": it, **values})
-        logs.scalars(it, values, "val")
-        reporter.validation(it, values)
-        note(f"validation at {it}: PSNR {values['psnr']:.3f} dB, SSIM {values['ssim']:.4f} ({int(values['images'])} images)")
-        return values
 
-    note(f"{'resuming' if resume else 'starting'} {cfg.task}/{cfg.stage} ({cfg.network().name}) at iteration {start} "
-         f"of {cfg.iters}; {env.world_size} process(es) on {env.device}; {memory_note}; data: {layout.describe()}")
-    if cfg.stage == "gan" and not cfg.model.init and ckpt is None:
-        note("warning: the GAN stage starts from random weights; the authors start it from the L1 stage (model.init)")
-    reporter.start(cfg.iters, start, f"{cfg.task}/{cfg.stage}")
-    window, last_val, t0 = _Window(), None, time.perf_counter()
+def _iterate(run: Run, max_minutes: float | None, stop_at: int | None) -> None:
+    """Train to ``cfg.iters`` (or ``stop_at``, or the time limit): log, validate and checkpoint on the way.
+
+    A signal ends the iteration in progress, checkpoints it and raises :class:`TrainingInterrupted`.
+    """
+    cfg, env, parts, reporter = run.cfg, run.env, run.parts, run.reporter
+    window, t0 = LossWindow(), time.perf_counter()
     deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
-    folder, final = (ckpt.folder if ckpt is not None else None), start
     poll = StopPoll(env, cfg.log_every)
-    try:
-        with _stop_on_signals() as stop:
-            for it in range(start + 1, cfg.iters + 1):
-                final = it
-                lq, gt = batches(next(loader), it)
-                window.add(train_step(parts, lq, gt, env.device, cfg.accum or 1))
-                reporter.iteration_done(it)
-                stop_requested, out_of_time = poll(
-                    it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)
-                ending = it == cfg.iters or out_of_time or it == stop_at
-                if it % cfg.log_every == 0 or ending:
-                    values, speed = window.flush(env)
-                    lr = float(parts.opt_g.param_groups[0]["lr"])
-                    if logs is not None:
-                        row = {"iteration": it, "lr": lr, **values, "it_per_s": speed}
-                        logs.metrics.append({**row, "elapsed_s": round(time.perf_counter() - t0, 3)})
-                        logs.scalars(it, {"lr": lr, **values}, "train")
-                    reporter.log(it, {"lr": lr, **values, "it/s": speed})
-                if it == stop_at and it < cfg.iters:
-                    note(f"stopping at iteration {it} of {cfg.iters} as asked (stop_at); --resume continues")
-                if out_of_time and it < cfg.iters:
-                    note(f"time limit ({max_minutes:g} min) reached at iteration {it} of {cfg.iters}; finishing here")
-                if val_images and (it % cfg.val.every == 0 or ending):
-                    last_val = validate(it)
-                if it % cfg.save_every == 0 or ending:
-                    folder = checkpoint(it)
-                if ending:
-                    break
-                if stop_requested:
-                    note(f"stop requested (signal {stop.signum or 'on another rank'}); saving iteration {it}")
-                    if it % cfg.save_every:
-                        folder = checkpoint(it)
-                    raise TrainingInterrupted(it, folder or run_dir)
-        assert folder is not None
-        weights = None
-        if env.master:
-            source = parts.ema.module if parts.ema is not None else parts.net
-            weights = export_weights(
-                source.state_dict(), cfg.network(), cfg.task, run_dir / EXPORT_NAME, fp16=cfg.export_fp16,
-                extra={"vmambair.stage": cfg.stage, "vmambair.iterations": str(final),
-                       "vmambair.weights": "params_ema" if parts.ema is not None else "params"},
-            )
-            note(f"exported {weights}")
-        dist_utils.barrier(env)
-        return TrainResult(run_dir, final, folder, weights, last_val)
-    finally:
-        reporter.finish()
-        if logs is not None:
-            logs.close()
+    with stop_on_signals() as stop:
+        for it in range(run.start + 1, cfg.iters + 1):
+            run.iteration = it
+            lq, gt = run.batches(next(run.loader), it)
+            window.add(train_step(parts, lq, gt, env.device, cfg.accum or 1))
+            reporter.iteration_done(it)
+            stop_requested, out_of_time = poll(
+                it, stop.signum is not None, deadline is not None and time.monotonic() > deadline)
+            ending = it == cfg.iters or out_of_time or it == stop_at
+            if it % cfg.log_every == 0 or ending:
+                values, speed = window.flush(env)
+                lr = float(parts.opt_g.param_groups[0]["lr"])
+                if run.logs is not None:
+                    row = {"iteration": it, "lr": lr, **values, "it_per_s": speed}
+                    run.logs.metrics.append({**row, "elapsed_s": round(time.perf_counter() - t0, 3)})
+                    run.logs.scalars(it, {"lr": lr, **values}, "train")
+                reporter.log(it, {"lr": lr, **values, "it/s": speed})
+            if it == stop_at and it < cfg.iters:
+                run.note(f"stopping at iteration {it} of {cfg.iters} as asked (stop_at); --resume continues")
+            if out_of_time and it < cfg.iters:
+                run.note(f"time limit ({max_minutes:g} min) reached at iteration {it} of {cfg.iters}; finishing here")
+            if run.val_images and (it % cfg.val.every == 0 or ending):
+                run.val = run.validate(it)
+            if it % cfg.save_every == 0 or ending:
+                run.checkpoint = run.save(it)
+            if ending:
+                break
+            if stop_requested:
+                run.note(f"stop requested (signal {stop.signum or 'on another rank'}); saving iteration {it}")
+                if it % cfg.save_every:
+                    run.checkpoint = run.save(it)
+                raise TrainingInterrupted(it, run.checkpoint or run.run_dir)
+
+
+def _export(run: Run) -> Path | None:
+    """Rank 0 writes the EMA (or raw) generator as ``model.safetensors`` with its task metadata."""
+    if not run.env.master:
+        return None
+    cfg, parts = run.cfg, run.parts
+    source = parts.ema.module if parts.ema is not None else parts.net
+    weights = export_weights(
+        source.state_dict(), cfg.network(), cfg.task, run.run_dir / EXPORT_NAME, fp16=cfg.export_fp16,
+        extra={"vmambair.stage": cfg.stage, "vmambair.iterations": str(run.iteration),
+               "vmambair.weights": "params_ema" if parts.ema is not None else "params"},
+    )
+    run.note(f"exported {weights}")
+    return weights

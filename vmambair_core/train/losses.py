@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vmambair_core.errors import ConfigError, InputError
+from vmambair_core.metrics.pattern import PATTERN_SIGMA, period_means
 from vmambair_core.train.vgg import VGG19FeatureExtractor
 
 Reduction = Literal["mean", "sum"]
@@ -130,7 +131,12 @@ class FeatureMatchingLoss(nn.Module):
 
 
 def _gaussian_blur(x: Tensor, sigma: float, radius: int | None = None) -> Tensor:
-    """Separable Gaussian blur per channel, reflect-padded (radius 3 sigma unless given)."""
+    """Separable Gaussian blur per channel, reflect-padded (radius 3 sigma unless given).
+
+    Not ``data.degrade.kernels.filter2d``: that one correlates each image with its own 2-D kernel and
+    refuses kernels wider than the image, where this one is separable (``usm_sharpen``'s 101 taps per
+    axis, not 101 x 101) and cuts the kernel to what a small patch can reflect-pad.
+    """
     radius = max(1, int(3 * sigma + 0.5)) if radius is None else radius
     t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -144,23 +150,22 @@ def _gaussian_blur(x: Tensor, sigma: float, radius: int | None = None) -> Tensor
     return F.conv2d(x, k.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def phase_deviation(x: Tensor, scale: int, sigma: float = 2.0) -> Tensor:
+def phase_deviation(x: Tensor, scale: int, sigma: float = PATTERN_SIGMA) -> Tensor:
     """(B, C, s, s): each sub-pixel phase's mean of the high-passed ``x`` minus the mean over phases.
 
-    Pixel (i, j) belongs to phase (i mod s, j mod s); H and W are cut to multiples of ``s``.
+    The fixed-pattern metric's idea (``metrics.pattern``, sharing its ``period_means``) in torch, so a
+    loss can push on it: pixel (i, j) belongs to phase (i mod s, j mod s); H and W are cut to multiples
+    of ``s``. The high-pass here truncates its Gaussian at 3 sigma (OpenCV's, in the metric, at 4), so
+    the two agree to a small fraction of the pattern, not bit for bit.
     """
-    h, w = (x.shape[-2] // scale) * scale, (x.shape[-1] // scale) * scale
-    hp = x - _gaussian_blur(x, sigma)
-    hp = hp[..., :h, :w]
-    b, c = hp.shape[:2]
-    phases = hp.reshape(b, c, h // scale, scale, w // scale, scale).mean(dim=(2, 4))
+    phases = period_means(x - _gaussian_blur(x, sigma), scale)
     return phases - phases.mean(dim=(2, 3), keepdim=True)
 
 
 class PeriodicPatternLoss(nn.Module):
     """``weight * mean |phase_deviation(out - gt)|``: zero when the output adds no period-``s`` pattern."""
 
-    def __init__(self, scale: int, weight: float = 1.0, sigma: float = 2.0) -> None:
+    def __init__(self, scale: int, weight: float = 1.0, sigma: float = PATTERN_SIGMA) -> None:
         super().__init__()
         if scale < 2:
             raise ConfigError(f"a periodic-pattern penalty needs a scale of at least 2, got {scale}")

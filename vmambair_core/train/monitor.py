@@ -16,7 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from torch import Tensor
+
 from vmambair_core.errors import ConfigError
+from vmambair_core.train import distributed as dist_utils
+from vmambair_core.train.distributed import DistEnv
 
 
 class Reporter(Protocol):
@@ -39,6 +43,26 @@ class NullReporter:
     def message(self, text: str) -> None: ...
     def iteration_done(self, iteration: int) -> None: ...
     def finish(self) -> None: ...
+
+
+class LossWindow:
+    """Loss sums between two log lines, kept on the device until they are printed."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.count, self.started = 0, time.perf_counter()
+
+    def add(self, losses: dict[str, Tensor]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.count += 1
+
+    def flush(self, env: DistEnv) -> tuple[dict[str, float], float]:
+        """Mean losses over the window (and over the ranks) and iterations per second; starts a new window."""
+        values = {k: float(v) / max(1, self.count) for k, v in self.sums.items()}
+        speed = self.count / max(1e-9, time.perf_counter() - self.started)
+        self.__init__()  # type: ignore[misc]
+        return dist_utils.mean_across(env, values), speed
 
 
 class CsvLog:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
@@ -139,6 +139,11 @@ def accumulation_words(cfg: TrainConfig) -> str:
             "(gradient accumulation: the same update as the whole batch)")
 
 
+def plan_words(plan: MemoryPlan, cfg: TrainConfig) -> str:
+    """The launcher's line for ``plan``: memory, then the accumulation it gives ``cfg``."""
+    return plan.describe() + accumulation_words(replace(cfg, accum=plan.accum))
+
+
 def _small_patch(cfg: TrainConfig) -> int:
     step = cfg.scale * (8 if cfg.stage == "gan" else 1)
     return max(step, cfg.data.patch_size // 2 // step * step)
@@ -189,7 +194,7 @@ def measure_step(cfg: TrainConfig, device: torch.device, budget: int | None = No
 
 def plan_memory(
     cfg: TrainConfig,
-    device: torch.device,
+    device: torch.device | str,
     *,
     procs: int = 1,
     own: int = 0,
@@ -200,7 +205,9 @@ def plan_memory(
     ``cfg.accum`` None chooses the smallest that fits; a given one is checked. ``own``: memory this
     process already holds that the peaks count but the free figure does not (the CPU's resident size
     when the measuring process trains itself). None when free memory or peaks cannot be read.
+    ``device`` may be given by name (``"cpu"``), as a launcher that holds no tensors does.
     """
+    device = torch.device(device)
     free = _free(device)
     if free is None:
         return None

@@ -18,8 +18,9 @@ from typing import Any
 
 from vmambair_core.errors import CheckpointError, ConfigError
 from vmambair_core.train.checkpoint import checkpoint_dir, latest_checkpoint
-from vmambair_core.train.config import TrainConfig, config_from_dict, config_to_dict
+from vmambair_core.train.config import TrainConfig, config_to_dict
 from vmambair_core.train.overrides import apply_overrides
+from vmambair_core.train.recipes import config_from_dict
 from vmambair_core.weights.formats import load_torch_file
 
 #: Keys holding file or folder paths: the same place spelled differently (relative, ~) is equal.
