@@ -1,4 +1,5 @@
-"""Training: the authors' recipes (``recipes``) on a typed schema (``config``), data pipelines, a resumable DDP loop, export.
+"""Training: the authors' recipes (``recipes``) on a typed schema (``config``), data pipelines, a resumable
+DDP loop, export.
 
 Typical use::
 

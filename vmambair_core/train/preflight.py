@@ -171,7 +171,7 @@ def measure_step(cfg: TrainConfig, device: torch.device, budget: int | None = No
             lq = torch.rand(batch, 3, patch // cfg.scale, patch // cfg.scale, device=device)
             gt = torch.rand(batch, 3, patch, patch, device=device)
             probe.reset()
-            train_step(parts, lq, gt, device)
+            train_step(parts, lq, gt, device)  # noqa: F821 - runs before the del below
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             peak = probe.peak()
