@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from vmambair_core.device import PRECISIONS
-from vmambair_core.scan import BACKENDS
+from vmambair_core.scan import BACKENDS, BackendName
+from vmambair_core.scan.backends import describe_auto
 from vmambair_core.tasks import TASKS
 
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Preset: {', '.join(TASKS)}.")]
@@ -19,10 +20,9 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:
 PrecisionOpt = Annotated[
     str, typer.Option("--precision", help=f"{', '.join(PRECISIONS)}; auto: bf16 on capable GPUs, fp32 on a CPU.")
 ]
-BackendOpt = Annotated[
-    str,
-    typer.Option("--backend", help=f"Scan backend: {', '.join(BACKENDS)}; auto: numba on a CPU, triton on CUDA (see vmambair info)."),
-]
+BACKEND_HELP = f"Scan backend: {', '.join(BACKENDS)}; auto: {describe_auto()} (see vmambair info)."
+"""Built from the core's table of backends (``vmambair_core.scan.backends``), so it cannot go stale."""
+BackendOpt = Annotated[BackendName, typer.Option("--backend", help=BACKEND_HELP)]
 TileOpt = Annotated[
     int | None,
     typer.Option("--tile", help="Tile size in input pixels; 0 or unset: automatic (on a CPU, tiles are chosen up front when the whole image would not fit in memory; on a GPU, only after an out-of-memory)."),

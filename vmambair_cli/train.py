@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vmambair_core.atomic import atomic_write_bytes
 from vmambair_core.errors import ConfigError
+from vmambair_core.scan import BackendName
 from vmambair_core.threads import set_threads
 from vmambair_core.train import (
     TrainingInterrupted,
@@ -34,7 +35,7 @@ from vmambair_core.train.launch import LOG_NAME, describe_failure, read_report, 
 from vmambair_core.train.vgg import resolve_vgg19_weights
 
 from .errors import fail, run_guarded
-from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
+from .options import BACKEND_HELP, DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt
 
 T = TypeVar("T")
 
@@ -151,7 +152,7 @@ def train_cmd(
     master_port: Annotated[int | None, typer.Option("--master-port", help="Port on node 0 (default 29500).")] = None,
     model_dim: Annotated[int | None, typer.Option("--model-dim", hidden=True, help="Expert: toy width (tiny_config) for smoke runs.")] = None,
     model_blocks: Annotated[int | None, typer.Option("--model-blocks", hidden=True, help="Expert: toy depth (tiny_config).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")] = None,
+    backend: Annotated[BackendName | None, typer.Option("--backend", help=BACKEND_HELP)] = None,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
