@@ -116,15 +116,13 @@ def main() -> int:
     gpu_util.setup(args.device)
     if args.device == "cuda":
         gpu_util.require_cuda("gpu_cuda_paths")
-    import functools  # noqa: PLC0415
-
     import torch  # noqa: PLC0415
 
-    import vmambair_core.scan as scan  # noqa: PLC0415
+    from vmambair_core.scan import probe  # noqa: PLC0415
 
     smoke = args.device == "cpu"
     if smoke:  # auto never picks triton on the CPU; the smoke run sends it there as a GPU's auto would
-        scan._resolve_auto = functools.cache(lambda *a: "triton")
+        probe.pin_auto(torch.device("cpu"), "triton")
     device = torch.device("cpu") if smoke else torch.device("cuda", torch.cuda.current_device())
     doc: dict[str, Any] = {"device": args.device, "environment": gpu_util.environment(), "runs": [], "variants": [],
                            "precision": [], "rng": None, "complete": False, "all_pass": False}

@@ -1,6 +1,6 @@
 """Flags shared by several commands, declared once (hf-cli style ``Annotated`` aliases).
 
-Names that form a closed list (tasks, precisions) come from the core's tuples: the help text names them
+Names that form a closed list (tasks, precisions, scan backends) come from the core's tuples: the help text names them
 and the shell completes them from there. The core refuses any other value itself (``get_preset``,
 ``check_precision``), so the refusal is the one-line ``Error: unknown task/preset ...`` every vmambair
 error takes (a JSON document with ``--json``), exit 2, rather than the parser's own usage panel.
@@ -15,6 +15,7 @@ import typer
 
 from vmambair_core.device import PRECISIONS
 from vmambair_core.scan import BACKENDS
+from vmambair_core.scan.backends import describe_auto
 from vmambair_core.tasks import TASKS
 
 
@@ -39,10 +40,14 @@ WeightsOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (Apple GPUs; the pure-PyTorch scan).")]
 PrecisionOpt = Annotated[str, precision_option("auto: bf16 on capable GPUs, fp32 on a CPU.")]
-BackendOpt = Annotated[
-    str,
-    typer.Option("--backend", help=f"Scan backend: {', '.join(BACKENDS)}; auto: numba on a CPU, triton on CUDA (see vmambair info)."),
-]
+BACKEND_HELP = f"Scan backend: {', '.join(BACKENDS)}; auto: {describe_auto()} (see vmambair info)."
+"""Built from the core's table of backends (``vmambair_core.scan.backends``), so it cannot go stale."""
+def backend_option() -> Any:
+    """``--backend``: help and completion from the table of backends."""
+    return typer.Option("--backend", help=BACKEND_HELP, autocompletion=_completion(BACKENDS))
+
+
+BackendOpt = Annotated[str, backend_option()]
 TileOpt = Annotated[
     int | None,
     typer.Option("--tile", help="Tile size in input pixels; 0 or unset: automatic (on a CPU, tiles are chosen up front when the whole image would not fit in memory; on a GPU, only after an out-of-memory)."),

@@ -34,7 +34,7 @@ from vmambair_core.train import (
 )
 
 from .errors import fail, run_guarded
-from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt, precision_option, task_option
+from .options import DebugOpt, DeviceOpt, QuietOpt, ThreadsOpt, backend_option, precision_option, task_option
 
 T = TypeVar("T")
 
@@ -146,7 +146,7 @@ def train_cmd(
     master_port: Annotated[int | None, typer.Option("--master-port", help="Port on node 0 (default 29500).")] = None,
     model_dim: Annotated[int | None, typer.Option("--model-dim", hidden=True, help="Expert: toy width (tiny_config) for smoke runs.")] = None,
     model_blocks: Annotated[int | None, typer.Option("--model-blocks", hidden=True, help="Expert: toy depth (tiny_config).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Scan backend: auto, reference, sequential, triton, mamba_ssm.")] = None,
+    backend: Annotated[str | None, backend_option()] = None,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,

@@ -19,12 +19,16 @@ def count_parameters(cfg_name: str) -> int:
 
 
 def cuda_self_tests() -> dict[str, str]:
-    """``auto``'s choice on every CUDA device after the GPU kernels' self-test there (``scan.probe``)."""
+    """``auto``'s choice on every CUDA device after the GPU kernels' self-test there (``scan.probe``), and on
+    any other device where a GPU backend was self-tested (Triton's CPU interpreter in tests)."""
+    from .scan.backends import all_backends  # noqa: PLC0415
     from .scan.probe import probe_results  # noqa: PLC0415
 
     for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
         resolve_backend("auto", torch.device("cuda", i))
-    return {dev: result.summary() for dev, result in sorted(probe_results().items())}
+    gpu = {b.name for b in all_backends() if b.devices is not None and "cuda" in b.devices}
+    return {dev: result.summary() for dev, result in sorted(probe_results().items())
+            if dev.startswith("cuda") or gpu & {result.backend, *(name for name, _ in result.rejected)}}
 
 
 def collect_info() -> dict[str, Any]:

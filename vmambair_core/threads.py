@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from typing import Any
 
 import torch
@@ -26,13 +27,15 @@ def _numba() -> Any | None:
 
 
 def set_threads(threads: int | None) -> None:
-    """Use ``threads`` CPU threads for torch (and numba's parallel loops); None keeps the defaults."""
+    """Use ``threads`` CPU threads for torch and numba's parallel loops; None keeps the defaults."""
     if threads is None:
         return
     if threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
     torch.set_num_threads(threads)
-    numba = _numba()
+    # numba is not imported for this (a second of start-up): every numba launch takes torch's count
+    # (``scan.numba_kernels.set_numba_threads``); a pool already loaded follows now.
+    numba = sys.modules.get("numba")
     if numba is not None:  # numba cannot grow past the pool it started with
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 

@@ -13,6 +13,7 @@ from vmambair_core import memory
 
 from vmambair_core.errors import BackendUnavailableError, ConfigError
 from vmambair_core.device import resolve_device, resolve_precision
+from tests.fake_cuda import fake_cuda
 from vmambair_core.inference import Restorer, engine
 
 FAKE_AVAILABLE = 64 * 2**30
@@ -50,7 +51,8 @@ class _Nearest4(nn.Module):
 def test_restorer_settles_device_and_scan_backend_before_the_first_image(monkeypatch: pytest.MonkeyPatch) -> None:
     """The GPU becomes current (pinned staging, kernels on the current device) and auto's kernel self-test
     runs while the device is still empty, not inside the first whole-image scan where an OOM would
-    reject the kernels."""
+    reject the kernels. On the CPU auto's choice waits for scan work that repays it (a small image never
+    loads numba)."""
     order: list[str] = []
     monkeypatch.setattr(engine, "set_current_device", lambda device: order.append(f"current {device}"))
     monkeypatch.setattr(engine, "resolve_backend", lambda backend, device, dtype=None: order.append(
@@ -58,7 +60,12 @@ def test_restorer_settles_device_and_scan_backend_before_the_first_image(monkeyp
     net = _Nearest4()
     net.scan_backend = "auto"
     Restorer(net, torch.device("cpu"), precision="bf16")
-    assert order == ["current cpu", "auto on cpu torch.bfloat16"] and net.calls == []
+    assert order == ["current cpu"] and net.calls == []
+    order.clear()
+    fake_cuda(monkeypatch, 1)
+    monkeypatch.setattr(net, "to", lambda device: net)  # no real GPU to move it to
+    Restorer(net, torch.device("cuda", 0), precision="bf16")
+    assert order == ["current cuda:0", "auto on cuda:0 torch.bfloat16"] and net.calls == []
 
 
 def test_whole_image_then_tiles_after_oom() -> None:

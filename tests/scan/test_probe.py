@@ -194,15 +194,18 @@ def test_auto_on_cuda_probes_once_per_device_then_costs_a_lookup(monkeypatch: py
     """resolve_backend('auto', cuda device) runs the self-test once per device and caches the answer; after
     that neither the self-test nor any find_spec runs again. float64 stays on the reference untested."""
     calls: list[str] = []
+    real_choose = probe.choose_backend
 
     def fake_choose(device, status):
+        if device.type == "cpu":  # the CPU's own self-test (numba) runs for real
+            return real_choose(device, status)
         calls.append(str(device))
         return probe.ProbeResult(str(device), "mamba_ssm" if device.index == 1 else "triton")
 
     monkeypatch.setattr(probe, "choose_backend", fake_choose)
     assert resolve_backend("auto", "cuda:1") == "mamba_ssm"
     assert resolve_backend("auto", torch.device("cuda", 0), torch.float32) == "triton"
-    cpu = resolve_backend("auto", "cpu")  # numba where it works, else the reference; never probed as CUDA is
+    cpu = resolve_backend("auto", "cpu")  # numba where it passes its own self-test, else the reference
     assert cpu in ("numba", "reference")
     find_spec_calls: list[str] = []
     real_find_spec = importlib.util.find_spec
@@ -283,13 +286,10 @@ class SelectiveLaunch:
 
 
 @pytest.fixture
-def auto_is_triton(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``auto`` resolves to triton here, as it does on a GPU whose backend self-test passed."""
-    import functools  # noqa: PLC0415
-
-    import vmambair_core.scan as scan_pkg  # noqa: PLC0415
-
-    monkeypatch.setattr(scan_pkg, "_resolve_auto", functools.cache(lambda *a: "triton"))
+def auto_is_triton() -> None:
+    """``auto`` resolves to triton here, as it does on a GPU whose backend self-test passed (undone by
+    ``_fresh_cache``)."""
+    probe.pin_auto(CPU, "triton")
 
 
 def scan_of_length(length: int, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:

@@ -44,6 +44,7 @@ from ..data.io import DEFAULT_MAX_PIXELS
 from ..errors import BackendUnavailableError, ConfigError, DeviceMemoryError
 from ..inference.tiling import is_out_of_memory
 from ..models import VmambaIR, VmambaIRConfig, get_preset
+from ..scan import ScanBackend, ScanKernels, registered
 from .peers import PeerTiming, build_peer, parse_peers
 
 MODES: tuple[str, ...] = ("forward", "train")
@@ -87,30 +88,38 @@ class MacCount:
         return self.conv_linear_einsum + self.scans
 
 
-@contextlib.contextmanager
-def _recording_scans(planar: list[int], channel: list[int]) -> Iterator[None]:
-    """Swap the network's two selective-scan call sites for shape-only stubs that record their cost.
+MAC_COUNTER = "mac_counter"
+"""The shape-only scan backend ``count_macs`` registers while it runs (``scan.registered``)."""
 
-    The planar scans are called from ``scan.cross_scan`` and the channel scans from ``models.oss``;
-    on the meta device the stubs return empty outputs of the right shape and dtype.
+
+@dataclass
+class _ScanCostRecorder:
+    """A shape-only scan backend: each scan's cost is recorded and an empty output of its shape returned.
+
+    Its fused planar scan is the unfused data flow (whose projections ``FlopCounterMode`` counts as
+    einsums) with its scans recorded as planar; every other scan of the network is a channel scan.
     """
-    from ..models import oss  # noqa: PLC0415
-    from ..scan import cross_scan  # noqa: PLC0415
 
-    def stub(sink: list[int]) -> Callable[..., Tensor]:
-        def scan(u, delta, A, B, C, D=None, delta_bias=None, delta_softplus=False, *, backend="auto"):  # noqa: ARG001
-            b, d, length = u.shape
-            sink.append(scan_cost(b, d, length, A.shape[1]))
-            return u.new_empty((b, d, length))
+    planar: list[int] = field(default_factory=list)
+    channel: list[int] = field(default_factory=list)
+    in_planar: bool = False
 
-        return scan
+    def scan(self, u: Tensor, delta: Tensor, A: Tensor, *_rest: object) -> Tensor:  # noqa: ARG002
+        b, d, length = u.shape
+        (self.planar if self.in_planar else self.channel).append(scan_cost(b, d, length, A.shape[1]))
+        return u.new_empty((b, d, length))
 
-    saved = (cross_scan.selective_scan, oss.selective_scan)
-    cross_scan.selective_scan, oss.selective_scan = stub(planar), stub(channel)
-    try:
-        yield
-    finally:
-        cross_scan.selective_scan, oss.selective_scan = saved
+    def planar_scan(self, x: Tensor, *params: Tensor) -> Tensor:
+        from ..scan.cross_scan import planar_scan_unfused  # noqa: PLC0415
+
+        self.in_planar = True
+        try:
+            return planar_scan_unfused(x, *params, backend=MAC_COUNTER)
+        finally:
+            self.in_planar = False
+
+    def backend(self) -> ScanBackend:
+        return ScanBackend(MAC_COUNTER, lambda: ScanKernels(self.scan, self.planar_scan))
 
 
 def count_macs(preset: str | VmambaIRConfig, height: int, width: int, batch: int = 1) -> MacCount:
@@ -119,14 +128,15 @@ def count_macs(preset: str | VmambaIRConfig, height: int, width: int, batch: int
 
     cfg = preset if isinstance(preset, VmambaIRConfig) else get_preset(preset)
     with torch.device("meta"):
-        net = VmambaIR(cfg).set_scan_backend("reference")
+        net = VmambaIR(cfg)
     net = net.to("meta")  # the few initial values made on the CPU (models/oss.py) join the rest
     img = torch.empty((batch, cfg.in_channels, height, width), device="meta")
-    planar: list[int] = []
-    channel: list[int] = []
+    recorder = _ScanCostRecorder()
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), _recording_scans(planar, channel), counter:
+    with registered(recorder.backend()), torch.no_grad(), counter:
+        net.set_scan_backend(MAC_COUNTER)
         net(img)
+    planar, channel = recorder.planar, recorder.channel
     return MacCount(
         conv_linear_einsum=counter.get_total_flops() // 2,
         planar_scans=sum(planar), channel_scans=sum(channel), planar_calls=len(planar), channel_calls=len(channel),

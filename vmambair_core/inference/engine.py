@@ -130,8 +130,9 @@ class Restorer:
         device = with_index(device)  # a library caller's torch.device("cuda") names the current GPU
         set_current_device(device)
         self.dtype = resolve_precision(precision, device)
-        # auto's kernel self-test now, while the device is empty, not inside the first whole-image scan
-        resolve_backend(getattr(net, "scan_backend", "auto"), device, self.dtype)
+        if device.type == "cuda":  # auto's kernel self-test now, while the GPU is empty, not inside the first
+            # whole-image scan; on the CPU the choice waits for work that repays it (scan.backend_for_call)
+            resolve_backend(getattr(net, "scan_backend", "auto"), device, self.dtype)
         self.net = net.to(device).eval()
         self.device = device
         self.tile, self.overlap, self.tiles_per_batch = tile or None, overlap, tiles_per_batch

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, InputError
-from ..scan import BACKENDS
+from ..scan import check_backend_name
 from .blocks import (
     ChannelLayerNorm, Downsample, GatedDconvFFN, PatchEmbed, Upsample, banded_on_cpu, in_row_bands, sr_tail,
 )
@@ -98,8 +98,7 @@ class VmambaIR(nn.Module):
 
     def set_scan_backend(self, backend: str) -> "VmambaIR":
         """Route every selective scan of the network through ``backend`` (``auto`` by default)."""
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown scan backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        check_backend_name(backend)
         for m in self.modules():
             if isinstance(m, OmniSelectiveScan):
                 m.scan_backend = backend

@@ -1,11 +1,9 @@
-"""Which scan backends can run here, and why not: used by ``auto`` and by ``vmambair info``."""
+"""Which scan backends can run here, and why not (from the table in ``backends``): ``auto`` and ``vmambair info``."""
 
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import re
-from functools import lru_cache
 
 import torch
 
@@ -33,47 +31,49 @@ def mamba_ssm_version_problem() -> str | None:
             f"strides that overflow on large maps; {MAMBA_SSM_INSTALL_HINT}")
 
 
+def usable_before_self_test(device_type: str) -> dict[str, str | None]:
+    """Every backend of the table -> None if it is installed and runs on ``device_type``, else why not."""
+    from .backends import all_backends  # noqa: PLC0415 - the table imports this module's mamba-ssm facts
+
+    return {b.name: b.unavailable(device_type) for b in all_backends()}
+
+
 def backend_status(device_type: str = "cpu") -> dict[str, str | None]:
-    """Concrete backend -> None if usable on ``device_type``, else a one-line reason."""
-    status: dict[str, str | None] = {"reference": None, "sequential": None}
-    status["numba"] = cpu_backend()[1] if device_type == "cpu" else "runs on the CPU only"
-    cuda_ok = device_type == "cuda" and torch.cuda.is_available()
-    if importlib.util.find_spec("triton") is None:
-        status["triton"] = "triton is not installed (pip install triton)"
-    elif importlib.util.find_spec("vmambair_core.scan.triton_scan") is None:
-        status["triton"] = "this version of vmambair has no Triton kernel yet"
-    elif not cuda_ok:
-        status["triton"] = "needs a CUDA GPU"
-    else:
-        status["triton"] = None
-    if importlib.util.find_spec("selective_scan_cuda") is None:
-        status["mamba_ssm"] = f"mamba-ssm is not installed ({MAMBA_SSM_INSTALL_HINT})"
-    elif (too_old := mamba_ssm_version_problem()) is not None:
-        status["mamba_ssm"] = too_old
-    elif importlib.util.find_spec("vmambair_core.scan.mamba_ssm_scan") is None:
-        status["mamba_ssm"] = "this version of vmambair has no mamba-ssm adapter yet"
-    elif not cuda_ok:
-        status["mamba_ssm"] = "needs a CUDA GPU"
-    else:
-        status["mamba_ssm"] = None
+    """Concrete backend -> None if usable on ``device_type``, else a one-line reason.
+
+    On the CPU this includes the verdict of ``auto``'s self-test (there is one CPU: ``cpu_backend``);
+    a CUDA self-test is per device and is reported by ``probe.probe_results`` instead.
+    """
+    from .backends import auto_candidates  # noqa: PLC0415
+
+    status = usable_before_self_test(device_type)
+    preferred = next(iter(auto_candidates(device_type)), None)
+    if device_type == "cpu" and preferred is not None:
+        chosen, why_not = cpu_backend()
+        if chosen != preferred.name and why_not is not None:
+            status[preferred.name] = why_not
     return status
 
 
-@lru_cache(maxsize=1)
 def cpu_backend() -> tuple[str, str | None]:
-    """The backend ``auto`` uses for float32/bf16 on the CPU, and why not numba when it is not.
+    """The backend ``auto`` uses for float32/bf16 on the CPU, and why not the preferred one (numba) when not.
 
     ("numba", None) when the compiled scan imports, compiles and matches the reference on a tiny
-    problem here; else ("reference", one-line reason). Probed once per process: the first probe on
-    a machine compiles the forward kernel (seconds), later processes load numba's cache.
+    problem here; else ("reference", one-line reason). Read from ``auto``'s one cache (``probe.auto_choice``):
+    the first call self-tests (compiling the forward kernel the first time on a machine, seconds; later
+    processes load numba's cache), later calls are a lookup.
     """
-    if importlib.util.find_spec("numba") is None:
-        return "reference", "numba is not installed (pip install numba); using the slower reference"
-    try:
-        from .numba_scan import probe  # noqa: PLC0415
+    from .backends import auto_candidates  # noqa: PLC0415
+    from .probe import auto_choice  # noqa: PLC0415
 
-        probe()
-    except Exception as exc:  # noqa: BLE001 - any import/compile/run failure means: use the reference
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return "reference", f"the numba scan does not work here ({type(exc).__name__}: {reason[:160]}); using the reference"
-    return "numba", None
+    result = auto_choice(torch.device("cpu"))
+    preferred = next(iter(auto_candidates("cpu")), None)
+    if preferred is None or result.backend == preferred.name:
+        return result.backend, None
+    missing = preferred.unavailable("cpu")
+    if missing is not None:
+        return result.backend, f"{missing}; using the slower {result.backend}"
+    failed = dict(result.rejected).get(preferred.name)
+    if failed is None:  # not tried: a backend was pinned (probe.pin_auto)
+        return result.backend, None
+    return result.backend, f"the {preferred.name} scan does not work here ({failed}); using the {result.backend}"

@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..errors import BackendUnavailableError
-from . import resolve_backend, selective_scan, triton_variant_passes
+from . import backend_for_call, get_backend, selective_scan, variant_trusted
 
 
 def cross_scan(x: Tensor) -> Tensor:
@@ -83,25 +82,16 @@ def planar_scan(
 ) -> Tensor:
     """Omni planar scan through the fastest path for ``backend`` (same signature as the unfused one).
 
-    ``triton`` (asked for, or what ``auto`` resolves to on CUDA once this map's kernel variant has passed
-    its self-test) runs the fused kernel of ``triton_omni`` and ``numba`` (``auto`` on the CPU) the fused
-    CPU kernel of ``numba_scan``: no copies, merged output written once. Every other backend (and a
-    variant that failed its self-test) has no fused form and runs ``planar_scan_unfused`` with that
-    backend's selective scan.
+    A backend whose record has a fused planar scan (``backends.TABLE``: ``numba``, ``triton``) runs it: no
+    copies, merged output written once. Every other backend has no fused form and runs
+    ``planar_scan_unfused`` with its selective scan; so does ``auto`` while the fused kernel compiled for
+    this map has not passed its self-test (``variant_trusted``), each scan then checked on its own.
     """
-    name = resolve_backend(backend, x.device, x.dtype)
-    if name == "triton" and backend == "auto" and not triton_variant_passes("omni", x, A_logs):
-        name = "auto"  # this variant failed its self-test: the unfused form, each scan checked on its own
-    if name == "numba":
-        from .numba_scan import planar_scan_numba  # noqa: PLC0415  (imports numba only when used)
-
-        return planar_scan_numba(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
-    if name == "triton":
-        try:
-            from .triton_omni import planar_scan_triton  # noqa: PLC0415  (imports triton only when asked for)
-        except ImportError as exc:
-            raise BackendUnavailableError(
-                f"scan backend 'triton' is unavailable: {exc}. Install it with `pip install triton`."
-            ) from None
-        return planar_scan_triton(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
-    return planar_scan_unfused(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds, backend=name)
+    name = backend_for_call(backend, x, 9 * 4 * x.numel() * A_logs.shape[-1])  # 4 directions, (B, C, H, W)
+    kernels = get_backend(name).kernels()
+    fused = kernels.planar
+    if not variant_trusted(backend, kernels, "omni", x, A_logs):
+        name, fused = "auto", None
+    if fused is None:
+        return planar_scan_unfused(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds, backend=name)
+    return fused(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)

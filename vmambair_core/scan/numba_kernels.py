@@ -245,9 +245,9 @@ def scan_bwd(u, dt, A, bc, D, perm, dy, states, n_blocks,
                 dD[bi, k, ci] = dd
 
 
-def set_threads(n: int) -> None:
+def set_numba_threads(n: int) -> None:
     """Use at most ``n`` numba threads (the caller passes torch's thread count)."""
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
-__all__ = ["CHUNK", "LAUNCH_LOCK", "fexp", "scan_bwd", "scan_fwd", "scan_fwd_blocked", "set_threads"]
+__all__ = ["CHUNK", "LAUNCH_LOCK", "fexp", "scan_bwd", "scan_fwd", "scan_fwd_blocked", "set_numba_threads"]

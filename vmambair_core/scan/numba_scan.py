@@ -17,7 +17,8 @@ from torch import Tensor
 
 from ..errors import InputError
 from . import numba_kernels as nk
-from .reference import _check_shapes, step_sizes
+from .checks import check_scan_inputs
+from .reference import step_sizes
 
 DIRECTIONS = 4
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -59,7 +60,7 @@ class NumbaScanFn(torch.autograd.Function):
         arrays = [_np(t) for t in (u, dt, A, bc, D)]
         group = _forward_channel_group(b, c, length)
         with nk.LAUNCH_LOCK:
-            nk.set_threads(torch.get_num_threads())
+            nk.set_numba_threads(torch.get_num_threads())  # numba follows torch (and --threads)
             if group > 1:
                 nk.scan_fwd_blocked(*arrays, perm.numpy(), y.numpy(), states.numpy(), needs_grad, group)
             else:
@@ -84,7 +85,7 @@ class NumbaScanFn(torch.autograd.Function):
         dbc = torch.zeros((b, k, blocks, length, 2 * n), **f32)
         arrays = [_np(t) for t in (u, dt, A, bc, D)]
         with nk.LAUNCH_LOCK:
-            nk.set_threads(torch.get_num_threads())
+            nk.set_numba_threads(torch.get_num_threads())  # numba follows torch (and --threads)
             nk.scan_bwd(*arrays, perm.numpy(), _np(dy), states.numpy(), blocks,
                         du.numpy(), ddt.numpy(), dA.numpy(), dD.numpy(), dbc.numpy())
         return du, ddt, dA.sum(0), dbc.sum(2), dD.sum(0), None, None
@@ -109,11 +110,7 @@ def selective_scan_numba(
     delta_softplus: bool = False,
 ) -> Tensor:
     """Selective scan on the compiled CPU kernels; the reference's signature and semantics."""
-    if B.dim() == 3:
-        B = B.unsqueeze(1)
-    if C.dim() == 3:
-        C = C.unsqueeze(1)
-    _check_shapes(u, delta, A, B, C, D, delta_bias)
+    B, C = check_scan_inputs(u, delta, A, B, C, D, delta_bias)
     _check_dtype(u, "u")
     b, d, length = u.shape
     g, n = B.shape[1], A.shape[1]

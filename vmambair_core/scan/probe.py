@@ -1,13 +1,15 @@
-"""Trust a GPU scan kernel only after it has run once on the device: the self-test behind ``auto`` on CUDA.
+"""Trust a compiled scan kernel only after it has run once on the device: the self-test behind ``auto``.
 
 Importable is not runnable: a Triton kernel can still fail to compile (``CompilationError``), not fit
 (``OutOfResources``), fail to build its launcher (no C compiler or ``Python.h``), hit a libcuda problem,
-or compute a wrong result on one Triton version (e.g. a reverse ``associative_scan``). So the first time
-``auto`` would pick a GPU backend for a device, it runs a tiny forward and backward of every kernel that
-backend has (generic and fused omni for ``triton``; generic for ``mamba_ssm``) against the float64
-sequential scan. The first backend that passes is used; every rejected one is reported in one warning
-line, and ``reference`` is the last resort. Results are cached per device (``probe_results``) and shown
-by ``vmambair info``. A backend asked for by name is never probed: it fails loudly instead.
+or compute a wrong result on one Triton version (e.g. a reverse ``associative_scan``); numba can fail to
+compile on a CPU it was not tested on. So the first time ``auto`` is resolved for a device, every
+``auto`` backend of the table (``backends.TABLE``, in its order) that can run there runs its self-test:
+a tiny forward and backward of each kernel it has (generic and fused omni for ``triton``; generic for
+``mamba_ssm``) against the float64 sequential scan, a forward for ``numba``. The first backend that
+passes is used; every rejected one is reported in one warning line, and ``reference`` is the last
+resort. The choice is cached per device, once (``auto_choice``; ``probe_results`` and ``vmambair info``
+show it). A backend asked for by name is never probed: it fails loudly instead.
 
 Triton compiles a kernel anew for every tile configuration and input dtype, and the network launches
 several (128-step chunks on big maps, 16-64 on small ones, the channel scans' own tiles, bf16/fp16
@@ -33,6 +35,7 @@ from torch import Tensor
 
 from ..device import is_fatal_device_error, is_out_of_memory
 from ..errors import DeviceFailureError
+from .backends import FALLBACK, all_backends, auto_candidates, get_backend
 
 if TYPE_CHECKING:  # triton is imported only when the self-test runs
     from .triton_scan import ScanLaunchConfig
@@ -44,7 +47,6 @@ PROBE_TOLERANCE = 1e-3
 HALF_TOLERANCE = 2e-2
 """The same for bf16/fp16 inputs, whose outputs and gradients are rounded to 8-11 bits (~4e-3 relative)."""
 
-GPU_BACKENDS = ("triton", "mamba_ssm")  # auto's order of preference on CUDA
 PROBE_D_STATE = 16  # the network's state size: the self-test compiles the kernels the network will run
 
 
@@ -83,7 +85,14 @@ class KernelVariant:
                 f"{dtype}, d_state={self.d_state}")
 
 
+AUTO_DEFER_MACS = 250_000_000
+"""Scan work (multiply-adds, 9*B*L*D*N per scan) that ``auto`` runs on the fallback on a device before it
+makes its choice there, unless asked first (``resolve_backend``). About the cost of numba's first use
+(importing it and loading its compiled kernels, ~0.7 s on a quiet 2-core machine) in reference time: a
+32-px restore (63 M) never loads numba, a 64-px one (252 M) and anything larger does."""
+
 _RESULTS: dict[str, ProbeResult] = {}
+_DEFERRED: dict[str, int] = {}
 _VARIANTS: dict[tuple[str, KernelVariant], str | None] = {}
 
 
@@ -215,24 +224,37 @@ def variant_passes(device: torch.device, variant: KernelVariant) -> bool:
     return reason is None
 
 
-def _probe_triton(device: torch.device) -> str | None:
+def triton_variant_passes(kind: str, activations: Tensor, A: Tensor) -> bool:
+    """Whether ``auto`` may launch the Triton ``kind`` kernel (``scan`` or ``omni``) as these inputs would
+    compile it: each (tiles, dtype, state size) is self-tested at its first launch on a device."""
+    if kind == "scan":
+        from .triton_scan import launch_config  # noqa: PLC0415
+    else:
+        from .triton_omni import launch_config  # noqa: PLC0415
+    variant = KernelVariant(kind, launch_config(activations, A), activations.dtype, A.shape[1])
+    return variant_passes(activations.device, variant)
+
+
+def self_test_triton(device: torch.device) -> str | None:
+    """The generic and the fused omni kernel at the network's tiles, float32 (``ScanKernels.self_test``)."""
     cfg, n = probe_config(), PROBE_D_STATE
     return (check_variant(device, KernelVariant("scan", cfg, torch.float32, n))
             or check_variant(device, KernelVariant("omni", cfg, torch.float32, n)))
 
 
-def _probe_mamba_ssm(device: torch.device) -> str | None:
-    from .mamba_ssm_scan import selective_scan_mamba_ssm  # noqa: PLC0415
+def scan_self_test(fn: Callable[..., Tensor]) -> Callable[[torch.device], str | None]:
+    """The self-test of a plain selective scan ``fn``: forward and every gradient over 300 steps."""
+    return lambda device: _check_scan(fn, device, 300)
 
-    return _check_scan(selective_scan_mamba_ssm, device, 300)
 
-
-PROBES: dict[str, Callable[[torch.device], str | None]] = {"triton": _probe_triton, "mamba_ssm": _probe_mamba_ssm}
+def _run_self_test(name: str, device: torch.device) -> str | None:
+    test = get_backend(name).load().self_test  # an import failure is this backend's failure, too
+    return None if test is None else test(device)
 
 
 def probe_backend(name: str, device: torch.device) -> str | None:
     """Run backend ``name``'s self-test on ``device``: None if it passed, else a one-line reason."""
-    return _guarded(device, lambda: PROBES[name](device))
+    return _guarded(device, lambda: _run_self_test(name, device))
 
 
 def _guarded(device: torch.device, test: Callable[[], str | None]) -> str | None:
@@ -267,14 +289,15 @@ def one_line(exc: BaseException) -> str:
 
 
 def choose_backend(device: torch.device, status: Mapping[str, str | None]) -> ProbeResult:
-    """First GPU backend that is available (``status[name] is None``) and passes its self-test, else reference.
+    """First ``auto`` backend of the table that ``status`` reports usable (``None``; names it leaves out are
+    not tried) and that passes its self-test on ``device``, else the fallback (``reference``).
 
     Warns once, in one line, when a backend that should have worked was rejected.
     """
     rejected: list[tuple[str, str]] = []
-    chosen = "reference"
-    for name in GPU_BACKENDS:
-        if status.get(name) is not None:
+    chosen = FALLBACK
+    for name in (b.name for b in all_backends() if b.auto):
+        if status.get(name, "not reported") is not None:
             continue
         reason = probe_backend(name, device)
         if reason is None:
@@ -290,8 +313,44 @@ def choose_backend(device: torch.device, status: Mapping[str, str | None]) -> Pr
     return result
 
 
+def auto_choice(device: torch.device) -> ProbeResult:
+    """``auto``'s backend on ``device`` (one with an index for CUDA): chosen by ``choose_backend`` at the
+    first call, then one dict lookup. The one cache of that choice in the process."""
+    key = str(device)
+    result = _RESULTS.get(key)
+    if result is None:
+        from .availability import usable_before_self_test  # noqa: PLC0415
+
+        result = _RESULTS[key] = choose_backend(device, usable_before_self_test(device.type))
+    return result
+
+
+def defer_auto(device: torch.device, macs: int) -> bool:
+    """Whether an ``auto`` scan of ``macs`` multiply-adds on ``device`` should run on the fallback because
+    ``auto``'s choice there is not made yet and the work so far does not repay making it (``AUTO_DEFER_MACS``)."""
+    key = str(device)
+    if key in _RESULTS:
+        return False
+    spent = _DEFERRED.get(key, 0) + macs
+    if spent > AUTO_DEFER_MACS:
+        return False
+    _DEFERRED[key] = spent
+    return True
+
+
+def pin_auto(device: torch.device, backend: str) -> None:
+    """Make ``auto`` take ``backend`` on ``device`` without a self-test (CPU smoke runs of GPU paths, tests);
+    ``clear_probe_results`` undoes it."""
+    _RESULTS[str(device)] = ProbeResult(str(device), get_backend(backend).name)
+
+
+def auto_dtype_ok(device_type: str, dtype: torch.dtype) -> bool:
+    """Whether any ``auto`` backend for ``device_type`` takes ``dtype`` (float64: none; no self-test needed)."""
+    return any(dtype in b.dtypes for b in auto_candidates(device_type))
+
+
 def probe_results() -> dict[str, ProbeResult]:
-    """Every device probed in this process so far (device -> result)."""
+    """Every device ``auto`` was resolved for in this process so far (device -> result)."""
     return dict(_RESULTS)
 
 
@@ -302,9 +361,10 @@ def variant_results() -> dict[tuple[str, KernelVariant], str | None]:
 
 def clear_probe_results() -> None:
     _RESULTS.clear()
+    _DEFERRED.clear()
     _VARIANTS.clear()
 
 
-__all__ = ["GPU_BACKENDS", "HALF_TOLERANCE", "PROBES", "PROBE_TOLERANCE", "KernelVariant", "ProbeResult",
-           "check_variant", "choose_backend", "clear_probe_results", "probe_backend", "probe_results",
-           "variant_passes", "variant_results"]
+__all__ = ["AUTO_DEFER_MACS", "HALF_TOLERANCE", "PROBE_TOLERANCE", "KernelVariant", "ProbeResult", "auto_choice",
+           "auto_dtype_ok", "check_variant", "defer_auto", "choose_backend", "clear_probe_results", "pin_auto", "probe_backend", "probe_results",
+           "scan_self_test", "self_test_triton", "triton_variant_passes", "variant_passes", "variant_results"]

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
+from .checks import as_grouped, check_scan_inputs
 
 
 def _softplus_passthrough(x: Tensor) -> Tensor:
@@ -58,10 +59,7 @@ def prepare_scan_inputs(
     u = u.to(cdt)
     dt = step_sizes(delta, delta_bias, delta_softplus, cdt)
     b, d, _ = u.shape
-    if B.dim() == 3:
-        B = B.unsqueeze(1)
-    if C.dim() == 3:
-        C = C.unsqueeze(1)
+    B, C = as_grouped(B), as_grouped(C)
     g = B.shape[1]
     rep = d // g
     n = A.shape[1]
@@ -141,26 +139,6 @@ def plan_chunks(dt: Tensor, A: Tensor, chunk_size: int, limit: float) -> list[tu
     return plan
 
 
-def _check_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None,
-                  delta_bias: Tensor | None) -> None:
-    """Name the offending tensor instead of failing deep inside a reshape (B, C already 4-D)."""
-    if u.dim() != 3 or delta.shape != u.shape:
-        raise InputError(f"u and delta must both be (b, d, l); got {tuple(u.shape)} and {tuple(delta.shape)}")
-    b, d, length = u.shape
-    if A.dim() != 2 or A.shape[0] != d:
-        raise InputError(f"A must be (d, n) = ({d}, n); got {tuple(A.shape)}")
-    n = A.shape[1]
-    for name, t in (("B", B), ("C", C)):
-        if t.dim() != 4 or t.shape[0] != b or t.shape[2:] != (n, length) or t.shape[1] < 1 or d % t.shape[1]:
-            raise InputError(f"{name} must be (b, g, n, l) = ({b}, g, {n}, {length}) or (b, n, l) with d={d} "
-                             f"divisible by g; got {tuple(t.shape)}")
-    if B.shape[1] != C.shape[1]:
-        raise InputError(f"B and C must have the same number of groups; got {B.shape[1]} and {C.shape[1]}")
-    for name, v in (("D", D), ("delta_bias", delta_bias)):
-        if v is not None and tuple(v.shape) != (d,):
-            raise InputError(f"{name} must be ({d},) or None; got {tuple(v.shape)}")
-
-
 def selective_scan_chunked(
     u: Tensor,
     delta: Tensor,
@@ -188,11 +166,7 @@ def selective_scan_chunked(
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    if B.dim() == 3:
-        B = B.unsqueeze(1)
-    if C.dim() == 3:
-        C = C.unsqueeze(1)
-    _check_shapes(u, delta, A, B, C, D, delta_bias)
+    B, C = check_scan_inputs(u, delta, A, B, C, D, delta_bias)
     out_dtype = u.dtype
     cdt = compute_dtype(u)
     b, d, length = u.shape

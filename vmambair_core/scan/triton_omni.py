@@ -29,17 +29,8 @@ from torch import Tensor
 
 from ..errors import InputError
 from .guard import device_guard
-from .triton_scan import (
-    SUPPORTED_DTYPES,
-    ScanLaunchConfig,
-    _chunk_backward,
-    _last_along_l,
-    _linear_combine,
-    _softplus,
-    _softplus_grad,
-    check_runnable,
-    default_config,
-)
+from .triton_helpers import chunk_backward, last_along_l, linear_combine, softplus, softplus_grad
+from .triton_scan import SUPPORTED_DTYPES, ScanLaunchConfig, check_runnable, default_config
 
 DIRECTIONS = 4
 INT32_LIMIT = 2**31
@@ -120,18 +111,18 @@ def _omni_fwd_kernel(
         m_nl = mask_n[:, None] & mask_t[None, :]
         u = tl.load(x_rows[:, None] + hh[None, :] * sx_h + ww[None, :] * sx_w, mask=m_dl, other=0.0).to(tl.float32)
         dt = _lowrank_delta(w_rows, proj_base, pix, mask_d, mask_t, length, rank, BLOCK_D, BLOCK_L)
-        dt = tl.where(m_dl, _softplus(dt + bias[:, None]), 0.0)
+        dt = tl.where(m_dl, softplus(dt + bias[:, None]), 0.0)
         bt = tl.load(b_rows[:, None] + pix[None, :], mask=m_nl, other=0.0).to(tl.float32)
         ct = tl.load(c_rows[:, None] + pix[None, :], mask=m_nl, other=0.0).to(tl.float32)
         if STORE_STATES:
             tl.store(st_rows[:, None] + ci * d_state + offs_n[None, :], h, mask=mask_dn)
         a = tl.exp2(dt[:, None, :] * a2[:, :, None])
         x = (dt * u)[:, None, :] * bt[None, :, :]
-        a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
+        a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=linear_combine)
         hs = a_cum * h[:, :, None] + x_cum
         y = tl.sum(hs * ct[None, :, :], axis=1) + dskip[:, None] * u
         tl.atomic_add(y_rows[:, None] + pix[None, :], y, mask=m_dl, sem="relaxed")
-        h = _last_along_l(hs, BLOCK_L)
+        h = last_along_l(hs, BLOCK_L)
 
 
 @triton.jit
@@ -195,17 +186,17 @@ def _omni_bwd_kernel(
         dy = tl.load(dy_ptr + map_rows[:, None] + pix[None, :], mask=m_dl, other=0.0)
         z = _lowrank_delta(w_rows, proj_base, pix, mask_d, mask_t, length, rank, BLOCK_D, BLOCK_L) + bias[:, None]
         z1 = _lowrank_delta(w_rows, proj_base, pix1, mask_d, mask_t1, length, rank, BLOCK_D, BLOCK_L) + bias[:, None]
-        dt = tl.where(m_dl, _softplus(z), 0.0)
-        dt1 = tl.where(m_dl1, _softplus(z1), 0.0)
+        dt = tl.where(m_dl, softplus(z), 0.0)
+        dt1 = tl.where(m_dl1, softplus(z1), 0.0)
         bt = tl.load(b_rows[:, None] + pix[None, :], mask=m_nl, other=0.0).to(tl.float32)
         ct = tl.load(c_rows[:, None] + pix[None, :], mask=m_nl, other=0.0).to(tl.float32)
 
         h0 = tl.load(st_rows[:, None] + ci * d_state + offs_n[None, :], mask=mask_dn, other=0.0)
-        hs, gs, g_next, dtu, gb, ddt, da = _chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L)
+        hs, gs, g_next, dtu, gb, ddt, da = chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L)
         da_acc += da
         du = dt * gb + dskip[:, None] * dy
         dd_acc += tl.sum(dy * u, axis=1)
-        ddt = tl.where(m_dl, ddt * _softplus_grad(z), 0.0)
+        ddt = tl.where(m_dl, ddt * softplus_grad(z), 0.0)
         dbias_acc += tl.sum(ddt, axis=1)
         tl.atomic_add(dx_ptr + map_rows[:, None] + pix[None, :], du, mask=m_dl, sem="relaxed")
         tl.store(ddelta_rows[:, None] + pix[None, :], ddt, mask=m_dl)

@@ -36,7 +36,9 @@ import triton.language as tl
 from torch import Tensor
 
 from ..errors import BackendUnavailableError, ConfigError, InputError
+from .checks import check_scan_inputs
 from .guard import device_guard
+from .triton_helpers import chunk_backward, last_along_l, linear_combine, softplus, softplus_grad
 
 LOG2E = 1.4426950408889634
 SOFTPLUS_THRESHOLD = 20.0
@@ -44,64 +46,9 @@ SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 # --------------------------------------------------------------------------------------------
-# Kernels (helpers are module-level: the interpreter resolves callees through module globals)
+# Kernels (jit helpers in ``triton_helpers``, imported by name: the interpreter resolves callees
+# through the calling module's globals)
 # --------------------------------------------------------------------------------------------
-
-
-@triton.jit
-def _linear_combine(a_left, x_left, a_right, x_right):
-    """Compose h -> a_left*h + x_left, then h -> a_right*h + x_right (left is earlier in scan order)."""
-    return a_left * a_right, a_right * x_left + x_right
-
-
-@triton.jit
-def _softplus(z):
-    """log(1 + e^z), the identity above 20 (the CUDA kernel's rule)."""
-    return tl.where(z <= 20.0, tl.log(1.0 + tl.exp(tl.minimum(z, 20.0))), z)
-
-
-@triton.jit
-def _softplus_grad(z):
-    """d softplus / dz = sigmoid(z) below the threshold, 1 above it."""
-    return tl.where(z <= 20.0, 1.0 / (1.0 + tl.exp(-tl.minimum(z, 20.0))), 1.0)
-
-
-@triton.jit
-def _last_along_l(t, BLOCK_L: tl.constexpr):
-    """t[:, :, BLOCK_L-1] of a (BD, BN, BL) tile (Triton has no register indexing)."""
-    is_last = tl.arange(0, BLOCK_L) == BLOCK_L - 1
-    return tl.sum(tl.where(is_last[None, None, :], t, 0.0), axis=2)
-
-
-@triton.jit
-def _first_along_l(t, BLOCK_L: tl.constexpr):
-    is_first = tl.arange(0, BLOCK_L) == 0
-    return tl.sum(tl.where(is_first[None, None, :], t, 0.0), axis=2)
-
-
-@triton.jit
-def _chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L: tl.constexpr):
-    """One chunk of the backward pass, shared by the generic and the fused omni kernels.
-
-    Recomputes the chunk's states hs from the stored entry state h0, then scans the adjoint
-    g_t = a_{t+1} g_{t+1} + C_t dy_t from the chunk's end (g_next: the adjoint after the chunk).
-    Returns (hs, gs, adjoint entering the chunk, dt*u, gb = sum_n g*B, the scan part of d(dt)
-    before softplus, this chunk's dA contribution).
-    """
-    a = tl.exp2(dt[:, None, :] * a2[:, :, None])
-    dtu = dt * u
-    x = dtu[:, None, :] * bt[None, :, :]
-    a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
-    hs = a_cum * h0[:, :, None] + x_cum
-    a_next = tl.exp2(dt1[:, None, :] * a2[:, :, None])
-    src = ct[None, :, :] * dy[:, None, :]
-    a_rcum, g_part = tl.associative_scan((a_next, src), axis=2, combine_fn=_linear_combine, reverse=True)
-    gs = a_rcum * g_next[:, :, None] + g_part
-    decay_in = hs - x  # a_t * h_{t-1}
-    gb = tl.sum(gs * bt[None, :, :], axis=1)
-    ddt = u * gb + tl.sum(gs * decay_in * a_nat[:, :, None], axis=1)
-    da = tl.sum(gs * decay_in * dt[:, None, :], axis=2)
-    return hs, gs, _first_along_l(gs, BLOCK_L), dtu, gb, ddt, da
 
 
 @triton.jit
@@ -149,7 +96,7 @@ def _selective_scan_fwd_kernel(
         if HAS_BIAS:
             dt = dt + bias[:, None]
         if SOFTPLUS:
-            dt = _softplus(dt)
+            dt = softplus(dt)
         dt = tl.where(m_dl, dt, 0.0)  # padded steps: a = 1, x = 0 (the state passes through)
         bt = tl.load(b_rows[:, None] + t[None, :] * sb_l, mask=m_nl, other=0.0).to(tl.float32)
         ct = tl.load(c_rows[:, None] + t[None, :] * sc_l, mask=m_nl, other=0.0).to(tl.float32)
@@ -157,13 +104,13 @@ def _selective_scan_fwd_kernel(
             tl.store(st_rows[:, None] + ci * d_state + offs_n[None, :], h, mask=mask_dn)
         a = tl.exp2(dt[:, None, :] * a2[:, :, None])
         x = (dt * u)[:, None, :] * bt[None, :, :]
-        a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=_linear_combine)
+        a_cum, x_cum = tl.associative_scan((a, x), axis=2, combine_fn=linear_combine)
         hs = a_cum * h[:, :, None] + x_cum
         y = tl.sum(hs * ct[None, :, :], axis=1)
         if HAS_D:
             y = y + dskip[:, None] * u
         tl.store(y_row[:, None] + t[None, :] * sy_l, y, mask=m_dl)
-        h = _last_along_l(hs, BLOCK_L)
+        h = last_along_l(hs, BLOCK_L)
 
 
 @triton.jit
@@ -226,8 +173,8 @@ def _selective_scan_bwd_kernel(
             z = z + bias[:, None]
             z1 = z1 + bias[:, None]
         if SOFTPLUS:
-            dt = _softplus(z)
-            dt1 = _softplus(z1)
+            dt = softplus(z)
+            dt1 = softplus(z1)
         else:
             dt = z
             dt1 = z1
@@ -237,14 +184,14 @@ def _selective_scan_bwd_kernel(
         ct = tl.load(c_rows[:, None] + t[None, :] * sc_l, mask=m_nl, other=0.0).to(tl.float32)
 
         h0 = tl.load(st_rows[:, None] + ci * d_state + offs_n[None, :], mask=mask_dn, other=0.0)
-        hs, gs, g_next, dtu, gb, ddt, da = _chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L)
+        hs, gs, g_next, dtu, gb, ddt, da = chunk_backward(dt, dt1, u, dy, bt, ct, h0, g_next, a2, a_nat, BLOCK_L)
         da_acc += da
         du = dt * gb
         if HAS_D:
             du = du + dskip[:, None] * dy
             dd_acc += tl.sum(dy * u, axis=1)
         if SOFTPLUS:
-            ddt = ddt * _softplus_grad(z)
+            ddt = ddt * softplus_grad(z)
         ddt = tl.where(m_dl, ddt, 0.0)
         if HAS_BIAS:
             dbias_acc += tl.sum(ddt, axis=1)
@@ -357,24 +304,8 @@ def check_runnable(*tensors: Tensor) -> None:
 
 def _check_inputs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None,
                   delta_bias: Tensor | None) -> tuple[Tensor, Tensor]:
-    """Validate shapes/dtypes; return B, C as 4-D (b, g, n, l) views."""
-    if u.dim() != 3 or delta.shape != u.shape:
-        raise InputError(f"u and delta must both be (b, d, l), got {tuple(u.shape)} and {tuple(delta.shape)}")
-    b, d, length = u.shape
-    if A.dim() != 2 or A.shape[0] != d:
-        raise InputError(f"A must be (d={d}, n), got {tuple(A.shape)}")
-    n = A.shape[1]
-    B4 = B.unsqueeze(1) if B.dim() == 3 else B
-    C4 = C.unsqueeze(1) if C.dim() == 3 else C
-    for name, t in (("B", B4), ("C", C4)):
-        if t.dim() != 4 or t.shape[0] != b or t.shape[2] != n or t.shape[3] != length:
-            raise InputError(f"{name} must be (b={b}, g, n={n}, l={length}) or (b, n, l), got {tuple(t.shape)}")
-    g = B4.shape[1]
-    if C4.shape[1] != g or d % g:
-        raise InputError(f"B/C groups must match and divide d={d}, got {B4.shape[1]} and {C4.shape[1]}")
-    for name, t in (("D", D), ("delta_bias", delta_bias)):
-        if t is not None and tuple(t.shape) != (d,):
-            raise InputError(f"{name} must be ({d},), got {tuple(t.shape)}")
+    """Validate shapes (``checks``), dtypes and device; return B, C as 4-D (b, g, n, l) views."""
+    B4, C4 = check_scan_inputs(u, delta, A, B, C, D, delta_bias)
     for name, t in (("u", u), ("delta", delta), ("B", B4), ("C", C4)):
         if t.dtype not in SUPPORTED_DTYPES:
             raise InputError(
@@ -468,8 +399,8 @@ class SelectiveScanTritonFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):  # type: ignore[override]
         u, delta, A, B4, C4, D, delta_bias, states = ctx.saved_tensors
-        softplus, cfg, squeeze_b, squeeze_c = ctx.meta
-        du, ddelta, da, db, dc, dd, dbias = scan_bwd(u, delta, A, B4, C4, D, delta_bias, softplus, dy, states, cfg)
+        use_softplus, cfg, squeeze_b, squeeze_c = ctx.meta
+        du, ddelta, da, db, dc, dd, dbias = scan_bwd(u, delta, A, B4, C4, D, delta_bias, use_softplus, dy, states, cfg)
         db = db.squeeze(1) if squeeze_b else db
         dc = dc.squeeze(1) if squeeze_c else dc
         return (
