@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from vmambair_core.errors import ConfigError
+from .errors import ConfigError
 
 
 def _numba() -> Any | None:

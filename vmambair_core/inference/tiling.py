@@ -34,9 +34,9 @@ from collections.abc import Callable
 
 import torch
 
-from vmambair_core.device import is_out_of_memory as device_out_of_memory
-from vmambair_core.errors import ConfigError, DeviceMemoryError, InputError
-from vmambair_core.models.padding import PadMode, pad_to_multiple
+from ..device import is_out_of_memory as device_out_of_memory
+from ..errors import ConfigError, DeviceMemoryError, InputError
+from ..models.padding import PadMode, pad_to_multiple
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
 ProgressFn = Callable[[int, int], None]
