@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+import click
 import typer.main
+from typer.testing import CliRunner
 
 from vmambair_cli.app import app
 from vmambair_core import build_model
@@ -61,13 +63,30 @@ def test_every_record_is_a_choice_a_status_and_in_the_help() -> None:
     cmd = typer.main.get_command(app)
     for command in ("restore", "eval", "train"):
         (param,) = [p for p in cmd.commands[command].params if p.name == "backend"]  # type: ignore[attr-defined]
-        desc = param.type_descriptor
-        assert desc.is_choice and tuple(desc.choices) == BACKENDS, command  # the CLI refuses anything else (exit 2)
+        completed = param.shell_complete(click.Context(cmd.commands[command]), "")  # type: ignore[attr-defined]
+        assert tuple(c.value for c in completed) == BACKENDS, command
         for name in BACKENDS:
             assert name in param.help, (command, name)
     for backend in TABLE:
         if backend.auto:  # auto's help names every backend auto may choose
             assert backend.name in describe_auto()
+
+
+@pytest.mark.parametrize("command", ["restore", "eval", "train"])
+def test_an_unknown_backend_is_one_line_and_exit_2(command: str, tmp_path) -> None:  # noqa: ANN001
+    """The core refuses a name outside the table, in the one-line form every vmambair usage error takes."""
+    import cv2
+    import numpy as np
+
+    (tmp_path / "lq").mkdir()
+    cv2.imwrite(str(tmp_path / "lq" / "a.png"), np.full((16, 16, 3), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((16, 16, 3), 128, np.uint8))
+    args = {"restore": ["restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")],
+            "eval": ["eval", "--lq", str(tmp_path / "lq"), "-t", "sisr"],
+            "train": ["train", "-t", "sisr", "-o", str(tmp_path / "run"), "--data", str(tmp_path)]}[command]
+    result = CliRunner().invoke(app, [*args, "--backend", "warp"])
+    assert result.exit_code == 2, result.output
+    assert "unknown scan backend 'warp'" in result.output and "Traceback" not in result.output
 
 
 def test_auto_candidates_are_the_auto_records_in_table_order(monkeypatch: pytest.MonkeyPatch) -> None:
