@@ -32,4 +32,4 @@ def test_example_images_are_listed_with_their_checksums() -> None:
     for image in images:
         assert f"`{image.name}`" in listed and hashlib.sha256(image.read_bytes()).hexdigest() in listed
         assert image.stat().st_size < 100_000  # small: the main job takes seconds on a CPU
-    assert "Licence" in listed and "commit" in listed
+    assert "Licence" in listed and "Provenance" in listed
