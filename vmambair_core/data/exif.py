@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import struct
 
-from vmambair_core.data.icc import jpeg_segments, png_chunk, png_chunks, riff_chunks, webp_extended, webp_file
+from vmambair_core.data.icc import (
+    jpeg_segments, png_chunk, png_chunks, riff_chunks, tiff_ifd, webp_extended, webp_file, with_first_ifd,
+)
 
 _JPEG_EXIF = b"Exif\x00\x00"
 _ORIENTATION = 0x0112
@@ -208,11 +210,9 @@ def _tiff_with_exif(encoded: bytes, exif: bytes) -> bytes:
     Only bytes are appended and the header is pointed at a new first IFD (as the ICC writer does), so
     every value the encoder's IFD points to stays valid.
     """
-    order, src_order = _order(encoded), _order(exif)
-    (first,) = struct.unpack_from(order + "I", encoded, 4)
-    (count,) = struct.unpack_from(order + "H", encoded, first)
-    own = [encoded[first + 2 + 12 * k : first + 14 + 12 * k] for k in range(count)]
-    (next_ifd,) = struct.unpack_from(order + "I", encoded, first + 2 + 12 * count)
+    _order(encoded)  # a classic TIFF, or ValueError
+    order, _, own, next_ifd = tiff_ifd(encoded)
+    src_order = _order(exif)
     present = {struct.unpack(order + "H", e[:2])[0] for e in own}
     (exif_first,) = struct.unpack_from(src_order + "I", exif, 4)
     added = [e for e in _ifd_entries(exif, src_order, exif_first)
@@ -223,10 +223,4 @@ def _tiff_with_exif(encoded: bytes, exif: bytes) -> bytes:
     # The added entries are laid out as a scratch IFD (values and sub-IFDs land in ``out``), then merged.
     scratch = _append_ifd(out, order, added, exif, src_order)
     merged = own + [bytes(out[scratch + 2 + 12 * k : scratch + 14 + 12 * k]) for k in range(len(added))]
-    merged.sort(key=lambda e: struct.unpack(order + "H", e[:2])[0])
-    if len(out) & 1:
-        out += b"\x00"
-    at = len(out)
-    out += struct.pack(order + "H", len(merged)) + b"".join(merged) + struct.pack(order + "I", next_ifd)
-    out[4:8] = struct.pack(order + "I", at)
-    return bytes(out)
+    return with_first_ifd(out, order, merged, next_ifd)

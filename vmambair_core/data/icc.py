@@ -209,7 +209,7 @@ def webp_file(chunks: list[tuple[bytes, bytes]]) -> bytes:
 # --------------------------------------------------------------------------- TIFF
 
 
-def _tiff_ifd(data: bytes) -> tuple[str, int, list[bytes], int]:
+def tiff_ifd(data: bytes) -> tuple[str, int, list[bytes], int]:
     """(byte order, first IFD offset, its 12-byte entries, next-IFD offset) of a classic TIFF."""
     order = "<" if data[:2] == b"II" else ">"
     (ifd,) = struct.unpack_from(order + "I", data, 4)
@@ -220,7 +220,7 @@ def _tiff_ifd(data: bytes) -> tuple[str, int, list[bytes], int]:
 
 
 def _tiff_icc(data: bytes) -> bytes | None:
-    order, _, entries, _ = _tiff_ifd(data)
+    order, _, entries, _ = tiff_ifd(data)
     for entry in entries:
         tag, _, count, offset = struct.unpack(order + "HHII", entry)
         if tag == ICC_TAG_TIFF:
@@ -236,7 +236,7 @@ def _tiff_embed(data: bytes, profile: bytes) -> bytes:
     """
     if data[2:4] not in (b"*\x00", b"\x00*"):
         return data  # BigTIFF or not a TIFF
-    order, _, entries, next_ifd = _tiff_ifd(data)
+    order, _, entries, next_ifd = tiff_ifd(data)
     entries = [e for e in entries if struct.unpack(order + "H", e[:2])[0] != ICC_TAG_TIFF]
     out = bytearray(data)
     if len(out) & 1:
@@ -246,7 +246,15 @@ def _tiff_embed(data: bytes, profile: bytes) -> bytes:
     if len(out) & 1:
         out += b"\x00"
     entries.append(struct.pack(order + "HHII", ICC_TAG_TIFF, 7, len(profile), profile_at))  # 7: UNDEFINED
-    entries.sort(key=lambda e: struct.unpack(order + "H", e[:2])[0])
+    return with_first_ifd(out, order, entries, next_ifd)
+
+
+def with_first_ifd(out: bytearray, order: str, entries: list[bytes], next_ifd: int) -> bytes:
+    """``out`` (a TIFF with values already appended) plus a new first IFD of ``entries``, the header pointed
+    at it. Sorted by tag and word-aligned, as TIFF requires; the old IFD stays, unreferenced."""
+    entries = sorted(entries, key=lambda e: struct.unpack(order + "H", e[:2])[0])
+    if len(out) & 1:
+        out += b"\x00"
     ifd_at = len(out)
     out += struct.pack(order + "H", len(entries)) + b"".join(entries) + struct.pack(order + "I", next_ifd)
     out[4:8] = struct.pack(order + "I", ifd_at)
