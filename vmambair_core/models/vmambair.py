@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..scan import check_backend_name
 from .blocks import (
     ChannelLayerNorm, Downsample, GatedDconvFFN, PatchEmbed, Upsample, banded_on_cpu, in_row_bands, sr_tail,

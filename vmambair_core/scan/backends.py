@@ -224,6 +224,8 @@ def registered(backend: ScanBackend) -> Iterator[ScanBackend]:
         del _REGISTERED[backend.name]
 
 
-__all__ = ["ALL_DTYPES", "BACKENDS", "FALLBACK", "FAST_DTYPES", "TABLE", "PlanarFn", "ScanBackend", "ScanFn",
-           "ScanKernels", "SelfTest", "VariantGate", "all_backends", "auto_candidates", "check_backend_name", "describe_auto",
-           "get_backend", "registered"]
+__all__ = [
+    "ALL_DTYPES", "BACKENDS", "FALLBACK", "FAST_DTYPES", "TABLE", "PlanarFn", "ScanBackend", "ScanFn",
+    "ScanKernels", "SelfTest", "VariantGate", "all_backends", "auto_candidates", "check_backend_name",
+    "describe_auto", "get_backend", "registered",
+]

@@ -365,6 +365,9 @@ def clear_probe_results() -> None:
     _VARIANTS.clear()
 
 
-__all__ = ["AUTO_DEFER_MACS", "HALF_TOLERANCE", "PROBE_TOLERANCE", "KernelVariant", "ProbeResult", "auto_choice",
-           "auto_dtype_ok", "check_variant", "defer_auto", "choose_backend", "clear_probe_results", "pin_auto", "probe_backend", "probe_results",
-           "scan_self_test", "self_test_triton", "triton_variant_passes", "variant_passes", "variant_results"]
+__all__ = [
+    "AUTO_DEFER_MACS", "HALF_TOLERANCE", "PROBE_TOLERANCE", "KernelVariant", "ProbeResult", "auto_choice",
+    "auto_dtype_ok", "check_variant", "defer_auto", "choose_backend", "clear_probe_results", "pin_auto",
+    "probe_backend", "probe_results", "scan_self_test", "self_test_triton", "triton_variant_passes",
+    "variant_passes", "variant_results",
+]
