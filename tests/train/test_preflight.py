@@ -12,7 +12,7 @@ import torch
 from vmambair_core.errors import ConfigError
 from vmambair_core.memory import HighWater, available_memory_bytes
 from vmambair_core.models import build_model
-from vmambair_core.train import loop, preflight, resolve_config, train
+from vmambair_core.train import preflight, resolve_config, train
 from vmambair_core.train.preflight import GIB, StepMemory, measure_step, plan_memory
 from vmambair_core.train.steps import build_parts, train_step
 
@@ -83,7 +83,7 @@ def test_train_chooses_saves_and_says_the_accumulation(monkeypatch: pytest.Monke
     cfg = _cfg(**{"data.root": str(data_dir / "sr_train" / "T91"), "iters": 1, "data.patch_size": 32,
                   "model.dim": 4, "data.workers": 0, "data.batch_size": 4})
     monkeypatch.setattr(preflight, "measure_step", lambda *a, **k: StepMemory(GIB, GIB, 32))
-    monkeypatch.setattr(loop, "resident_memory", lambda device: 0)
+    monkeypatch.setattr(preflight, "resident_memory", lambda device: 0)
     monkeypatch.setattr(preflight, "available_memory_bytes", lambda: 4 * GIB)
     train(cfg, tmp_path / "run", device="cpu")
     assert json.loads((tmp_path / "run" / "config.json").read_text())["accum"] == 2

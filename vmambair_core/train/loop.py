@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vmambair_core.device import resolve_precision
 from vmambair_core.errors import CheckpointError, ConfigError
@@ -49,10 +48,10 @@ from vmambair_core.train.data import (
 from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.export import export_weights
 from vmambair_core.train.monitor import LossWindow, NullReporter, Reporter, RunLogs
-from vmambair_core.train.preflight import accumulation_words, plan_memory, resident_memory
+from vmambair_core.train.preflight import settle_accumulation
 from vmambair_core.train.recipes import config_from_dict
 from vmambair_core.train.resume import continue_config
-from vmambair_core.train.steps import Parts, build_parts, train_step
+from vmambair_core.train.steps import Parts, build_parts, train_step, wrap_for_training
 from vmambair_core.train.stopping import StopPoll, TrainingInterrupted, stop_on_signals
 from vmambair_core.train.validate import ValImage, load_val_set, run_validation
 from vmambair_core.models.blocks import icnr_sr_tail_
@@ -107,45 +106,10 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, env: DistEnv, overwrite: b
     dist_utils.barrier(env)
 
 
-def _check_memory(cfg: TrainConfig, env: DistEnv) -> tuple[TrainConfig, str]:
-    """The run's accumulation (measured and chosen, or checked) and the words for its first line.
-
-    CPU processes under DDP were checked together by the launcher, which passed ``accum``; a GPU
-    process checks its own device, and the ranks take the largest accumulation any of them needs.
-    """
-    plan = None
-    if not (env.ddp and env.device.type == "cpu"):
-        plan = plan_memory(cfg, env.device, own=resident_memory(env.device))
-    accum = plan.accum if plan is not None else (cfg.accum or 1)
-    if env.ddp:
-        accum = dist_utils.max_across(env, accum)
-    cfg = replace(cfg, accum=accum)
-    if plan is not None:
-        words = plan.describe() if plan.accum == accum else f"{plan.describe()}; {accum} on another rank"
-    elif env.ddp and env.device.type == "cpu":
-        words = "memory checked for all processes by the launcher"
-    else:
-        words = "memory check skipped (this system cannot report peak or free memory)"
-    return cfg, words + accumulation_words(cfg)
-
-
 def _load_init(net: torch.nn.Module, spec: str, task: str) -> None:
     """``model.init``: a weights file, a registry name (``realsr-lite``) or a Hub file, as ``--weights`` reads it."""
     weights = read_weights(resolve_weights(task, spec).path)
     load_into(net, weights)  # type: ignore[arg-type]
-
-
-def _wrap(parts: Parts, cfg: TrainConfig, env: DistEnv) -> None:
-    """torch.compile (optional), then DDP; the raw modules stay in ``parts`` for saving."""
-    g: torch.nn.Module = parts.net
-    if cfg.compile:
-        g = torch.compile(g)  # type: ignore[assignment]
-    if env.ddp:
-        ids = [env.device.index] if env.device.type == "cuda" else None
-        g = DDP(g, device_ids=ids)
-        if parts.net_d is not None:
-            parts.train_d = DDP(parts.net_d, device_ids=ids)
-    parts.train_g = g
 
 
 def train(
@@ -309,7 +273,7 @@ def _settle_config(
     start = ckpt.iteration if ckpt is not None else 0
     if stop_at is not None and not start < stop_at <= cfg.iters:  # before any folder is written or model built
         raise ConfigError(f"stop_at {stop_at} is not after the run's iteration {start} and within its {cfg.iters} iterations")
-    checked, memory_note = _check_memory(cfg, env) if memory_check else (cfg, "memory check off")
+    checked, memory_note = settle_accumulation(cfg, env) if memory_check else (cfg, "memory check off")
     if ckpt is None:
         _prepare_run_dir(checked, run_dir, env, overwrite)
     elif env.master and checked != cfg:  # a run saved before accum was chosen: config.json gets it now
@@ -344,7 +308,7 @@ def _open_run(cfg: TrainConfig, ckpt: LoadedCheckpoint | None, memory_note: str,
         if ckpt.shared["data"]["position"] != start * cfg.data.batch_size * env.world_size:
             raise CheckpointError(f"{ckpt.folder}: data position {ckpt.shared['data']['position']} does not match "
                                   f"iteration {start} x global batch; the checkpoint is inconsistent")
-    _wrap(parts, cfg, env)
+    wrap_for_training(parts, cfg, env)
 
     sampler = PositionSampler(
         len(layout), seed=cfg.seed, batch_size=cfg.data.batch_size, world_size=env.world_size, rank=env.rank,

@@ -28,7 +28,9 @@ from vmambair_core.device import resolve_precision
 from vmambair_core.errors import ConfigError
 from vmambair_core.memory import HighWater, available_memory_bytes, release_freed_memory
 from vmambair_core.models import build_model
+from vmambair_core.train import distributed as dist_utils
 from vmambair_core.train.config import TrainConfig
+from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.steps import build_parts, train_step
 
 #: Share of the free memory a run may plan to use: the rest absorbs other processes' growth and the
@@ -241,3 +243,25 @@ def _refusal(cfg: TrainConfig, mem: StepMemory, budget: int, free: int, procs: i
     return (f"one training step of a single {cfg.data.patch_size}-px sample needs about "
             f"{(procs * one - own) / GIB:.1f} GiB ({procs} process(es)) but {free / GIB:.1f} GiB is free; "
             f"try {try_flags}")
+
+
+def settle_accumulation(cfg: TrainConfig, env: DistEnv) -> tuple[TrainConfig, str]:
+    """The run's accumulation (measured and chosen, or checked) and the words for its first line.
+
+    CPU processes under DDP were checked together by the launcher, which passed ``accum``; a GPU
+    process checks its own device, and the ranks take the largest accumulation any of them needs.
+    """
+    plan = None
+    if not (env.ddp and env.device.type == "cpu"):
+        plan = plan_memory(cfg, env.device, own=resident_memory(env.device))
+    accum = plan.accum if plan is not None else (cfg.accum or 1)
+    if env.ddp:
+        accum = dist_utils.max_across(env, accum)
+    cfg = replace(cfg, accum=accum)
+    if plan is not None:
+        words = plan.describe() if plan.accum == accum else f"{plan.describe()}; {accum} on another rank"
+    elif env.ddp and env.device.type == "cpu":
+        words = "memory checked for all processes by the launcher"
+    else:
+        words = "memory check skipped (this system cannot report peak or free memory)"
+    return cfg, words + accumulation_words(cfg)

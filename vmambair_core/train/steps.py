@@ -24,12 +24,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.optim import Adam, AdamW, Optimizer
+from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.lr_scheduler import LRScheduler, MultiStepLR
 
 from vmambair_core.device import autocast_for
 from vmambair_core.train.accumulate import OnePowerIteration, add_weighted, split_batch, synced
 from vmambair_core.train.config import OptimizerConfig, SchedulerConfig, TrainConfig
 from vmambair_core.train.discriminator import UNetDiscriminatorSN
+from vmambair_core.train.distributed import DistEnv
 from vmambair_core.train.ema import ModelEMA
 from vmambair_core.train.losses import (
     FeatureMatchingLoss, GANLoss, L1Loss, PerceptualLoss, PeriodicPatternLoss, usm_sharpen,
@@ -220,3 +222,16 @@ def train_step(p: Parts, lq: Tensor, gt: Tensor, device: torch.device, accum: in
     if p.ema is not None:
         p.ema.update(p.net)
     return logged
+
+
+def wrap_for_training(parts: Parts, cfg: TrainConfig, env: DistEnv) -> None:
+    """torch.compile (optional), then DDP; the raw modules stay in ``parts`` for saving."""
+    g: torch.nn.Module = parts.net
+    if cfg.compile:
+        g = torch.compile(g)  # type: ignore[assignment]
+    if env.ddp:
+        ids = [env.device.index] if env.device.type == "cuda" else None
+        g = DDP(g, device_ids=ids)
+        if parts.net_d is not None:
+            parts.train_d = DDP(parts.net_d, device_ids=ids)
+    parts.train_g = g
