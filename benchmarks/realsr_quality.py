@@ -1,8 +1,8 @@
 """Print the realsr quality table (markdown) from `vmambair eval --json` files: LABEL=FILE arguments.
 
 Columns: PSNR/SSIM on BSD100-realesrgan and BSD100-mild, NIQE and the fixed-pattern amplitude on
-RealSRSet (lower is better), seconds per RealSRSet image, parameters (from the weights file, when the
-eval names one). Written for benchmarks/realsr_quality.sh.
+RealSRSet (lower is better), seconds per RealSRSet image. Written for
+benchmarks/realsr_quality.sh.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _f(x: object, digits: int) -> str:
 
 
 def main(argv: list[str]) -> int:
-    rows = [_row(*arg.split("=", 1)) for arg in argv]  # type: ignore[arg-type]
+    rows = [_row(label, Path(file)) for label, file in (arg.split("=", 1) for arg in argv)]
     print("| method | BSD100-realesrgan PSNR / SSIM | BSD100-mild PSNR / SSIM | RealSRSet NIQE ↓ | pattern ↓ | s/image (RealSRSet) |")
     print("|---|---|---|---|---|---|")
     for r in rows:

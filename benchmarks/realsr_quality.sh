@@ -5,11 +5,12 @@
 #
 #   bash benchmarks/realsr_quality.sh bicubic realsr-lite realsr-lite-mix x4plus=../shared/peers/RealESRGAN_x4plus_fp16.pth
 #   bash benchmarks/realsr_quality.sh 'blend0.5=realsr-lite-gan@0.5'      # --strength 0.5 with its registry partner
+#   PARTNER=fidelity.safetensors bash benchmarks/realsr_quality.sh 'b0.5=gan.safetensors@0.5'  # two files
 #
 # A method is `bicubic`, a registry name, a weights file (VmambaIR or Real-ESRGAN), LABEL=SPEC, or
-# LABEL=SPEC@S (the blend --strength S of SPEC with its partner). Results already in $OUT are reused
-# (delete a JSON to measure it again). OMP threads default to 1 (shared machines); time per image is
-# the method call alone, on whatever else this machine was doing.
+# LABEL=SPEC@S (the blend --strength S of SPEC with its partner: the registry's, or the file $PARTNER).
+# Results already in $OUT are reused (delete a JSON to measure it again). OMP threads default to 1 (shared
+# machines); time per image is the method call alone, on whatever else this machine was doing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$ROOT/../runs/realsr_quality}"
@@ -30,6 +31,7 @@ for method in "$@"; do
   else
     strength=""; [[ "$spec" == *@* ]] && { strength="${spec##*@}"; spec="${spec%@*}"; }
     args+=(-t realsr -w "$spec"); [[ -n "$strength" ]] && args+=(--strength "$strength")
+    [[ -n "$strength" && -n "${PARTNER:-}" ]] && args+=(--partner "$PARTNER")
   fi
   echo "[$(date -u +%H:%M:%S)] $label: vmambair eval ${args[*]}" >&2
   "$PY" -m vmambair_cli eval "${args[@]}" >"$json.tmp" && mv "$json.tmp" "$json"
