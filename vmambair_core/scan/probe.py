@@ -89,7 +89,8 @@ AUTO_DEFER_MACS = 250_000_000
 """Scan work (multiply-adds, 9*B*L*D*N per scan) that ``auto`` runs on the fallback on a device before it
 makes its choice there, unless asked first (``resolve_backend``). About the cost of numba's first use
 (importing it and loading its compiled kernels, ~0.7 s on a quiet 2-core machine) in reference time: a
-32-px restore (63 M) never loads numba, a 64-px one (252 M) and anything larger does."""
+32-px restore (63 M with one block per level, 126 M with the two-block realsr models) never loads numba, a 64-px
+one (252 M / 504 M) and anything larger does."""
 
 _RESULTS: dict[str, ProbeResult] = {}
 _DEFERRED: dict[str, int] = {}
