@@ -28,14 +28,15 @@ export TASK=realsr STAGE=l1 DIM=16 BATCH="${BATCH:-8}" PATCH="${PATCH:-128}"
 export VAL="${VAL:-$ROOT/../shared/data/sr/Set5/HR}"
 export BENCHES="${BENCHES:-BSD100-mild,BSD100-realesrgan}"
 
-step() {  # step NAME INIT BLOCKS ITERS LR MILD_PROB SEED [EXPORT EVAL]: one resumable L1 run, skipped when exported
+step() {  # step NAME INIT BLOCKS ITERS LR MILD_PROB SEED [EXPORT EVAL]: one resumable L1 run, skipped once finished
   local export="${8:-$RUNS/$1.safetensors}" conf
-  [[ -f "$export" ]] && return 0
+  # finished = the run's own export exists (EXPORT may be the shipped file, present in every checkout)
+  [[ -f "$RUNS/$1/model.safetensors" && -f "$export" ]] && return 0
   conf="$(mktemp -d)/$1.toml"
   printf '[data]\nhr_crop = 256\npool_size = 32\n[mild]\nprob = %s\n' "$6" >"$conf"
   NAME="$1" INIT="$2" BLOCKS="$3" ITERS="$4" LR="$5" SEED="$7" RUN="$RUNS/$1" EXPORT="$export" EVAL="${9:-0}" \
     VAL_EVERY=600 EXTRA_TRAIN_CONFIG="$conf" bash "$ROOT/benchmarks/lite_train.sh"
-  [[ -f "$export" ]] || { echo "$1 is not finished yet: run the same command again to continue it" >&2; exit 0; }
+  [[ -f "$RUNS/$1/model.safetensors" ]] || { echo "$1 is not finished yet: run the same command again to continue it" >&2; exit 0; }
 }
 
 step realsr-lite-mix-a realsr-lite 1 1500 2e-4 0.4 0
