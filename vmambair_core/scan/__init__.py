@@ -40,11 +40,11 @@ def resolve_backend(backend: str, device: str | torch.device, dtype: torch.dtype
         return backend
     dev = torch.device(device)
     if dtype is not None and not auto_dtype_ok(dev.type, dtype):
-        return "reference"
+        return FALLBACK
     if dev.type == "cuda" and dev.index is None and torch.cuda.is_available():  # tensors always carry an index
         dev = torch.device("cuda", torch.cuda.current_device())
     name = auto_choice(dev).backend
-    return name if dtype is None or dtype in get_backend(name).dtypes else "reference"
+    return name if dtype is None or dtype in get_backend(name).dtypes else FALLBACK
 
 
 def clear_backend_cache() -> None:
@@ -88,7 +88,7 @@ def selective_scan(
     """
     kernels = get_backend(backend_for_call(backend, u, 9 * u.numel() * A.shape[-1])).kernels()
     if not variant_trusted(backend, kernels, "scan", u, A):
-        kernels = get_backend("reference").kernels()
+        kernels = get_backend(FALLBACK).kernels()
     return kernels.scan(u, delta, A, B, C, D, delta_bias, delta_softplus)
 
 

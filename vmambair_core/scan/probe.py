@@ -62,7 +62,7 @@ class ProbeResult:
         why = "; ".join(f"{name} failed its self-test ({reason})" for name, reason in self.rejected)
         if why:
             return f"{self.backend} ({why})"
-        return f"{self.backend} (self-test passed)" if self.backend != "reference" else self.backend
+        return f"{self.backend} (self-test passed)" if self.backend != FALLBACK else self.backend
 
 
 @dataclass(frozen=True)
